@@ -1,0 +1,68 @@
+# dcmharness: `make run` (the main job) and `make test` (the tests) do all set-up first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .setup-stamps
+RUST_MANIFEST := backends/rust_render/Cargo.toml
+OUT ?= out
+
+.PHONY: setup run test lint pytest cargo-test schema bench clean
+
+setup: $(STAMPS)/apt $(STAMPS)/venv rust java
+	@echo "setup: ready"
+
+# Debian packages (dcmtk, Orthanc, PixelMed, GDCM, Chromium, Rust crates): re-run when the list changes.
+$(STAMPS)/apt: apt-packages.txt
+	@mkdir -p $(STAMPS)
+	@missing=$$(grep -v '^\s*#' apt-packages.txt | grep -v '^\s*$$' | while read -r p; do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q 'install ok installed' || echo "$$p"; done); \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing Debian packages: $$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+# The Python environment: the package (editable) with test and data extras, from PyPI.
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+# Our Rust renderer, built offline from Debian's crates (cargo skips the work when nothing changed).
+rust: $(STAMPS)/apt
+	@if [ -f $(RUST_MANIFEST) ]; then \
+		cd backends/rust_render && cargo build --release --offline -q; \
+	fi
+
+# The Java launchers of the project (compiled against Debian's jars), when present.
+java: $(STAMPS)/apt
+	@if [ -f adapters/java/build.sh ]; then bash adapters/java/build.sh; fi
+
+schema: $(STAMPS)/venv
+	$(PY) -m contract.schema --write
+
+run: setup
+	@mkdir -p $(OUT)
+	$(PY) -m interface.samples demo-requests --out $(OUT) > $(OUT)/requests.jsonl
+	$(VENV)/bin/dcmharness run --request $(OUT)/requests.jsonl
+
+lint: $(STAMPS)/venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+cargo-test: rust
+	@if [ -f $(RUST_MANIFEST) ]; then cd backends/rust_render && cargo test --release --offline -q; fi
+
+pytest: setup
+	$(VENV)/bin/pytest -q
+
+test: setup lint cargo-test pytest
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(OUT) $(STAMPS) backends/rust_render/target

@@ -1,0 +1,204 @@
+"""Reading the input's header once, with the checks every backend shares.
+
+The same request must give the same error code on every backend, so the checks that depend only on
+the input (exists, is DICOM, has pixel data, the frame exists, the size is sane) run here, before a
+backend is asked. ``InputInfo`` also carries what adapters route on (transfer syntax, frame count).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contract.errors import ErrorCode, HarnessError
+
+#: Refuse inputs whose declared pixel data would need more than this many bytes decoded.
+MAX_DECODED_BYTES = int(os.environ.get("DCMHARNESS_MAX_DECODED_BYTES", str(4 * 1024**3)))
+
+_PLAUSIBLE_TAGS = (0x00080016, 0x00280010, 0x7FE00010, 0x00080060, 0x00100010, 0x0020000D)
+
+
+@dataclass
+class InputInfo:
+    path: Path
+    dataset: Any  # pydicom Dataset (pixel data deferred)
+    transfer_syntax: str | None
+    has_pixel_data: bool
+    rows: int = 0
+    columns: int = 0
+    frames: int = 1
+    samples_per_pixel: int = 1
+    bits_allocated: int = 0
+    bits_stored: int = 0
+    pixel_representation: int = 0
+    photometric: str = ""
+    modality: str = ""
+    n_windows: int = 0
+    n_voi_luts: int = 0
+    overlay_planes: list[int] = field(default_factory=list)
+    size_bytes: int = 0
+
+    @property
+    def is_color(self) -> bool:
+        return self.samples_per_pixel > 1 or self.photometric.startswith(("RGB", "YBR", "PALETTE"))
+
+    @property
+    def is_compressed(self) -> bool:
+        from pydicom.uid import UID
+
+        return bool(self.transfer_syntax) and UID(self.transfer_syntax or "").is_compressed
+
+
+def check_input_path(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"input not found: {path}", "input")
+    if not p.is_file():
+        raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"input is not a regular file: {path}", "input")
+    if not os.access(p, os.R_OK):
+        raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"input is not readable: {path}", "input")
+    return p
+
+
+def read_dataset(path: Path) -> Any:
+    """Parse a DICOM file (pixel data deferred); ``not_dicom`` when it is not one."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        return pydicom.dcmread(path, defer_size="64 KB")
+    except InvalidDicomError:
+        pass  # no preamble/DICM: try once more without it, then judge the result
+    except Exception as exc:
+        raise HarnessError(ErrorCode.NOT_DICOM, f"not a readable DICOM file: {_short(exc)}", "input") from None
+    try:
+        ds = pydicom.dcmread(path, force=True, defer_size="64 KB")
+        tags = [int(t) for t in ds.keys()]
+    except Exception as exc:
+        raise HarnessError(ErrorCode.NOT_DICOM, f"not a DICOM file: {_short(exc)}", "input") from None
+    if not any(t in tags for t in _PLAUSIBLE_TAGS):
+        raise HarnessError(ErrorCode.NOT_DICOM, "not a DICOM file (no DICM prefix, no image attributes)", "input")
+    return ds
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def _int(ds: Any, keyword: str, default: int = 0) -> int:
+    try:
+        value = ds.get(keyword, default)
+        if value is None or value == "":
+            return default
+        return int(value)
+    except (TypeError, ValueError):
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED, f"{keyword} has an invalid value: {ds.get(keyword)!r}", "input"
+        ) from None
+
+
+def inspect(path: str, *, need_pixels: bool = True) -> InputInfo:
+    """Check and describe the input. Raises ``HarnessError`` with the contract's code."""
+    p = check_input_path(path)
+    ds = read_dataset(p)
+    try:
+        return _describe(p, ds, need_pixels)
+    except HarnessError:
+        raise
+    except Exception as exc:
+        raise HarnessError(ErrorCode.DECODE_FAILED, f"unreadable image attributes: {_short(exc)}", "input") from None
+
+
+def infer_transfer_syntax(ds: Any) -> str:
+    """The transfer syntax the file was actually read with, for files whose meta lacks (0002,0010).
+
+    Only the in-memory dataset gets it (so decoders can work); the input file is never modified.
+    """
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None:
+        implicit, little = True, True
+    uid = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = uid
+    return str(uid)
+
+
+def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
+    meta = getattr(ds, "file_meta", None)
+    tsyntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if not tsyntax:
+        tsyntax = infer_transfer_syntax(ds)
+    has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    info = InputInfo(
+        path=p,
+        dataset=ds,
+        transfer_syntax=tsyntax or None,
+        has_pixel_data=has_pixels,
+        size_bytes=p.stat().st_size,
+        modality=str(ds.get("Modality", "") or ""),
+    )
+    if not has_pixels:
+        if need_pixels:
+            raise HarnessError(ErrorCode.NO_PIXEL_DATA, "the file has no Pixel Data (7FE0,0010)", "input")
+        return info
+    info.rows = _int(ds, "Rows")
+    info.columns = _int(ds, "Columns")
+    info.frames = max(1, _int(ds, "NumberOfFrames", 1))
+    info.samples_per_pixel = max(1, _int(ds, "SamplesPerPixel", 1))
+    info.bits_allocated = _int(ds, "BitsAllocated")
+    info.bits_stored = _int(ds, "BitsStored", info.bits_allocated)
+    info.pixel_representation = _int(ds, "PixelRepresentation")
+    info.photometric = str(ds.get("PhotometricInterpretation", "") or "").strip()
+    wc = ds.get("WindowCenter")
+    info.n_windows = 0 if wc is None or wc == "" else (len(wc) if _is_multi(wc) else 1)
+    voi_seq = ds.get("VOILUTSequence")
+    info.n_voi_luts = len(voi_seq) if voi_seq else 0
+    info.overlay_planes = sorted(
+        (g - 0x6000) // 2 for g in {t.group for t in ds.keys()} if 0x6000 <= g <= 0x601E and g % 2 == 0
+    )
+    if info.rows <= 0 or info.columns <= 0:
+        raise HarnessError(ErrorCode.DECODE_FAILED, f"invalid image size {info.rows}x{info.columns}", "input")
+    if info.bits_allocated not in (1, 8, 16, 32, 64):
+        raise HarnessError(ErrorCode.DECODE_FAILED, f"unsupported Bits Allocated {info.bits_allocated}", "input")
+    if not 1 <= info.bits_stored <= info.bits_allocated:
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            f"Bits Stored {info.bits_stored} is not within 1..Bits Allocated {info.bits_allocated}",
+            "input",
+        )
+    decoded = info.rows * info.columns * info.frames * info.samples_per_pixel * max(info.bits_allocated, 8) // 8
+    if decoded > MAX_DECODED_BYTES:
+        raise HarnessError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"the header declares {decoded} bytes of decoded pixels (limit {MAX_DECODED_BYTES}; "
+            "set DCMHARNESS_MAX_DECODED_BYTES to change it)",
+            "input",
+        )
+    return info
+
+
+def _is_multi(value: Any) -> bool:
+    from pydicom.multival import MultiValue
+
+    return isinstance(value, MultiValue | list | tuple)
+
+
+def check_frame(info: InputInfo, frame: int | str) -> list[int]:
+    """The 0-based frames a request renders; ``frame_out_of_range`` when it is not in the file."""
+    if frame == "all":
+        return list(range(info.frames))
+    assert isinstance(frame, int)
+    if not 0 <= frame < info.frames:
+        raise HarnessError(
+            ErrorCode.FRAME_OUT_OF_RANGE,
+            f"frame {frame} is out of range: the file has {info.frames} frame(s), numbered 0..{info.frames - 1}",
+            "options.frame",
+        )
+    return [frame]

@@ -1,0 +1,51 @@
+"""The reference backend: pydicom + numpy + Pillow, stage by stage as the standard names them.
+
+Stages (one module each, pure functions over numpy arrays): ``decode`` (stored values), ``modality``
+(Modality LUT), ``voi`` (VOI LUT / windows), ``presentation`` (Presentation LUT, MONOCHROME1),
+``overlays``, ``color``; ``pipeline`` composes them and ``encode`` writes the file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from backends.base import Availability, Backend, Outcome
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from backends.outputs import OutputPlan
+    from backends.preflight import InputInfo
+    from contract.models import RequestBase
+
+
+class PythonRefBackend(Backend):
+    name = "python_ref"
+    kind = "in-process"
+    description = "The reference renderer (pydicom + numpy + Pillow), to the letter of PS3.3."
+    ops = ("to_image",)
+
+    def availability(self) -> Availability:
+        import pydicom
+
+        return Availability(True, f"dcmharness-ref (pydicom {pydicom.__version__})", location="in-process")
+
+    def capabilities(self) -> dict[str, Any]:
+        return {"to_image": {"options": "all", "formats": ["png", "jpeg", "tiff", "pnm"], "bit_depth": [8, 16]}}
+
+    def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        from backends.python_ref import ops
+
+        return ops.execute(request, info, plan)
+
+
+def render_array(path: str, frame: int = 0, **options: Any) -> np.ndarray:
+    """Render one frame in-process and return the pixels (no file written). Raises ``HarnessError``."""
+    from backends.preflight import check_frame, inspect
+    from backends.python_ref.pipeline import render_frame
+    from contract.options import ToImageOptions
+
+    opts = ToImageOptions.model_validate({"frame": frame, **options})
+    info = inspect(path)
+    check_frame(info, frame)
+    return render_frame(info.dataset, frame, opts, info.transfer_syntax).image

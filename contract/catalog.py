@@ -1,0 +1,36 @@
+"""The op catalog: every op the contract knows, its request model and its options model.
+
+To add an op: define its options model in ``options.py``, its request class here (a ``RequestBase``
+with ``op: Literal[...]`` and ``options``), and add it to ``OPS``; the discriminated union, the JSON
+Schema and the CLI pick it up from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from contract.models import RequestBase, ToImageRequest
+from contract.options import ToImageOptions
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    request_model: type[RequestBase]
+    options_model: type[BaseModel]
+    summary: str
+    writes_output: bool = True
+
+
+OPS: dict[str, OpSpec] = {
+    "to_image": OpSpec("to_image", ToImageRequest, ToImageOptions, "Render a frame to an image file."),
+}
+
+# The union is built from OPS so that an op added above is part of the contract everywhere.
+_union: Any = Union[tuple(spec.request_model for spec in OPS.values())]  # noqa: UP007
+AnyRequest: Any = Annotated[_union, Field(discriminator="op")]
+
+REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRequest)

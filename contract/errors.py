@@ -1,0 +1,67 @@
+"""Stable error codes of the contract and the exception that carries them.
+
+Every failure a request can meet is reported as one of these codes in the response's ``error``
+object (``code``, ``message``, ``field``). The codes are part of the public contract: never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The contract's error codes (documented in the README)."""
+
+    INVALID_JSON = "invalid_json"
+    INVALID_REQUEST = "invalid_request"
+    INPUT_NOT_FOUND = "input_not_found"
+    NOT_DICOM = "not_dicom"
+    NO_PIXEL_DATA = "no_pixel_data"
+    FRAME_OUT_OF_RANGE = "frame_out_of_range"
+    UNSUPPORTED_OPTION = "unsupported_option"
+    UNSUPPORTED_TRANSFER_SYNTAX = "unsupported_transfer_syntax"
+    DECODE_FAILED = "decode_failed"
+    OUTPUT_EXISTS = "output_exists"
+    OUTPUT_DIR_MISSING = "output_dir_missing"
+    PATH_OUTSIDE_ROOT = "path_outside_root"
+    INPUT_TOO_LARGE = "input_too_large"
+    BACKEND_UNAVAILABLE = "backend_unavailable"
+    BACKEND_FAILED = "backend_failed"
+    TIMEOUT = "timeout"
+    INTERNAL_ERROR = "internal_error"
+
+
+ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_JSON: "The request text is not valid JSON (or not UTF-8).",
+    ErrorCode.INVALID_REQUEST: "The request does not match the contract (wrong type, out of range, "
+    "unknown or conflicting option, or an index the input does not have); `field` names the culprit.",
+    ErrorCode.INPUT_NOT_FOUND: "The input path does not exist or is not a readable file.",
+    ErrorCode.NOT_DICOM: "The input is not a DICOM file (or is too damaged to parse).",
+    ErrorCode.NO_PIXEL_DATA: "The DICOM file has no Pixel Data the op needs.",
+    ErrorCode.FRAME_OUT_OF_RANGE: "The requested frame is not in the file (frames are 0-based).",
+    ErrorCode.UNSUPPORTED_OPTION: "The backend cannot honour this option or value; `field` names it.",
+    ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX: "The backend cannot decode the input's transfer syntax.",
+    ErrorCode.DECODE_FAILED: "The pixel data could not be decoded (corrupt or inconsistent).",
+    ErrorCode.OUTPUT_EXISTS: "The output exists and `overwrite` is false; nothing was written.",
+    ErrorCode.OUTPUT_DIR_MISSING: "The output's folder does not exist.",
+    ErrorCode.PATH_OUTSIDE_ROOT: "A path escapes the `--root` folder the run is confined to.",
+    ErrorCode.INPUT_TOO_LARGE: "The input declares an absurd size (rows x columns x frames x bits); "
+    "refused rather than allocated.",
+    ErrorCode.BACKEND_UNAVAILABLE: "The backend's tool or server is not installed or not reachable.",
+    ErrorCode.BACKEND_FAILED: "The backend ran but failed; its stderr is in the response.",
+    ErrorCode.TIMEOUT: "The backend did not finish within the timeout; its process group was killed.",
+    ErrorCode.INTERNAL_ERROR: "A bug in dcmharness (never user input): please report it.",
+}
+
+
+class HarnessError(Exception):
+    """A failure with a contract error code, an explanation and (optionally) the field at fault."""
+
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"HarnessError({self.code.value!r}, {self.message!r}, field={self.field!r})"

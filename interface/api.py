@@ -1,0 +1,217 @@
+"""The Python API: build a request, run it on a backend, get the response. Never raises on user input.
+
+    >>> from interface.api import run
+    >>> resp = run({"op": "to_image", "input": "CT_small.dcm", "output": "ct.png",
+    ...             "options": {"window_center": 40, "window_width": 400}})
+    >>> resp.ok, resp.outputs
+
+Every request goes through the same steps: validate (contract), resolve the backend and check it is
+available, inspect the input (shared checks: exists, DICOM, pixel data, frame, size), plan the outputs
+(folder exists, no overwrite unless asked, temp files), let the backend refuse unsupported options,
+execute, then commit the outputs atomically. Any failure removes the temporary files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backends import registry
+from backends.outputs import OutputPlan, frame_path, plan_outputs
+from backends.preflight import InputInfo, check_frame, inspect
+from contract.errors import ErrorCode, HarnessError
+from contract.models import ErrorInfo, RequestBase, Response, ToImageRequest
+from contract.options import EXTENSION_FORMATS, FORMAT_EXTENSIONS, format_for
+from contract.validation import parse_request
+
+
+@dataclass
+class RunContext:
+    """Settings of a whole run (not of one request)."""
+
+    root: Path | None = None  # confine every input/output path to this folder
+    cwd: Path | None = None  # where default outputs go (default: the process's cwd)
+    default_timeout: float | None = None
+
+
+Preparer = Callable[[RequestBase, RunContext], tuple[InputInfo | None, OutputPlan]]
+
+
+def default_output_name(input_path: str, ext: str) -> str:
+    """``<input file name without .dcm>`` + ext (the documented default output name)."""
+    name = Path(input_path).name
+    if name.lower().endswith(".dcm"):
+        name = name[: -len(".dcm")]
+    return (name or "output") + ext
+
+
+def confine(path: Path, root: Path | None, field: str) -> Path:
+    """The path itself, after checking it resolves (symlinks and .. included) inside ``root``."""
+    if root is None:
+        return path
+    real_root = root.resolve()
+    real = path.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise HarnessError(ErrorCode.PATH_OUTSIDE_ROOT, f"{field} {str(path)!r} is outside --root {root}", field)
+    return path
+
+
+def resolve_path(value: str, ctx: RunContext) -> Path:
+    p = Path(value)
+    if not p.is_absolute():
+        base = ctx.root if ctx.root is not None else (ctx.cwd or Path.cwd())
+        p = base / p
+    return p
+
+
+def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo | None, OutputPlan]:
+    assert isinstance(request, ToImageRequest)
+    opts = request.options
+    input_path = confine(resolve_path(request.input, ctx), ctx.root, "input")
+    info = inspect(str(input_path))
+    frames = check_frame(info, opts.frame)
+    fmt = format_for(request.output, opts)
+    if opts.quality is not None and fmt != "jpeg":
+        raise HarnessError(ErrorCode.INVALID_REQUEST, f"quality applies to jpeg output, not {fmt}", "options.quality")
+    if opts.png_compression is not None and fmt != "png":
+        raise HarnessError(
+            ErrorCode.INVALID_REQUEST, f"png_compression applies to png output, not {fmt}", "options.png_compression"
+        )
+    if opts.bit_depth == 16 and fmt == "jpeg":
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "jpeg output is 8-bit", "options.bit_depth")
+    output = request.output or default_output_name(request.input, FORMAT_EXTENSIONS[fmt])
+    out = confine(resolve_path(output, ctx), ctx.root, "output")
+    if opts.frame == "all":
+        finals: list[tuple[Path, int | None]] = [(frame_path(out, f), f) for f in frames]
+    else:
+        finals = [(out, frames[0])]
+    return info, plan_outputs(finals, request.overwrite)
+
+
+PREPARERS: dict[str, Preparer] = {"to_image": prepare_to_image}
+
+
+def _echo_id(data: Any) -> Any:
+    if isinstance(data, RequestBase):
+        return data.id
+    if isinstance(data, dict):
+        value = data.get("id")
+        if value is None or (isinstance(value, str | int) and not isinstance(value, bool)):
+            return value
+    return None
+
+
+def error_response(
+    exc: HarnessError,
+    *,
+    request_id: Any = None,
+    op: str | None = None,
+    backend: str | None = None,
+    started: float | None = None,
+) -> Response:
+    return Response(
+        id=request_id,
+        ok=False,
+        op=op,
+        backend=backend,
+        error=ErrorInfo(code=exc.code.value, message=exc.message, field=exc.field),
+        duration_ms=round((time.perf_counter() - started) * 1000, 3) if started else 0.0,
+    )
+
+
+def run(data: Any, ctx: RunContext | None = None) -> Response:
+    """Run one request (a dict decoded from JSON, or a request model) and return its response."""
+    ctx = ctx or RunContext()
+    started = time.perf_counter()
+    request_id = _echo_id(data)
+    op = data.get("op") if isinstance(data, dict) and isinstance(data.get("op"), str) else None
+    backend_name = data.get("backend") if isinstance(data, dict) and isinstance(data.get("backend"), str) else None
+    plan: OutputPlan | None = None
+    version: str | None = None
+    try:
+        request = parse_request(data)
+        op, backend_name = request.op, request.backend  # type: ignore[attr-defined]
+        backend = registry.get(request.backend)
+        avail = backend.availability()
+        version = avail.version
+        if not avail.available:
+            raise HarnessError(
+                ErrorCode.BACKEND_UNAVAILABLE, f"backend {backend.name!r} is not available: {avail.reason}", "backend"
+            )
+        if op not in backend.ops:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_OPTION, f"backend {backend.name!r} does not implement op {op!r}", "op"
+            )
+        preparer = PREPARERS[op]  # type: ignore[index]
+        info, plan = preparer(request, ctx)
+        if ctx.default_timeout is not None and request.timeout is None:
+            request = request.model_copy(update={"timeout": ctx.default_timeout})
+        warnings = backend.check(request, info)
+        warnings += _extension_warnings(request)
+        outcome = backend.execute(request, info, plan)
+        outputs = plan.commit()
+        return Response(
+            id=request_id,
+            ok=True,
+            op=op,
+            backend=backend.name,
+            backend_version=version,
+            outputs=outputs,
+            result=outcome.result,
+            warnings=warnings + outcome.warnings,
+            command=outcome.command,
+            stderr=outcome.stderr,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+    except HarnessError as exc:
+        if plan is not None:
+            plan.discard()
+        resp = error_response(exc, request_id=request_id, op=op, backend=backend_name, started=started)
+        resp.backend_version = version
+        command = getattr(exc, "command", None)
+        stderr = getattr(exc, "stderr", None)
+        if command is not None:
+            resp.command = command
+        if stderr is not None:
+            resp.stderr = stderr
+        return resp
+    except (KeyboardInterrupt, SystemExit):
+        if plan is not None:
+            plan.discard()
+        raise
+    except RecursionError:
+        if plan is not None:
+            plan.discard()
+        err = HarnessError(ErrorCode.DECODE_FAILED, "the input is nested too deeply to parse", "input")
+        return error_response(err, request_id=request_id, op=op, backend=backend_name, started=started)
+    except MemoryError:
+        if plan is not None:
+            plan.discard()
+        err = HarnessError(ErrorCode.INPUT_TOO_LARGE, "out of memory while processing the input", "input")
+        return error_response(err, request_id=request_id, op=op, backend=backend_name, started=started)
+    except Exception as exc:
+        if plan is not None:
+            plan.discard()
+        err = HarnessError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+        return error_response(err, request_id=request_id, op=op, backend=backend_name, started=started)
+
+
+def _extension_warnings(request: RequestBase) -> list[str]:
+    if not isinstance(request, ToImageRequest) or not request.output or request.options.format is None:
+        return []
+    suffix = os.path.splitext(request.output)[1].lower()
+    implied = EXTENSION_FORMATS.get(suffix)
+    if implied and implied != request.options.format:
+        return [f"output extension {suffix} does not match format {request.options.format}"]
+    return []
+
+
+def render(path: str, frame: int = 0, **options: Any) -> Any:
+    """The rendered pixels of one frame as a numpy array (python_ref, nothing written)."""
+    from backends.python_ref import render_array
+
+    return render_array(path, frame, **options)
