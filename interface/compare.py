@@ -42,7 +42,7 @@ def load_image(path: str | Path) -> np.ndarray:
         if img.mode == "I":
             return np.asarray(img).astype(np.uint16)
         if img.mode not in ("L", "RGB"):
-            img = img.convert("RGB" if img.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L")
+            return np.asarray(img.convert("RGB" if img.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L"))
         return np.asarray(img)
 
 
