@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 
 #[derive(Clone, Default)]
-struct Huff {
+pub(crate) struct Huff {
     maxcode: [i32; 18],
     valptr: [i32; 17],
     mincode: [i32; 17],
@@ -15,7 +15,7 @@ struct Huff {
 }
 
 impl Huff {
-    fn new(counts: &[u8; 16], values: Vec<u8>) -> Huff {
+    pub(crate) fn new(counts: &[u8; 16], values: Vec<u8>) -> Huff {
         let mut h = Huff { values, ..Default::default() };
         let mut code = 0i32;
         let mut k = 0i32;
@@ -48,7 +48,7 @@ impl Huff {
     }
 }
 
-struct Bits<'a> {
+pub(crate) struct Bits<'a> {
     d: &'a [u8],
     pos: usize,
     acc: u64,
@@ -57,6 +57,13 @@ struct Bits<'a> {
 }
 
 impl<'a> Bits<'a> {
+    pub(crate) fn new(d: &'a [u8]) -> Self {
+        Bits { d, pos: 0, acc: 0, n: 0, hit_marker: false }
+    }
+    /// Bytes consumed from the input so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
     fn fill(&mut self) {
         while self.n <= 56 {
             let mut byte = 0u8;
@@ -95,7 +102,7 @@ impl<'a> Bits<'a> {
         self.n -= k;
     }
     #[inline]
-    fn get(&mut self, k: u32) -> u32 {
+    pub(crate) fn get(&mut self, k: u32) -> u32 {
         if k == 0 {
             return 0;
         }
@@ -103,7 +110,7 @@ impl<'a> Bits<'a> {
         self.skip(k);
         v
     }
-    fn decode(&mut self, h: &Huff) -> Result<u8> {
+    pub(crate) fn decode(&mut self, h: &Huff) -> Result<u8> {
         let p = self.peek(9) as usize;
         let (l, v) = h.fast[p];
         if l > 0 {
@@ -121,7 +128,7 @@ impl<'a> Bits<'a> {
         Err(Error::decode("JPEG lossless: bad Huffman code"))
     }
     /// Skip to after the next RST marker (restart interval boundary).
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.acc = 0;
         self.n = 0;
         self.hit_marker = false;

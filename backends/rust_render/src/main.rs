@@ -4,6 +4,7 @@ mod codecs;
 mod dicom;
 mod encode;
 mod error;
+mod jpeg_dct;
 mod jpeg_enc;
 mod jpeg_lossless;
 mod options;
@@ -49,9 +50,25 @@ Options (the contract's to_image options):
 On failure: exit status 1 and one line on stderr: error: <code>: <message>
 ";
 
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".into()
+    }
+}
+
 fn main() {
+    // one-line errors only: a panic becomes `error: internal_error: ...` (and a batch answer)
+    std::panic::set_hook(Box::new(|_| {}));
     let args: Vec<String> = std::env::args().skip(1).collect();
-    std::process::exit(match cli(args) {
+    let r = match std::panic::catch_unwind(|| cli(args)) {
+        Ok(r) => r,
+        Err(p) => Err(Error::new("internal_error", format!("dicom-render crashed: {}", panic_text(&p)))),
+    };
+    std::process::exit(match r {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", e);
@@ -202,7 +219,13 @@ fn run_batch() -> Result<()> {
         if text.trim().is_empty() {
             continue;
         }
-        let answer = batch_one(&text);
+        let answer = match std::panic::catch_unwind(|| batch_one(&text)) {
+            Ok(a) => a,
+            Err(p) => error_json(
+                &serde_json::from_str::<J>(&text).ok().and_then(|v| v.get("id").cloned()).unwrap_or(J::Null),
+                &Error::new("internal_error", format!("dicom-render crashed: {}", panic_text(&p))),
+            ),
+        };
         let mut out = stdout.lock();
         let _ = writeln!(out, "{}", answer);
         let _ = out.flush();

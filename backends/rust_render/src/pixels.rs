@@ -129,8 +129,8 @@ fn decode_native(b: &[u8], big_ow: bool, info: &ImageInfo, frame: usize) -> Resu
             let s = &b[start..start + fsize];
             if big_ow {
                 // 8-bit samples in an OW value of a big endian file: bytes swapped in pairs
-                for i in 0..fsize {
-                    out.push(s[i ^ 1] as u32);
+                for i in start..start + fsize {
+                    out.push(b.get(i ^ 1).copied().unwrap_or(0) as u32);
                 }
             } else {
                 out.extend(s.iter().map(|&v| v as u32));
@@ -302,6 +302,22 @@ fn decode_jpeg(data: &[u8], info: &ImageInfo) -> Result<RawFrame> {
         let (d, _) = crate::jpeg_lossless::decode(data)?;
         return Ok(RawFrame { data: d, photometric: info.photometric.clone(), full_words: false });
     }
+    match crate::jpeg_dct::decode(data) {
+        Ok(d) => {
+            if d.width != info.cols || d.height != info.rows {
+                return Err(Error::decode(format!(
+                    "JPEG frame is {}x{} but the data set says {}x{}",
+                    d.width, d.height, info.cols, info.rows
+                )));
+            }
+            let photometric = if d.ncomp == 3 && d.adobe_transform == Some(1) { "RGB".to_string() } else { info.photometric.clone() };
+            check_len(&d.data, info)?;
+            return Ok(RawFrame { data: d.data, photometric, full_words: false });
+        }
+        Err(e) if crate::jpeg_dct::is_progressive_or_arithmetic(&e) => {}
+        Err(e) => return Err(e),
+    }
+    // progressive JPEG: jpeg-decoder (8-bit only; it converts YCbCr to RGB itself)
     let mut dec = jpeg_decoder::Decoder::new(data);
     let pixels = dec.decode().map_err(|e| {
         let m = e.to_string();
