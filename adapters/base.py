@@ -191,8 +191,12 @@ class ToolAdapter(Backend):
         argv = self.build_argv(request, info, plan, tool)
         run = run_tool(argv, timeout=request.timeout)
         self.interpret(run, plan)
+        self.collect(request, plan, argv, run)
         result = verify_images(plan, argv, run) if isinstance(request, ToImageRequest) else {}
         return Outcome(result=result, command=argv, stderr=run.stderr_text or None)
+
+    def collect(self, request: RequestBase, plan: OutputPlan, argv: list[str], run: ToolRun) -> None:
+        """Move what the tool wrote under its own names onto the plan's temp files (default: nothing to do)."""
 
     def interpret(self, run: ToolRun, plan: OutputPlan) -> None:
         """Turn a failed exit into ``backend_failed`` (adapters override for tools that exit 0 on failure)."""

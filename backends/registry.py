@@ -15,6 +15,7 @@ from contract.errors import ErrorCode, HarnessError
 
 BACKENDS: dict[str, str] = {
     "python_ref": "backends.python_ref:PythonRefBackend",
+    "dcmtk": "adapters.dcmtk:DcmtkAdapter",
 }
 
 _instances: dict[str, Backend] = {}
