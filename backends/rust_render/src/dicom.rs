@@ -53,6 +53,7 @@ impl DataSet {
             _ => None,
         }
     }
+    #[allow(dead_code)]
     pub fn vr(&self, t: u32) -> Option<[u8; 2]> {
         self.get(t).map(|e| e.vr)
     }

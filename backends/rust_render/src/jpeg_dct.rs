@@ -16,6 +16,7 @@ pub struct Decoded {
     pub width: usize,
     pub height: usize,
     pub ncomp: usize,
+    #[allow(dead_code)]
     pub precision: u32,
     /// pixel-interleaved samples
     pub data: Vec<u32>,

@@ -25,6 +25,7 @@ pub struct RawFrame {
     /// Photometric interpretation of `data` (a JPEG decoder may have converted YBR to RGB already).
     pub photometric: String,
     /// The words hold the full BitsAllocated word (native data): embedded overlays can be read.
+    #[allow(dead_code)]
     pub full_words: bool,
 }
 
