@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,7 @@ class ToolAdapter(Backend):
     def __init__(self) -> None:
         self._tool: ToolInfo | None = None
         self._searched = False
+        self._lock = threading.Lock()  # one discovery, even when threads ask at once
 
     # -- discovery ------------------------------------------------------------------------------
     def find(self) -> str | None:
@@ -125,17 +127,22 @@ class ToolAdapter(Backend):
         return first_version(run.stdout_text + "\n" + run.stderr_text)
 
     def tool(self) -> ToolInfo | None:
-        if not self._searched:
-            self._searched = True
-            path = self.find()
-            if path:
-                version: str | None = None
-                try:
-                    version = self.parse_version(run_tool([path, *self.version_args], timeout=30))
-                except HarnessError:
-                    version = None
-                self._tool = ToolInfo(path, version)
+        with self._lock:
+            if not self._searched:
+                self._discover()
         return self._tool
+
+    def _discover(self) -> None:
+        """Find the tool and read its version, once (callers hold ``self._lock``)."""
+        path = self.find()
+        if path:
+            version: str | None = None
+            try:
+                version = self.parse_version(run_tool([path, *self.version_args], timeout=30))
+            except HarnessError:
+                version = None
+            self._tool = ToolInfo(path, version)
+        self._searched = True
 
     def availability(self) -> Availability:
         info = self.tool()
