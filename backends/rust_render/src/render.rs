@@ -495,7 +495,7 @@ fn expand_segments(w: &[u16], mut i: usize, max_segs: Option<usize>, out: &mut V
                 i += 1;
                 let y0 = *out.last().ok_or_else(err)? as f64;
                 for k in 1..=len {
-                    out.push((y0 + (y1 - y0) * k as f64 / len as f64).round() as i64);
+                    out.push((y0 + (y1 - y0) * k as f64 / len as f64).round_ties_even() as i64); // np.around
                 }
             }
             2 => {
