@@ -36,7 +36,7 @@ class OutputPlan:
 
     def discard(self) -> None:
         for t in self.targets:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 t.temp.unlink()
 
     def commit(self) -> list[str]:

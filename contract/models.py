@@ -14,12 +14,13 @@ RequestId = str | int | None
 class RequestBase(BaseModel):
     """Fields every request has, whatever its op."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     id: RequestId = Field(None, description="Echoed back in the response, to pair answers with requests.")
     input: str = Field(..., min_length=1, max_length=4096, description="Path of the input DICOM file.")
     output: str | None = Field(
         None,
+        min_length=1,
         max_length=4096,
         description="Path to write; default: <input stem>.<ext> in the current directory.",
     )

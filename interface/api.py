@@ -60,7 +60,14 @@ def confine(path: Path, root: Path | None, field: str) -> Path:
     return path
 
 
-def resolve_path(value: str, ctx: RunContext) -> Path:
+def resolve_path(value: str, ctx: RunContext, field: str = "input") -> Path:
+    """``value`` as a path (relative ones under --root, else the cwd); ``invalid_request`` if unusable."""
+    if "\x00" in value:
+        raise HarnessError(ErrorCode.INVALID_REQUEST, f"{field} contains a NUL character", field)
+    try:
+        os.fsencode(value)
+    except UnicodeEncodeError:
+        raise HarnessError(ErrorCode.INVALID_REQUEST, f"{field} is not encodable as a file name", field) from None
     p = Path(value)
     if not p.is_absolute():
         base = ctx.root if ctx.root is not None else (ctx.cwd or Path.cwd())
@@ -84,7 +91,7 @@ def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo |
     if opts.bit_depth == 16 and fmt == "jpeg":
         raise HarnessError(ErrorCode.INVALID_REQUEST, "jpeg output is 8-bit", "options.bit_depth")
     output = request.output or default_output_name(request.input, FORMAT_EXTENSIONS[fmt])
-    out = confine(resolve_path(output, ctx), ctx.root, "output")
+    out = confine(resolve_path(output, ctx, "output"), ctx.root, "output")
     if opts.frame == "all":
         finals: list[tuple[Path, int | None]] = [(frame_path(out, f), f) for f in frames]
     else:
