@@ -16,6 +16,7 @@ from contract.errors import ErrorCode, HarnessError
 BACKENDS: dict[str, str] = {
     "python_ref": "backends.python_ref:PythonRefBackend",
     "dcmtk": "adapters.dcmtk:DcmtkAdapter",
+    "orthanc": "adapters.orthanc:OrthancAdapter",
 }
 
 _instances: dict[str, Backend] = {}

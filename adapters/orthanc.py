@@ -1,0 +1,460 @@
+"""The Orthanc adapter: ``to_image`` through the DICOMweb plugin's WADO-RS ``/rendered`` route, over HTTP.
+
+Per request: upload the file (``POST /instances``), fetch each frame from
+``/dicom-web/studies/{study}/series/{series}/instances/{sop}/frames/{n}/rendered`` (``n`` 1-based) with
+``Accept: image/png`` or ``image/jpeg``, then delete the instance (Orthanc derives the instance ID from the
+UIDs and does not replace a stored instance on re-upload, so one left behind would be served again).
+The server is ours (``adapters.orthanc_server``), started once per process, or one given by URL.
+
+Facts it relies on, checked against Orthanc 1.10.1 + DICOMweb plugin 1.7 (Debian 12; the live tests
+re-check them):
+
+- The plugin renders with its own code only when the query has a *customization* (``window``,
+  ``quality`` or ``viewport``). Without one it forwards to the core route, whose defaults differ
+  (core ``/instances/{id}/frames/{n}/rendered``: stored window when the file has one, otherwise a
+  fixed range; its ``window-center``/``window-width`` ramp truncates, one level low on about half of the
+  pixels). So every request here carries ``window=`` or at least ``quality=`` (ignored for PNG output).
+- ``window=c,w,linear`` and ``window=c,w,sigmoid`` are PS3.3 C.11.2.1.2.1 / C.11.2.1.3.1 in float,
+  rounded to nearest: identical to python_ref on the sample files.
+- ``window=c,w,linear-exact`` omits the +0.5 of C.11.2.1.3.2 (``(x-c)/w*255``: the image 127.5 levels
+  darker, the lower half black; WadoRsRetrieveRendered.cpp, ``exactYOffset``). LINEAR_EXACT is therefore
+  sent as the LINEAR window with centre ``c + 0.5`` and width ``w + 1``, which is the same function
+  exactly: ``((x-(c+0.5-0.5))/(w+1-1)+0.5)*255`` with the same bounds ``c -/+ w/2``.
+- With a customization but no ``window`` it uses the frame's min-max through Rescale Slope/Intercept
+  (the contract's ``voi: "minmax"``), reversed when the slope is negative (refused then).
+- It applies only the top-level Rescale Slope/Intercept: a Modality LUT Sequence or a rescale in the
+  functional groups of an enhanced multi-frame file is ignored (refused). It never applies a VOI LUT
+  Sequence, a stored window (passed explicitly here, from the header), a Presentation LUT Shape, or
+  overlays; it inverts MONOCHROME1 once. Output is 8-bit PNG or JPEG only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import Capability, ToolAdapter, verify_images
+from adapters.orthanc_server import URL_ENV, OrthancServer, find_plugins
+from adapters.runner import DEFAULT_TIMEOUT, ToolError
+from backends.base import Availability, Outcome, unsupported
+from backends.outputs import OutputPlan
+from backends.preflight import InputInfo
+from contract.errors import ErrorCode, HarnessError
+from contract.models import RequestBase, ToImageRequest
+from contract.options import ToImageOptions, format_for
+
+MIME = {"png": "image/png", "jpeg": "image/jpeg"}
+DEFAULT_QUALITY = 90
+#: Window function names of the ``window`` query parameter.
+ORTHANC_FUNCTIONS = {"linear": "linear", "sigmoid": "sigmoid", "linear_exact": "linear-exact"}
+
+
+def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
+    """What the DICOMweb ``/rendered`` route honours (input-dependent refusals are in ``refusals``)."""
+    del version  # nothing differs between the plugin releases this adapter knows
+    return {
+        "to_image": {
+            "format": (None, "png", "jpeg"),  # the extension-implied format is checked in refusals()
+            "bit_depth": (8,),
+            "quality": True,
+            "png_compression": False,
+            "window_center": True,
+            "window_width": True,
+            "voi_function": True,
+            "voi": ("auto", "window", "minmax"),
+            "voi_index": True,
+            "modality_lut": (True,),
+            "presentation": ("auto",),
+            "overlays": True,  # refused in refusals() when the file has a plane that would be burned in
+            "overlay_value": False,
+        }
+    }
+
+
+# -- pure request building -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Window:
+    center: float
+    width: float
+    function: str  # the contract's name: linear / linear_exact / sigmoid
+
+
+@dataclass(frozen=True)
+class VoiPlan:
+    """What the query asks for: a window, or (``window`` None) the route's min-max."""
+
+    window: Window | None
+    source: str  # explicit / window / minmax (for the response's result)
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def url(self, base: str) -> str:
+        q = urllib.parse.urlencode(self.query, safe=",")
+        return base.rstrip("/") + self.path + (f"?{q}" if q else "")
+
+    def describe(self, base: str) -> str:
+        head = "".join(f" [{k}: {v}]" for k, v in self.headers if k.lower() == "accept")
+        return f"{self.method} {self.url(base)}{head}"
+
+
+def number(x: float) -> str:
+    """A float as Orthanc's parser (boost::lexical_cast<float>) reads it: integers without a fraction."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+def window_parameter(window: Window) -> str:
+    """``c,w,function`` for the ``window`` query parameter; LINEAR_EXACT sent as the equal LINEAR window."""
+    if window.function == "linear_exact":
+        return f"{number(window.center + 0.5)},{number(window.width + 1)},linear"
+    return f"{number(window.center)},{number(window.width)},{ORTHANC_FUNCTIONS[window.function]}"
+
+
+def stored_values(value: Any) -> list[float]:
+    """A (multi-valued) decimal attribute as floats, unparsable values skipped."""
+    if value is None or value == "":
+        return []
+    items = list(value) if not isinstance(value, str | int | float) and hasattr(value, "__iter__") else [value]
+    out = []
+    for v in items:
+        with contextlib.suppress(TypeError, ValueError):
+            out.append(float(v))
+    return out
+
+
+def file_function(ds: Any) -> str:
+    value = ds.get("VOILUTFunction")
+    if value is not None and not isinstance(value, str) and hasattr(value, "__getitem__"):
+        value = value[0] if len(value) else None
+    v = str(value or "").strip().upper()
+    return {"LINEAR_EXACT": "linear_exact", "SIGMOID": "sigmoid"}.get(v, "linear")
+
+
+def plan_voi(options: ToImageOptions, ds: Any) -> VoiPlan:
+    """The VOI transform of SEMANTICS.md section 3 as Orthanc can be asked for it (raises when it cannot)."""
+    explicit = options.explicit_window()
+    if explicit is not None:
+        return VoiPlan(Window(explicit[0], explicit[1], options.voi_function or "linear"), "explicit")
+    source = options.voi
+    has_luts = bool(ds.get("VOILUTSequence"))
+    centers, widths = stored_values(ds.get("WindowCenter")), stored_values(ds.get("WindowWidth"))
+    if source == "auto":
+        if has_luts:
+            raise unsupported("voi", "orthanc cannot apply a VOI LUT Sequence (voi auto selects the file's VOI LUT)")
+        source = "window" if centers and widths else "minmax"
+    if source == "window":
+        index = options.voi_index or 0
+        n = min(len(centers), len(widths))
+        if index >= n:
+            raise HarnessError(
+                ErrorCode.INVALID_REQUEST,
+                f"stored window {index} requested but the file has {n} window(s)",
+                "options.voi_index" if options.voi_index is not None else "options.voi",
+            )
+        c, w = centers[index], widths[index]
+        fn = options.voi_function or file_function(ds)
+        if fn == "linear" and w < 1:
+            w = 1.0
+        if w <= 0:
+            raise HarnessError(ErrorCode.DECODE_FAILED, f"the file's window width {w} is not > 0", "input")
+        return VoiPlan(Window(c, w, fn), "window", index)
+    if source == "minmax":
+        return VoiPlan(None, "minmax")
+    raise unsupported("voi", f"orthanc cannot honour voi={source!r}")
+
+
+def rendered_call(uids: tuple[str, str, str], frame: int, fmt: str, quality: int | None, voi: VoiPlan) -> HttpCall:
+    """The WADO-RS Retrieve Rendered call for one 0-based ``frame`` (always customized, see the module doc)."""
+    study, series, sop = (urllib.parse.quote(u, safe="") for u in uids)
+    path = f"/dicom-web/studies/{study}/series/{series}/instances/{sop}/frames/{frame + 1}/rendered"
+    query: list[tuple[str, str]] = []
+    if voi.window is not None:
+        query.append(("window", window_parameter(voi.window)))
+    if fmt == "jpeg" or voi.window is None:
+        query.append(("quality", str(quality if quality is not None else DEFAULT_QUALITY)))
+    return HttpCall("GET", path, tuple(query), (("Accept", MIME[fmt]),))
+
+
+def upload_call() -> HttpCall:
+    return HttpCall("POST", "/instances", (), (("Content-Type", "application/dicom"),))
+
+
+def delete_call(instance_id: str) -> HttpCall:
+    return HttpCall("DELETE", f"/instances/{urllib.parse.quote(instance_id, safe='')}")
+
+
+def instance_uids(ds: Any) -> tuple[str, str, str]:
+    """(Study, Series, SOP Instance UID) of the input; ``backend_failed`` when one is missing."""
+    out = []
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        value = str(ds.get(keyword, "") or "").strip().rstrip("\x00")
+        if not value:
+            raise HarnessError(ErrorCode.BACKEND_FAILED, f"orthanc needs {keyword}, which the input lacks", "input")
+        out.append(value)
+    return out[0], out[1], out[2]
+
+
+def _rescale_slope(ds: Any) -> float:
+    try:
+        return float(ds.get("RescaleSlope", 1) or 1)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _functional_group_rescale(ds: Any) -> bool:
+    """True when an enhanced multi-frame file carries a non-identity rescale only in its functional groups."""
+    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
+        return False
+    for seq_name in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for group in ds.get(seq_name) or []:
+            for item in group.get("PixelValueTransformationSequence") or []:
+                slope = float(item.get("RescaleSlope", 1) or 1)
+                intercept = float(item.get("RescaleIntercept", 0) or 0)
+                if slope != 1 or intercept != 0:
+                    return True
+    return False
+
+
+def refusals(request: ToImageRequest, info: InputInfo) -> None:
+    """The input-dependent ``unsupported_option`` checks (raise on the first)."""
+    opts = request.options
+    ds = info.dataset
+    fmt = format_for(request.output, opts)
+    if fmt not in MIME:
+        raise unsupported("format", f"orthanc renders png or jpeg only, not {fmt}")
+    if info.is_color:
+        from backends.python_ref.pipeline import check_color_options
+
+        check_color_options(opts)
+    else:
+        if "ModalityLUTSequence" in ds:
+            raise unsupported("modality_lut", "orthanc ignores the Modality LUT Sequence (0028,3000) of this file")
+        if _functional_group_rescale(ds):
+            raise unsupported(
+                "modality_lut", "orthanc ignores the rescale in the functional groups of this enhanced multi-frame file"
+            )
+        shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+        if shape == "INVERSE" and info.photometric.upper() != "MONOCHROME1":
+            raise unsupported("presentation", "orthanc ignores Presentation LUT Shape INVERSE (it inverts MONOCHROME1)")
+        voi = plan_voi(opts, ds)
+        if voi.window is None and _rescale_slope(ds) < 0:
+            raise unsupported("voi", "orthanc's min-max is reversed when Rescale Slope is negative")
+    planes = info.overlay_planes
+    burned = (
+        planes if opts.overlays is True else [] if opts.overlays is False else [p for p in opts.overlays if p in planes]
+    )
+    if burned:
+        raise unsupported("overlays", f"orthanc does not burn in overlays; this file has plane(s) {burned}")
+
+
+# -- the backend ------------------------------------------------------------------------------------------
+class OrthancAdapter(ToolAdapter):
+    name = "orthanc"
+    kind = "http"
+    description = "Orthanc + its DICOMweb plugin: WADO-RS /rendered over HTTP (a private server per run)."
+    tools = ("Orthanc",)
+    env_var = "ORTHANC_HOME"
+    install_hint = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm, or set DCMHARNESS_ORTHANC_URL"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._server: OrthancServer | None = None
+        self._server_lock = threading.Lock()
+        self._uid_locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._uid_locks_guard = threading.Lock()
+
+    # -- discovery ----------------------------------------------------------------------------------
+    def find(self) -> str | None:
+        found = super().find()
+        if found is None and not os.environ.get(self.env_var or ""):
+            for folder in ("/usr/sbin", "/usr/local/sbin"):  # Debian installs it outside a user's PATH
+                cand = os.path.join(folder, "Orthanc")
+                if os.access(cand, os.X_OK):
+                    return cand
+        return found
+
+    def availability(self) -> Availability:
+        url = os.environ.get(URL_ENV)
+        if url:
+            probe = OrthancServer.from_url(url)
+            try:
+                probe.start()
+            except HarnessError as exc:
+                return Availability(False, None, exc.message)
+            return Availability(True, probe.version, location=url)
+        avail = super().availability()
+        if avail.available and "dicomweb" not in find_plugins():
+            return Availability(False, avail.version, "the Orthanc DICOMweb plugin (libOrthancDicomWeb.so) is missing")
+        return avail
+
+    def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
+        return capability_table(version)
+
+    def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, ToImageRequest) and info is not None:
+            refusals(request, info)
+        return []
+
+    # -- the server ---------------------------------------------------------------------------------
+    def server(self) -> OrthancServer:
+        """The server of this run, started on first use (and again if it died)."""
+        with self._server_lock:
+            if self._server is not None and (self._server.external or self._server.running):
+                return self._server
+            if self._server is not None:
+                self._server.stop()
+            url = os.environ.get(URL_ENV)
+            if url:
+                server = OrthancServer.from_url(url)
+            else:
+                tool = self.tool()
+                plugins = find_plugins()
+                server = OrthancServer(binary=tool.path if tool else None, plugins=list(plugins.values()))
+            server.start()
+            self._server = server
+            return server
+
+    def close(self) -> None:
+        with self._server_lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+
+    @contextlib.contextmanager
+    def _same_uids(self, uids: tuple[str, str, str]) -> Iterator[None]:
+        """Serialize requests on one instance (upload, render, delete must not interleave)."""
+        with self._uid_locks_guard:
+            lock = self._uid_locks.setdefault(uids, threading.Lock())
+        with lock:
+            yield
+
+    # -- running ------------------------------------------------------------------------------------
+    def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        assert isinstance(request, ToImageRequest) and info is not None
+        opts = request.options
+        fmt = format_for(request.output, opts)
+        voi = VoiPlan(None, "color") if info.is_color else plan_voi(opts, info.dataset)
+        uids = instance_uids(info.dataset)
+        timeout = request.timeout or DEFAULT_TIMEOUT
+        server = self.server()
+        base = server.base_url
+        commands: list[str] = []
+        data = info.path.read_bytes()
+        with self._same_uids(uids):
+            instance_id = self._upload(base, data, timeout, commands)
+            try:
+                for target in plan.targets:
+                    frame = target.frame if target.frame is not None else 0
+                    call = rendered_call(uids, frame, fmt, opts.quality, voi)
+                    commands.append(call.describe(base))
+                    body, ctype = http(call, base, None, timeout, commands)
+                    if not ctype.startswith(MIME[fmt]):
+                        raise ToolError(
+                            ErrorCode.BACKEND_FAILED,
+                            f"orthanc answered {ctype or 'no type'}, not {MIME[fmt]}",
+                            commands,
+                            None,
+                        )
+                    target.temp.write_bytes(body)
+            finally:
+                with contextlib.suppress(HarnessError):
+                    call = delete_call(instance_id)
+                    commands.append(call.describe(base))
+                    http(call, base, None, timeout, commands)
+        result = verify_images(plan, commands)
+        result["voi"] = {"source": voi.source} | (
+            {"center": voi.window.center, "width": voi.window.width, "function": voi.window.function}
+            if voi.window
+            else {}
+        )
+        if voi.index is not None:
+            result["voi"]["index"] = voi.index
+        return Outcome(result=result, command=commands)
+
+    def _upload(self, base: str, data: bytes, timeout: float, commands: list[str]) -> str:
+        """POST the file; an instance already stored under the same UIDs is deleted and the file re-sent."""
+        call = upload_call()
+        for _attempt in range(2):
+            commands.append(call.describe(base))
+            body, _ = http(call, base, data, timeout, commands)
+            answer = _json(body, commands)
+            instance_id = str(answer.get("ID", ""))
+            if not instance_id:
+                raise ToolError(ErrorCode.BACKEND_FAILED, f"orthanc stored nothing: {answer}", commands, None)
+            if answer.get("Status") != "AlreadyStored":
+                return instance_id
+            stale = delete_call(instance_id)
+            commands.append(stale.describe(base))
+            http(stale, base, None, timeout, commands)
+        raise ToolError(ErrorCode.BACKEND_FAILED, "orthanc kept an older instance with the same UIDs", commands, None)
+
+
+# -- HTTP -------------------------------------------------------------------------------------------------
+def http(call: HttpCall, base: str, body: bytes | None, timeout: float, commands: list[str]) -> tuple[bytes, str]:
+    """Perform ``call``; the body and content type, or a ``ToolError`` carrying Orthanc's message."""
+    req = urllib.request.Request(call.url(base), data=body, method=call.method, headers=dict(call.headers))
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.read(), str(resp.headers.get("Content-Type", "") or "")
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode("utf-8", "replace")
+        raise ToolError(
+            ErrorCode.BACKEND_FAILED,
+            f"orthanc answered HTTP {exc.code} to {call.method} {call.path}: {orthanc_message(text)}",
+            commands,
+            text[:4000] or None,
+        ) from None
+    except TimeoutError:
+        raise ToolError(
+            ErrorCode.TIMEOUT, f"orthanc did not answer {call.method} {call.path} within {timeout:g} s", commands, None
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError | socket.timeout):
+            raise ToolError(
+                ErrorCode.TIMEOUT,
+                f"orthanc did not answer {call.method} {call.path} within {timeout:g} s",
+                commands,
+                None,
+            ) from None
+        raise ToolError(ErrorCode.BACKEND_FAILED, f"orthanc unreachable at {base}: {reason}", commands, None) from None
+
+
+def orthanc_message(text: str) -> str:
+    """The useful part of an Orthanc error body (JSON with Message/Details), else the text itself."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()[:300] or "no message"
+    if isinstance(data, dict):
+        parts = [str(data.get(k)) for k in ("Message", "Details", "OrthancError") if data.get(k)]
+        if parts:
+            return "; ".join(dict.fromkeys(parts))[:500]
+    return text.strip()[:300]
+
+
+def _json(body: bytes, commands: list[str]) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ToolError(
+            ErrorCode.BACKEND_FAILED, "orthanc answered something that is not JSON", commands, None
+        ) from None
+    if not isinstance(data, dict):
+        raise ToolError(ErrorCode.BACKEND_FAILED, f"orthanc answered {data!r}", commands, None)
+    return data
