@@ -98,7 +98,15 @@ pub fn decode_frame(file: &DicomFile, info: &ImageInfo, frame: usize) -> Result<
             decode_native(b, ds.big_endian && &el.vr == b"OW", info, frame)
         }
         Value::Encap { offsets, fragments } => {
-            let data = frame_bytes(offsets, fragments, info.frames, frame, &file.transfer_syntax)?;
+            // Extended Offset Table (7FE0,0001, 64-bit offsets) if present, else the Basic Offset Table
+            let table: Vec<usize> = match ds.bytes(0x7FE0_0001) {
+                Some(eot) if eot.len() >= 8 * info.frames => eot
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as usize)
+                    .collect(),
+                _ => offsets.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize).collect(),
+            };
+            let data = frame_bytes(&table, fragments, info.frames, frame, &file.transfer_syntax)?;
             decode_compressed(&data, &file.transfer_syntax, info)
         }
         Value::Seq(_) => Err(Error::decode("Pixel Data is a sequence")),
@@ -204,15 +212,13 @@ pub fn expand_422(d: &[u32], rows: usize, cols: usize) -> Vec<u32> {
 }
 
 /// The bytes of one frame from the fragments (PS3.5 A.4).
-fn frame_bytes(offsets: &[u8], fragments: &[Vec<u8>], frames: usize, frame: usize, ts: &str) -> Result<Vec<u8>> {
+fn frame_bytes(bot: &[usize], fragments: &[Vec<u8>], frames: usize, frame: usize, ts: &str) -> Result<Vec<u8>> {
     if fragments.is_empty() {
         return Err(Error::decode("encapsulated Pixel Data has no fragments"));
     }
     if frames == 1 {
         return Ok(fragments.concat());
     }
-    let bot: Vec<usize> =
-        offsets.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     if bot.len() == frames {
         // fragment positions relative to the first fragment's item tag
         let mut pos = 0usize;
