@@ -1,47 +1,205 @@
-"""Stage 1, pixel decoding: stored values of one frame, exactly as PS3.5 8 / PS3.3 C.7.6.3 define them."""
+"""Stage 1, pixel decoding: stored values of one frame, exactly as PS3.5 8 / PS3.3 C.7.6.3 define them.
+
+Native (uncompressed) Pixel Data is unpacked here from its bytes, so nothing pydicom does to the words
+(byte order, sign correction, masking) is inherited; compressed Pixel Data goes through pydicom's
+decoders (``raw``: no colour conversion), whose output photometric interpretation is kept.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from contract.errors import ErrorCode, HarnessError
 
+#: Transfer syntaxes whose Pixel Data is stored natively (deflate is inflated by pydicom on read).
+NATIVE_SYNTAXES = frozenset(
+    {
+        "1.2.840.10008.1.2",  # Implicit VR Little Endian
+        "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+        "1.2.840.10008.1.2.2",  # Explicit VR Big Endian (retired)
+        "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    }
+)
+
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """What the Image Pixel module says about the stored words."""
+
+    rows: int
+    cols: int
+    samples: int
+    bits_allocated: int
+    bits_stored: int
+    high_bit: int
+    signed: bool
+    planar: int
+    photometric: str
+
+    @property
+    def frame_items(self) -> int:
+        return self.rows * self.cols * self.samples
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decoded frame: the raw words (unmasked, for embedded overlays) and their photometric."""
+
+    words: np.ndarray  # rows x cols (x samples); unsigned ints, or floats for float pixel data
+    photometric: str  # after decoding (a JPEG decoder may hand back RGB for YBR data)
+    native: bool
+
+
+def layout_of(ds: Any) -> PixelLayout:
+    """The pixel layout of a dataset (HighBit repaired to BitsStored - 1 when inconsistent)."""
+    bits_alloc = int(ds.BitsAllocated)
+    bits_stored = int(ds.get("BitsStored", bits_alloc) or bits_alloc)
+    hb = ds.get("HighBit")
+    high_bit = bits_stored - 1 if hb is None or hb == "" else int(hb)
+    if high_bit >= bits_alloc or high_bit + 1 < bits_stored:
+        high_bit = bits_stored - 1
+    return PixelLayout(
+        rows=int(ds.Rows),
+        cols=int(ds.Columns),
+        samples=int(ds.get("SamplesPerPixel", 1) or 1),
+        bits_allocated=bits_alloc,
+        bits_stored=bits_stored,
+        high_bit=high_bit,
+        signed=int(ds.get("PixelRepresentation", 0) or 0) == 1,
+        planar=int(ds.get("PlanarConfiguration", 0) or 0),
+        photometric=str(ds.get("PhotometricInterpretation", "") or "").strip().upper(),
+    )
+
 
 def mask_stored_bits(raw: np.ndarray, bits_stored: int, high_bit: int, signed: bool) -> np.ndarray:
-    """Keep the BitsStored bits ending at HighBit; sign-extend when signed. Pure.
+    """Keep the BitsStored bits ending at HighBit; sign-extend when signed; int64 out. Pure.
 
-    Unused high bits (embedded overlays, garbage) never leak into the stored values.
+    ``(raw >> (HighBit + 1 - BitsStored)) & (2**BitsStored - 1)``: unused high bits (embedded overlays,
+    garbage) never leak into the stored values.
     """
     if raw.dtype.kind == "f":
         return raw
-    width = raw.dtype.itemsize * 8
-    if bits_stored >= width and high_bit == width - 1:
-        return raw
-    unsigned = raw.view(f"u{raw.dtype.itemsize}") if raw.dtype.kind == "i" else raw
-    shift = high_bit + 1 - bits_stored
-    values = (unsigned.astype(np.uint64) >> np.uint64(max(shift, 0))) & np.uint64((1 << bits_stored) - 1)
+    native = raw.astype(raw.dtype.newbyteorder("="), copy=False)
+    unsigned = native.view(f"u{native.dtype.itemsize}") if native.dtype.kind == "i" else native
+    shift = max(high_bit + 1 - bits_stored, 0)
+    values = (unsigned.astype(np.uint64) >> np.uint64(shift)) & np.uint64((1 << bits_stored) - 1)
+    out = values.astype(np.int64)
     if signed:
         sign = np.int64(1) << np.int64(bits_stored - 1)
-        out = values.astype(np.int64)
         return np.where(out >= sign, out - (np.int64(1) << np.int64(bits_stored)), out)
-    return values.astype(np.int64)
+    return out
+
+
+def native_words(data: bytes, lay: PixelLayout, frame: int, little_endian: bool, vr: str = "OW") -> np.ndarray:
+    """Unpack one frame of native Pixel Data bytes into unsigned words (rows x cols [x samples]). Pure.
+
+    1-bit data is packed LSB first and frames need not start on a byte boundary; 8-bit data in an OW
+    element of a big-endian file is byte-swapped within each 16-bit word (PS3.5 8.1.1); Planar
+    Configuration 1 (RRR..GGG..BBB..) is de-interleaved; YBR_FULL_422 is upsampled (Y1 Y2 Cb Cr).
+    """
+    n = lay.frame_items
+    if lay.bits_allocated == 1:
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+        flat = bits[frame * n : (frame + 1) * n]
+        if len(flat) < n:
+            raise HarnessError(ErrorCode.DECODE_FAILED, "the pixel data is shorter than the header declares", "input")
+        return _shape(flat.astype(np.uint8), lay)
+    if lay.photometric == "YBR_FULL_422" and lay.samples == 3 and lay.bits_allocated == 8:
+        return _ybr422_words(data, lay, frame)
+    nbytes = lay.bits_allocated // 8
+    buf = data
+    if nbytes == 1 and not little_endian and vr == "OW":
+        even = len(data) - len(data) % 2
+        buf = np.frombuffer(data[:even], dtype=">u2").astype("<u2").tobytes()
+    start, stop = frame * n * nbytes, (frame + 1) * n * nbytes
+    if stop > len(buf):
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            f"the pixel data is shorter than the header declares ({len(buf)} < {stop} bytes)",
+            "input",
+        )
+    dtype = np.dtype(f"{'<' if little_endian else '>'}u{nbytes}")
+    flat = np.frombuffer(buf[start:stop], dtype=dtype).astype(dtype.newbyteorder("="))
+    return _shape(flat, lay)
+
+
+def _shape(flat: np.ndarray, lay: PixelLayout) -> np.ndarray:
+    if lay.samples == 1:
+        return flat.reshape(lay.rows, lay.cols)
+    if lay.planar == 1:
+        return np.moveaxis(flat.reshape(lay.samples, lay.rows, lay.cols), 0, -1)
+    return flat.reshape(lay.rows, lay.cols, lay.samples)
+
+
+def _ybr422_words(data: bytes, lay: PixelLayout, frame: int) -> np.ndarray:
+    """YBR_FULL_422 native: per pair of pixels Y1 Y2 Cb Cr; chroma repeated for both pixels (C.7.6.3.1.2)."""
+    pairs = lay.rows * ((lay.cols + 1) // 2)
+    size = pairs * 4
+    chunk = data[frame * size : (frame + 1) * size]
+    if len(chunk) < size:
+        raise HarnessError(ErrorCode.DECODE_FAILED, "the pixel data is shorter than the header declares", "input")
+    q = np.frombuffer(chunk, dtype=np.uint8).reshape(lay.rows, -1, 4)
+    y = np.stack([q[..., 0], q[..., 1]], axis=-1).reshape(lay.rows, -1)[:, : lay.cols]
+    cb = np.repeat(q[..., 2], 2, axis=1)[:, : lay.cols]
+    cr = np.repeat(q[..., 3], 2, axis=1)[:, : lay.cols]
+    return np.stack([y, cb, cr], axis=-1)
+
+
+def little_endian_of(ds: Any, transfer_syntax: str | None) -> bool:
+    if transfer_syntax == "1.2.840.10008.1.2.2":
+        return False
+    if transfer_syntax in NATIVE_SYNTAXES:
+        return True
+    enc = getattr(ds, "original_encoding", (None, None))
+    return enc[1] is not False
+
+
+def decode_words(ds: Any, frame: int, transfer_syntax: str | None) -> Decoded:
+    """The raw words of one 0-based frame and their photometric interpretation after decoding."""
+    lay = layout_of(ds)
+    if transfer_syntax in NATIVE_SYNTAXES and "PixelData" in ds:
+        elem = ds["PixelData"]
+        value = elem.value
+        if isinstance(value, bytes | bytearray):
+            words = native_words(bytes(value), lay, frame, little_endian_of(ds, transfer_syntax), str(elem.VR))
+            photometric = "YBR_FULL" if lay.photometric == "YBR_FULL_422" else lay.photometric
+            return Decoded(words=words, photometric=photometric, native=True)
+    arr, meta = _pydicom_decode(ds, frame, transfer_syntax)
+    photometric = str(meta.get("photometric_interpretation", lay.photometric) or lay.photometric).upper()
+    if arr.dtype.kind in "iu":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+        if arr.dtype.kind == "i":
+            arr = arr.view(f"u{arr.dtype.itemsize}")
+    return Decoded(words=arr, photometric=photometric, native=False)
 
 
 def decode_frame(ds: Any, frame: int, transfer_syntax: str | None) -> np.ndarray:
-    """The decoded pixel array of one 0-based frame (rows x cols [x samples]), as pydicom returns it.
+    """Stored values of one frame: grayscale masked and sign-extended (int64); colour samples as words."""
+    decoded = decode_words(ds, frame, transfer_syntax)
+    return stored_values(decoded.words, layout_of(ds))
 
-    YBR colour data comes back converted to RGB by pydicom (T.871, offset 128, rounded); grayscale data is
-    masked and sign-extended here.
-    """
-    from pydicom.pixels.utils import pixel_array
 
-    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
-    spp = int(ds.get("SamplesPerPixel", 1) or 1)
-    as_rgb = spp == 3 and photometric.startswith("YBR")
+def stored_values(words: np.ndarray, lay: PixelLayout) -> np.ndarray:
+    """Words -> stored values (mask to BitsStored at HighBit, sign-extend). Pure."""
+    if words.dtype.kind == "f":
+        return words
+    return mask_stored_bits(words, lay.bits_stored, lay.high_bit, lay.signed)
+
+
+def _pydicom_decode(ds: Any, frame: int, transfer_syntax: str | None) -> tuple[np.ndarray, dict[str, Any]]:
+    from pydicom.pixels.decoders.base import get_decoder
+
     try:
-        arr = pixel_array(ds, index=frame, raw=not as_rgb)
+        if "PixelData" not in ds:  # float / double float pixel data
+            from pydicom.pixels.utils import pixel_array
+
+            return np.asarray(pixel_array(ds, index=frame, raw=True)), {}
+        decoder = get_decoder(transfer_syntax or "")
+        arr, meta = decoder.as_array(ds, index=frame, raw=True)
+        return np.asarray(arr), dict(meta)
     except NotImplementedError as exc:
         raise HarnessError(
             ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
@@ -49,22 +207,9 @@ def decode_frame(ds: Any, frame: int, transfer_syntax: str | None) -> np.ndarray
         ) from None
     except (RuntimeError, ValueError, OSError, KeyError, AttributeError, TypeError, IndexError) as exc:
         text = _first_line(exc)
-        if (
-            "Unable to decode" in text
-            and "no" in text.lower()
-            and "plugin" in text.lower()
-            and "available" in text.lower()
-        ):
+        if "missing dependencies" in text:  # no usable decoding plugin installed for this syntax
             raise HarnessError(ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, text) from None
         raise HarnessError(ErrorCode.DECODE_FAILED, f"pixel data could not be decoded: {text}") from None
-    if spp == 1 and arr.dtype.kind in "iu":
-        bits_alloc = int(ds.BitsAllocated)
-        bits_stored = int(ds.get("BitsStored", bits_alloc) or bits_alloc)
-        high_bit = int(ds.get("HighBit", bits_stored - 1) if ds.get("HighBit") is not None else bits_stored - 1)
-        if high_bit >= bits_alloc or high_bit + 1 < bits_stored:
-            high_bit = bits_stored - 1
-        arr = mask_stored_bits(arr, bits_stored, high_bit, int(ds.get("PixelRepresentation", 0) or 0) == 1)
-    return arr
 
 
 def _first_line(exc: BaseException) -> str:

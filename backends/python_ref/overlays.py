@@ -33,8 +33,14 @@ def place(mask: np.ndarray, rows: int, cols: int, origin_row: int, origin_col: i
     return out
 
 
-def overlay_mask(ds: Any, group: int, frame: int, rows: int, cols: int, raw: np.ndarray | None) -> np.ndarray | None:
-    """The overlay plane of ``group`` for a 0-based image frame, or None if it does not cover that frame."""
+def overlay_mask(
+    ds: Any, group: int, frame: int, rows: int, cols: int, raw: np.ndarray | None, little_endian: bool = True
+) -> np.ndarray | None:
+    """The overlay plane of ``group`` for a 0-based image frame, or None if it does not cover that frame.
+
+    ``raw`` is the frame's unmasked Pixel Data words (for embedded overlays); Overlay Data in OW of a
+    big-endian file is byte-swapped back to the little-endian bit order first.
+    """
     o_rows = int(ds[group, 0x0010].value) if (group, 0x0010) in ds else rows
     o_cols = int(ds[group, 0x0011].value) if (group, 0x0011) in ds else cols
     origin = ds[group, 0x0050].value if (group, 0x0050) in ds else [1, 1]
@@ -45,9 +51,12 @@ def overlay_mask(ds: Any, group: int, frame: int, rows: int, cols: int, raw: np.
     if not 0 <= k < n_frames:
         return None
     if (group, 0x3000) in ds:
-        data = ds[group, 0x3000].value
+        elem = ds[group, 0x3000]
+        data = bytes(elem.value)
+        if not little_endian and elem.VR == "OW":
+            data = np.frombuffer(data[: len(data) - len(data) % 2], dtype=">u2").astype("<u2").tobytes()
         n = o_rows * o_cols
-        bits = unpack_bits(bytes(data), n * (k + 1))[n * k : n * (k + 1)]
+        bits = unpack_bits(data, n * (k + 1))[n * k : n * (k + 1)]
         mask = bits.reshape(o_rows, o_cols)
         return place(mask, rows, cols, origin_row, origin_col)
     if (group, 0x0102) in ds and raw is not None and raw.dtype.kind in "iu":  # embedded in Pixel Data
@@ -58,7 +67,7 @@ def overlay_mask(ds: Any, group: int, frame: int, rows: int, cols: int, raw: np.
     return None
 
 
-def burn_in(image: np.ndarray, mask: np.ndarray, value: float | tuple[float, float, float]) -> np.ndarray:
+def burn_in(image: np.ndarray, mask: np.ndarray, value: int | tuple[int, int, int]) -> np.ndarray:
     """Set the masked pixels to ``value`` (a gray level, or an RGB triple on colour images). Pure."""
     out = image.copy()
     out[mask] = value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,9 @@ from contract.options import ToImageOptions
 
 _GRAY_ONLY = ("window_center", "window_width", "window_preset", "voi_function", "voi_index")
 
+#: An overlay fill: a gray level, or an RGB triple on colour output.
+Fill = int | tuple[int, int, int]
+
 
 @dataclass
 class Rendered:
@@ -21,7 +24,7 @@ class Rendered:
 
     image: np.ndarray  # uint8 / uint16, rows x cols (x 3)
     frame: int
-    mode: str  # "L", "I;16" or "RGB"
+    mode: str  # "L", "I;16", "RGB" or "RGB;16"
     voi: dict[str, Any] | None = None
     modality: str | None = None
     inverted: bool = False
@@ -45,25 +48,40 @@ def check_color_options(options: ToImageOptions) -> None:
         raise unsupported("presentation", "presentation applies to grayscale images only; this image is colour")
     if not options.modality_lut:
         raise unsupported("modality_lut", "modality_lut applies to grayscale images only; this image is colour")
-    if options.bit_depth == 16:
-        raise unsupported("bit_depth", "16-bit output is for grayscale images; colour output is 8-bit RGB")
+
+
+def overlay_fill(overlay_value: int | str | None, ymax: int, colour: bool) -> Fill:
+    """The value burned into overlay pixels (SEMANTICS.md section 5). Pure.
+
+    Gray output: the gray level (default ymax, white); a colour is refused. Colour output: ``"#rrggbb"``
+    (scaled by 257 at 16 bits), a gray level g as (g, g, g), default white.
+    """
+    if not colour:
+        if isinstance(overlay_value, str):
+            raise unsupported("overlay_value", "a colour overlay_value needs a colour image; give a gray level")
+        return ymax if overlay_value is None else overlay_value
+    if isinstance(overlay_value, str):
+        scale = 1 if ymax == 255 else 257
+        h = overlay_value
+        return (int(h[1:3], 16) * scale, int(h[3:5], 16) * scale, int(h[5:7], 16) * scale)
+    g = ymax if overlay_value is None else overlay_value
+    return (g, g, g)
 
 
 def select_voi(
-    x: np.ndarray, ds: Any, frame: int, options: ToImageOptions, ymax: int
+    x: np.ndarray, ds: Any, frame: int, options: ToImageOptions, ymax: int, little_endian: bool = True
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Apply the VOI transform the request selects (SEMANTICS.md, section 3)."""
     explicit = options.explicit_window()
-    file_function = voi.function_name(_first(ds.get("VOILUTFunction")))
     if explicit is not None:
         c, w = explicit
         fn: str = options.voi_function or "linear"
         return voi.window(x, c, w, fn, ymax), {"source": "explicit", "center": c, "width": w, "function": fn}
+    stored = stored_voi(ds, frame)
     source = options.voi
     index = options.voi_index or 0
     luts = ds.get("VOILUTSequence") or []
-    centers = _values(ds.get("WindowCenter"))
-    widths = _values(ds.get("WindowWidth"))
+    centers, widths = stored["centers"], stored["widths"]
     if source == "auto":
         source = "lut" if luts else "window" if centers and widths else "minmax"
     if source == "lut":
@@ -73,7 +91,8 @@ def select_voi(
                 f"VOI LUT {index} requested but the file has {len(luts)} VOI LUT(s)",
                 "options.voi_index" if options.voi_index is not None else "options.voi",
             )
-        lut = modality.read_lut(luts[index])
+        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+        lut = modality.read_lut(luts[index], signed_first=signed, little_endian=little_endian)
         return voi.apply_voi_lut(x, lut, ymax), {"source": "lut", "index": index, "bits": voi.lut_bits(lut)}
     if source == "window":
         n = min(len(centers), len(widths))
@@ -84,7 +103,7 @@ def select_voi(
                 "options.voi_index" if options.voi_index is not None else "options.voi",
             )
         c, w = centers[index], widths[index]
-        fn = options.voi_function or file_function
+        fn = options.voi_function or voi.function_name(stored["function"])
         if fn == "linear" and w < 1:
             w = 1.0
         if w <= 0:
@@ -99,29 +118,55 @@ def select_voi(
     if source == "minmax":
         lo, hi = float(np.min(x)), float(np.max(x))
         return voi.linear_range(x, lo, hi, ymax), {"source": "minmax", "min": lo, "max": hi}
-    lo, hi = modality.theoretical_range(ds, frame, options.modality_lut)
+    lo, hi = modality.theoretical_range(ds, frame, options.modality_lut, little_endian)
     return voi.linear_range(x, lo, hi, ymax), {"source": "none", "min": lo, "max": hi}
+
+
+def stored_voi(ds: Any, frame: int) -> dict[str, Any]:
+    """The stored windows (centres, widths) and VOI LUT Function of a frame.
+
+    Top level (VOI LUT module), else the Frame VOI LUT Sequence of the per-frame, then the shared
+    functional groups (enhanced multi-frame objects).
+    """
+    centers, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
+    if centers and widths:
+        return {"centers": centers, "widths": widths, "function": _first(ds.get("VOILUTFunction"))}
+    for seq_name, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        seq = ds.get(seq_name)
+        if not seq or index >= len(seq):
+            continue
+        fvoi = seq[index].get("FrameVOILUTSequence")
+        if fvoi:
+            item = fvoi[0]
+            c, w = _values(item.get("WindowCenter")), _values(item.get("WindowWidth"))
+            if c and w:
+                return {"centers": c, "widths": w, "function": _first(item.get("VOILUTFunction"))}
+    return {"centers": [], "widths": [], "function": _first(ds.get("VOILUTFunction"))}
 
 
 def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: str | None) -> Rendered:
     """Run the whole pipeline on one 0-based frame."""
     ymax = 255 if options.bit_depth == 8 else 65535
-    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
-    spp = int(ds.get("SamplesPerPixel", 1) or 1)
-    raw = decode.decode_frame(ds, frame, transfer_syntax)
-    if spp > 1 or photometric == "PALETTE COLOR":
-        check_color_options(options)
-        rgb = _to_rgb(raw, ds, photometric)
-        image = quantize(rgb, 255)
-        planes = _burn_overlays(ds, frame, options, image, None, 255, colour=True)
-        return Rendered(image=planes[0], frame=frame, mode="RGB", overlays=planes[1])
-    values, mod = modality.apply_modality(raw, ds, frame, options.modality_lut)
-    y, voi_info = select_voi(values, ds, frame, options, ymax)
-    invert = presentation.should_invert(photometric, _first(ds.get("PresentationLUTShape")), options.presentation)
+    lay = decode.layout_of(ds)
+    little = decode.little_endian_of(ds, transfer_syntax)
+    if lay.samples > 1 or lay.photometric == "PALETTE COLOR":
+        check_color_options(options)  # refused before anything is decoded
+        fill = overlay_fill(options.overlay_value, ymax, colour=True)
+        decoded = decode.decode_words(ds, frame, transfer_syntax)
+        rgb, bits = to_rgb(decoded, lay, ds, little)
+        image = quantize(color.scale_samples(rgb, bits, ymax), ymax)
+        image, shown = _burn_overlays(ds, frame, options, image, None, fill, little)
+        return Rendered(image=image, frame=frame, mode="RGB" if ymax == 255 else "RGB;16", overlays=shown)
+    fill = overlay_fill(options.overlay_value, ymax, colour=False)
+    decoded = decode.decode_words(ds, frame, transfer_syntax)
+    stored = decode.stored_values(decoded.words, lay)
+    values, mod = modality.apply_modality(stored, ds, frame, options.modality_lut, little)
+    y, voi_info = select_voi(values, ds, frame, options, ymax, little)
+    invert = presentation.should_invert(lay.photometric, _first(ds.get("PresentationLUTShape")), options.presentation)
     if invert:
         y = presentation.invert(y, ymax)
     image = quantize(y, ymax)
-    image, shown = _burn_overlays(ds, frame, options, image, _raw_words(ds, frame, transfer_syntax), ymax)
+    image, shown = _burn_overlays(ds, frame, options, image, decoded.words, fill, little)
     return Rendered(
         image=image,
         frame=frame,
@@ -133,17 +178,17 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
     )
 
 
-def _raw_words(ds: Any, frame: int, transfer_syntax: str | None) -> np.ndarray | None:
-    """Unmasked pixel words (for embedded overlays), only when an overlay needs them."""
-    if not any((g, 0x0102) in ds and (g, 0x3000) not in ds for g in overlays.overlay_groups(ds)):
-        return None
-    from pydicom.pixels.utils import pixel_array
-
-    try:
-        arr = pixel_array(ds, index=frame, raw=True)
-        return np.asarray(arr)
-    except Exception:
-        return None
+def to_rgb(decoded: decode.Decoded, lay: decode.PixelLayout, ds: Any, little_endian: bool) -> tuple[np.ndarray, int]:
+    """Colour samples as float64 RGB and their bit depth: palette lookup, YBR_FULL -> RGB, or RGB as is."""
+    unsigned = replace(lay, signed=False)
+    if lay.photometric == "PALETTE COLOR":
+        indices = decode.stored_values(decoded.words, unsigned)
+        rgb, bits = color.apply_palette(indices, ds, little_endian)
+        return rgb.astype(np.float64), bits
+    samples = decode.stored_values(decoded.words, unsigned)
+    if decoded.photometric.startswith("YBR_FULL"):
+        return color.ybr_full_to_rgb(samples, float(1 << (lay.bits_stored - 1))), lay.bits_stored
+    return samples.astype(np.float64), lay.bits_stored
 
 
 def _burn_overlays(
@@ -152,25 +197,12 @@ def _burn_overlays(
     options: ToImageOptions,
     image: np.ndarray,
     raw: np.ndarray | None,
-    ymax: int,
-    colour: bool = False,
+    fill: Fill,
+    little_endian: bool,
 ) -> tuple[np.ndarray, list[int]]:
     if options.overlays is False:
         return image, []
     wanted = None if options.overlays is True else set(options.overlays)
-    value: Any = ymax
-    if isinstance(options.overlay_value, int):
-        value = options.overlay_value
-    if colour:
-        if isinstance(options.overlay_value, str):
-            h = options.overlay_value
-            value = (int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16))
-        elif isinstance(options.overlay_value, int):
-            value = (options.overlay_value,) * 3
-        else:
-            value = (255, 255, 255)
-    elif isinstance(options.overlay_value, str):
-        raise unsupported("overlay_value", "a colour overlay_value needs a colour image; give a gray level")
     rows, cols = image.shape[:2]
     shown = []
     for group in overlays.overlay_groups(ds):
@@ -178,20 +210,13 @@ def _burn_overlays(
         if wanted is not None and plane not in wanted:
             continue
         try:
-            mask = overlays.overlay_mask(ds, group, frame, rows, cols, raw)
+            mask = overlays.overlay_mask(ds, group, frame, rows, cols, raw, little_endian)
         except (KeyError, ValueError, TypeError, IndexError):
             continue
         if mask is not None:
-            image = overlays.burn_in(image, mask, value)
+            image = overlays.burn_in(image, mask, fill)
             shown.append(plane)
     return image, shown
-
-
-def _to_rgb(raw: np.ndarray, ds: Any, photometric: str) -> np.ndarray:
-    if photometric == "PALETTE COLOR":
-        rgb, bits = color.apply_palette(raw, ds)
-        return rgb.astype(np.float64) / 257.0 if bits > 8 or rgb.dtype == np.uint16 else rgb.astype(np.float64)
-    return raw.astype(np.float64)  # YBR was converted to RGB by the decoding stage
 
 
 def _first(value: Any) -> str | None:
