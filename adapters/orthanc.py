@@ -202,11 +202,15 @@ def instance_uids(ds: Any) -> tuple[str, str, str]:
     """(Study, Series, SOP Instance UID) of the input; ``backend_failed`` when one is missing."""
     out = []
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
-        value = str(ds.get(keyword, "") or "").strip().rstrip("\x00")
+        value = _uid(ds, keyword)
         if not value:
             raise HarnessError(ErrorCode.BACKEND_FAILED, f"orthanc needs {keyword}, which the input lacks", "input")
         out.append(value)
     return out[0], out[1], out[2]
+
+
+def _uid(ds: Any, keyword: str) -> str:
+    return str(ds.get(keyword, "") or "").strip().rstrip("\x00").strip()
 
 
 def _rescale_slope(ds: Any) -> float:
@@ -234,6 +238,20 @@ def refusals(request: ToImageRequest, info: InputInfo) -> None:
     """The input-dependent ``unsupported_option`` checks (raise on the first)."""
     opts = request.options
     ds = info.dataset
+    if info.bits_allocated > 16:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_OPTION,
+            f"orthanc cannot render {info.bits_allocated}-bit pixel data (its renderer has 8- and 16-bit grayscale "
+            "only; the GDCM plugin even aborts the server on some 32-bit files)",
+            "input",
+        )
+    missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID") if not _uid(ds, k)]
+    if missing:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_OPTION,
+            f"orthanc stores only files with Study/Series/SOP Instance UIDs; this one lacks {', '.join(missing)}",
+            "input",
+        )
     fmt = format_for(request.output, opts)
     if fmt not in MIME:
         raise unsupported("format", f"orthanc renders png or jpeg only, not {fmt}")
@@ -355,27 +373,16 @@ class OrthancAdapter(ToolAdapter):
         base = server.base_url
         commands: list[str] = []
         data = info.path.read_bytes()
-        with self._same_uids(uids):
-            instance_id = self._upload(base, data, timeout, commands)
-            try:
-                for target in plan.targets:
-                    frame = target.frame if target.frame is not None else 0
-                    call = rendered_call(uids, frame, fmt, opts.quality, voi)
-                    commands.append(call.describe(base))
-                    body, ctype = http(call, base, None, timeout, commands)
-                    if not ctype.startswith(MIME[fmt]):
-                        raise ToolError(
-                            ErrorCode.BACKEND_FAILED,
-                            f"orthanc answered {ctype or 'no type'}, not {MIME[fmt]}",
-                            commands,
-                            None,
-                        )
-                    target.temp.write_bytes(body)
-            finally:
-                with contextlib.suppress(HarnessError):
-                    call = delete_call(instance_id)
-                    commands.append(call.describe(base))
-                    http(call, base, None, timeout, commands)
+        log_offset = server.log_offset()
+        try:
+            with self._same_uids(uids):
+                self._render(base, data, uids, fmt, opts.quality, voi, plan, timeout, commands)
+        except ToolError as exc:
+            log = server.log_since(log_offset)
+            stderr = "\n".join(part for part in (exc.stderr, log and f"--- orthanc log ---\n{log}") if part) or None
+            crash = server.crash_report(wait=2.0 if "unreachable" in exc.message else 0.0)
+            message = f"orthanc crashed: {crash}" if crash else exc.message
+            raise ToolError(exc.code, message, commands, stderr) from None
         result = verify_images(plan, commands)
         result["voi"] = {"source": voi.source} | (
             {"center": voi.window.center, "width": voi.window.width, "function": voi.window.function}
@@ -385,6 +392,40 @@ class OrthancAdapter(ToolAdapter):
         if voi.index is not None:
             result["voi"]["index"] = voi.index
         return Outcome(result=result, command=commands)
+
+    def _render(
+        self,
+        base: str,
+        data: bytes,
+        uids: tuple[str, str, str],
+        fmt: str,
+        quality: int | None,
+        voi: VoiPlan,
+        plan: OutputPlan,
+        timeout: float,
+        commands: list[str],
+    ) -> None:
+        """Upload, fetch every planned frame into its temp file, delete (also on failure)."""
+        instance_id = self._upload(base, data, timeout, commands)
+        try:
+            for target in plan.targets:
+                frame = target.frame if target.frame is not None else 0
+                call = rendered_call(uids, frame, fmt, quality, voi)
+                commands.append(call.describe(base))
+                body, ctype = http(call, base, None, timeout, commands)
+                if not ctype.startswith(MIME[fmt]):
+                    raise ToolError(
+                        ErrorCode.BACKEND_FAILED,
+                        f"orthanc answered {ctype or 'no type'}, not {MIME[fmt]}",
+                        commands,
+                        None,
+                    )
+                target.temp.write_bytes(body)
+        finally:
+            with contextlib.suppress(HarnessError):
+                call = delete_call(instance_id)
+                commands.append(call.describe(base))
+                http(call, base, None, timeout, commands)
 
     def _upload(self, base: str, data: bytes, timeout: float, commands: list[str]) -> str:
         """POST the file; an instance already stored under the same UIDs is deleted and the file re-sent."""

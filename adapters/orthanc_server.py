@@ -201,6 +201,38 @@ class OrthancServer:
             return ""
         return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
+    def log_offset(self) -> int:
+        """The current size of the server's log (external servers: 0)."""
+        if self.folder is None:
+            return 0
+        try:
+            return (self.folder / "orthanc.log").stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int, limit: int = 3000) -> str:
+        """What the server logged after ``offset`` (its errors and warnings), trimmed to ``limit`` characters."""
+        if self.folder is None:
+            return ""
+        try:
+            with open(self.folder / "orthanc.log", "rb") as fh:
+                fh.seek(offset)
+                text = fh.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+        return text if len(text) <= limit else "..." + text[-limit:]
+
+    def crash_report(self, wait: float = 2.0) -> str | None:
+        """After a failed call: None if the server still runs, else its exit status and last log lines."""
+        proc = self._proc
+        if self.external or proc is None:
+            return None
+        try:
+            code = proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
+        return f"exit status {code}: {self.log_tail(3)}"
+
     # -- stopping ---------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
