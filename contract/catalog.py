@@ -13,6 +13,20 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, Field, TypeAdapter
 
 from contract.models import RequestBase, ToImageRequest
+from contract.ops_models import (
+    AnonymizeOptions,
+    AnonymizeRequest,
+    DumpOptions,
+    DumpRequest,
+    HistogramOptions,
+    HistogramRequest,
+    InfoOptions,
+    InfoRequest,
+    StatsOptions,
+    StatsRequest,
+    TranscodeOptions,
+    TranscodeRequest,
+)
 from contract.options import ToImageOptions
 
 
@@ -27,6 +41,14 @@ class OpSpec:
 
 OPS: dict[str, OpSpec] = {
     "to_image": OpSpec("to_image", ToImageRequest, ToImageOptions, "Render a frame to an image file."),
+    "dump": OpSpec("dump", DumpRequest, DumpOptions, "Write the dataset as DICOM JSON (PS3.18 F.2)."),
+    "info": OpSpec("info", InfoRequest, InfoOptions, "Summarise the file.", writes_output=False),
+    "stats": OpSpec("stats", StatsRequest, StatsOptions, "Pixel statistics per frame.", writes_output=False),
+    "histogram": OpSpec(
+        "histogram", HistogramRequest, HistogramOptions, "Pixel histogram per frame.", writes_output=False
+    ),
+    "transcode": OpSpec("transcode", TranscodeRequest, TranscodeOptions, "Rewrite in another transfer syntax."),
+    "anonymize": OpSpec("anonymize", AnonymizeRequest, AnonymizeOptions, "De-identify (PS3.15 E.1 basic profile)."),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

@@ -27,6 +27,7 @@ from contract.errors import ErrorCode, HarnessError
 from contract.models import ErrorInfo, RequestBase, Response, ToImageRequest
 from contract.options import EXTENSION_FORMATS, FORMAT_EXTENSIONS, format_for
 from contract.validation import parse_request
+from interface.ops_prepare import OPS_PREPARERS
 
 
 @dataclass
@@ -99,7 +100,7 @@ def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo |
     return info, plan_outputs(finals, request.overwrite)
 
 
-PREPARERS: dict[str, Preparer] = {"to_image": prepare_to_image}
+PREPARERS: dict[str, Preparer] = {"to_image": prepare_to_image, **OPS_PREPARERS}
 
 
 def _echo_id(data: Any) -> Any:

@@ -16,7 +16,9 @@ def execute(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> O
     if isinstance(request, ToImageRequest):
         assert info is not None
         return to_image(request, info, plan)
-    raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"python_ref does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
+    from backends.python_ref.ops_dispatch import execute_op  # dump, info, stats, histogram, transcode, anonymize
+
+    return execute_op(request, info, plan)
 
 
 def to_image(request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> Outcome:

@@ -1,0 +1,51 @@
+"""Dispatch of the ops beyond ``to_image`` on the reference backend (one module per op family)."""
+
+from __future__ import annotations
+
+from backends.base import Outcome
+from backends.outputs import OutputPlan
+from backends.preflight import InputInfo
+from contract.errors import ErrorCode, HarnessError
+from contract.models import RequestBase
+from contract.ops_models import (
+    AnonymizeRequest,
+    DumpRequest,
+    HistogramRequest,
+    InfoRequest,
+    StatsRequest,
+    TranscodeRequest,
+)
+
+#: The ops this module runs (added to ``PythonRefBackend.ops``).
+EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize")
+
+
+def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+    if info is None:
+        raise HarnessError(ErrorCode.INTERNAL_ERROR, "the dispatcher gave no input description")
+    if isinstance(request, DumpRequest):
+        from backends.python_ref.ops_dump import dump
+
+        return dump(request, info, plan)
+    if isinstance(request, InfoRequest):
+        from backends.python_ref.ops_dump import info_op
+
+        return info_op(request, info)
+    if isinstance(request, StatsRequest):
+        from backends.python_ref.ops_stats import stats
+
+        return stats(request, info)
+    if isinstance(request, HistogramRequest):
+        from backends.python_ref.ops_stats import histogram
+
+        return histogram(request, info)
+    if isinstance(request, TranscodeRequest):
+        from backends.python_ref.ops_transcode import transcode
+
+        return transcode(request, info, plan)
+    if isinstance(request, AnonymizeRequest):
+        from backends.python_ref.ops_anonymize import anonymize
+
+        return anonymize(request, info, plan)
+    op = getattr(request, "op", "?")
+    raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"python_ref does not implement op {op!r}", "op")

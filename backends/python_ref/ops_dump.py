@@ -1,0 +1,141 @@
+"""``dump`` (the DICOM JSON model, PS3.18 F.2) and ``info`` (a normalised summary) on the reference backend.
+
+``summarise`` builds the ``info`` result from a DICOM JSON model, so every backend that can print DICOM
+JSON (pydicom, dcmtk ``dcm2json``) gives its summary through the same pure function.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from backends.base import Outcome
+from backends.outputs import OutputPlan
+from backends.preflight import InputInfo
+from contract.errors import ErrorCode, HarnessError
+from contract.ops_models import DumpOptions, DumpRequest, InfoRequest
+
+#: Binary VRs: their values are bulk data above the threshold.
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+_OMITTED = "dcmharness:omitted"
+
+
+def dataset_json(ds: Any, options: DumpOptions) -> dict[str, Any]:
+    """The DICOM JSON model of ``ds`` (and its meta when asked), bulk data omitted or inlined."""
+    threshold = options.bulk_threshold if options.bulk_data == "omit" else 1 << 62
+
+    def handler(_elem: Any) -> str:
+        return _OMITTED
+
+    try:
+        model: dict[str, Any] = ds.to_json_dict(threshold, handler, suppress_invalid_tags=True)
+        if options.include_meta and getattr(ds, "file_meta", None) is not None:
+            model = {**ds.file_meta.to_json_dict(threshold, handler), **model}
+    except (ValueError, TypeError, KeyError, OSError, LookupError) as exc:
+        raise HarnessError(ErrorCode.DECODE_FAILED, f"cannot convert the dataset to JSON: {exc}"[:400]) from None
+    stripped: dict[str, Any] = strip_omitted(model)
+    return stripped
+
+
+def strip_omitted(value: Any) -> Any:
+    """Drop the placeholder bulk data URIs (an omitted value keeps its vr only). Pure."""
+    if isinstance(value, dict):
+        return {k: strip_omitted(v) for k, v in value.items() if not (k == "BulkDataURI" and v == _OMITTED)}
+    if isinstance(value, list):
+        return [strip_omitted(v) for v in value]
+    return value
+
+
+def dump(request: DumpRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+    model = dataset_json(info.dataset, request.options)
+    text = json.dumps(model, indent=1, ensure_ascii=False, allow_nan=False)
+    plan.targets[0].temp.write_text(text + "\n", encoding="utf-8")
+    return Outcome(
+        result={
+            "attributes": len(model),
+            "transfer_syntax": info.transfer_syntax,
+            "bulk_data": request.options.bulk_data,
+        }
+    )
+
+
+def _first(model: dict[str, Any], tag: str) -> Any:
+    elem = model.get(tag)
+    if not isinstance(elem, dict):
+        return None
+    values = elem.get("Value")
+    if not values:
+        return None
+    value = values[0]
+    if isinstance(value, dict) and "Alphabetic" in value:
+        return str(value["Alphabetic"]).strip() or None
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _numbers(model: dict[str, Any], tag: str) -> list[float] | None:
+    elem = model.get(tag)
+    if not isinstance(elem, dict) or not elem.get("Value"):
+        return None
+    try:
+        return [float(v) for v in elem["Value"]]
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(model: dict[str, Any], tag: str) -> float | None:
+    values = _numbers(model, tag)
+    return values[0] if values else None
+
+
+def _int(model: dict[str, Any], tag: str) -> int | None:
+    value = _number(model, tag)
+    return int(value) if value is not None else None
+
+
+_PIXEL_TAGS = ("7FE00010", "7FE00008", "7FE00009")
+
+
+def summarise(model: dict[str, Any], transfer_syntax: str | None, include_private: bool = False) -> dict[str, Any]:
+    """The ``info`` result from a DICOM JSON model (data set, with or without meta). Pure."""
+    dataset_tags = [t for t in model if not t.startswith("0002")]
+    if not include_private:
+        dataset_tags = [t for t in dataset_tags if int(t[:4], 16) % 2 == 0]
+    has_pixels = any(t in model for t in _PIXEL_TAGS)
+    frames = _int(model, "00280008")
+    return {
+        "sop_class_uid": _first(model, "00080016"),
+        "sop_instance_uid": _first(model, "00080018"),
+        "study_instance_uid": _first(model, "0020000D"),
+        "series_instance_uid": _first(model, "0020000E"),
+        "frame_of_reference_uid": _first(model, "00200052"),
+        "patient_id": _first(model, "00100020"),
+        "patient_name": _first(model, "00100010"),
+        "study_date": _first(model, "00080020"),
+        "modality": _first(model, "00080060"),
+        "transfer_syntax": transfer_syntax or _first(model, "00020010"),
+        "rows": _int(model, "00280010"),
+        "columns": _int(model, "00280011"),
+        "frames": (frames or 1) if has_pixels else None,
+        "samples_per_pixel": _int(model, "00280002"),
+        "photometric": _first(model, "00280004"),
+        "bits_allocated": _int(model, "00280100"),
+        "bits_stored": _int(model, "00280101"),
+        "high_bit": _int(model, "00280102"),
+        "pixel_representation": _int(model, "00280103"),
+        "planar_configuration": _int(model, "00280006"),
+        "pixel_spacing": _numbers(model, "00280030"),
+        "slice_thickness": _number(model, "00180050"),
+        "image_position": _numbers(model, "00200032"),
+        "image_orientation": _numbers(model, "00200037"),
+        "rescale_slope": _number(model, "00281053"),
+        "rescale_intercept": _number(model, "00281052"),
+        "has_pixel_data": has_pixels,
+        "number_of_attributes": len(dataset_tags),
+    }
+
+
+def info_op(request: InfoRequest, info: InputInfo) -> Outcome:
+    model = dataset_json(info.dataset, DumpOptions(bulk_data="omit", bulk_threshold=0))
+    return Outcome(result=summarise(model, info.transfer_syntax, request.options.include_private))

@@ -1,0 +1,112 @@
+"""``transcode`` on the reference backend: pydicom 3 with the encoders its plugins provide.
+
+Native: implicit/explicit VR little endian, deflate, RLE (pydicom or pylibjpeg-rle). Plugins: JPEG 2000
+lossless/lossy (pylibjpeg-openjpeg), JPEG-LS lossless/near-lossless (pyjpegls). pydicom 3 has no JPEG
+(process 1 or 14) encoder: ``jpeg_lossless_sv1`` and ``jpeg_baseline`` are refused as unsupported.
+Lossless targets keep the SOP Instance UID; lossy ones get a new one (pydicom's default, as PS3.3 asks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from backends.base import Outcome, unsupported
+from backends.outputs import OutputPlan
+from backends.preflight import InputInfo
+from contract.errors import ErrorCode, HarnessError
+from contract.ops_models import TRANSFER_SYNTAXES, TranscodeOptions, TranscodeRequest
+
+_UNCOMPRESSED = {"implicit_vr_little_endian", "explicit_vr_little_endian", "deflated_explicit_vr_little_endian"}
+#: Targets pydicom 3 cannot encode.
+NO_ENCODER = {"jpeg_lossless_sv1", "jpeg_baseline"}
+
+
+def encodable(target: str) -> str | None:
+    """Why python_ref cannot encode ``target`` here (None when it can)."""
+    if target in NO_ENCODER:
+        return f"pydicom 3 has no encoder for {target}"
+    if target in _UNCOMPRESSED:
+        return None
+    from pydicom.pixels.encoders.base import get_encoder
+
+    enc = get_encoder(TRANSFER_SYNTAXES[target])
+    if not enc.is_available:
+        return f"no encoder plugin for {target} is installed ({'; '.join(enc.missing_dependencies)})"
+    return None
+
+
+def check(request: TranscodeRequest) -> None:
+    reason = encodable(request.options.transfer_syntax)
+    if reason:
+        raise unsupported("transfer_syntax", f"python_ref: {reason}")
+
+
+def _encode_kwargs(opts: TranscodeOptions) -> dict[str, Any]:
+    if opts.transfer_syntax == "jpeg_ls_near_lossless":
+        return {"jls_error": opts.near_lossless or 2}
+    if opts.transfer_syntax == "jpeg_2000":
+        return {"j2k_cr": [opts.compression_ratio or 10.0]}
+    return {}
+
+
+def transcode_dataset(ds: Any, opts: TranscodeOptions, source_compressed: bool) -> None:
+    """Rewrite ``ds`` in memory into the target transfer syntax (pixel data decoded when needed)."""
+    from pydicom.uid import UID
+
+    target = opts.transfer_syntax
+    uid = UID(TRANSFER_SYNTAXES[target])
+    if target in _UNCOMPRESSED:
+        if source_compressed:
+            ds.decompress(generate_instance_uid=False)
+        ds.file_meta.TransferSyntaxUID = uid
+        return
+    if source_compressed:
+        ds.decompress(generate_instance_uid=False)
+    ds.compress(uid, generate_instance_uid=not opts.lossless, **_encode_kwargs(opts))
+
+
+def transcode(request: TranscodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+    from pydicom.dataset import FileMetaDataset
+
+    opts = request.options
+    check(request)
+    ds = info.dataset
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    source_compressed = info.has_pixel_data and info.is_compressed
+    try:
+        if info.has_pixel_data and "PixelData" in ds:
+            ds.PixelData  # noqa: B018 - read deferred pixel data before the dataset changes
+        transcode_dataset(ds, opts, source_compressed)
+        implicit = opts.transfer_syntax == "implicit_vr_little_endian"
+        ds.save_as(plan.targets[0].temp, implicit_vr=implicit, little_endian=True, enforce_file_format=True)
+    except HarnessError:
+        raise
+    except NotImplementedError as exc:
+        raise HarnessError(ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, f"cannot decode the input: {exc}"[:400]) from None
+    except (ValueError, RuntimeError, TypeError, AttributeError, KeyError, OSError) as exc:
+        raise HarnessError(ErrorCode.BACKEND_FAILED, f"pydicom could not transcode: {exc}"[:400]) from None
+    written = written_transfer_syntax(plan.targets[0].temp)
+    if written != opts.uid:
+        raise HarnessError(ErrorCode.BACKEND_FAILED, f"wrote transfer syntax {written}, not {opts.uid}")
+    return Outcome(
+        result={
+            "transfer_syntax": opts.uid,
+            "transfer_syntax_name": opts.transfer_syntax,
+            "lossless": opts.lossless,
+            "input_transfer_syntax": info.transfer_syntax,
+            "size_bytes": plan.targets[0].temp.stat().st_size,
+        }
+    )
+
+
+def written_transfer_syntax(path: Path) -> str | None:
+    """The Transfer Syntax UID a written file declares (None when unreadable)."""
+    import pydicom
+
+    try:
+        meta = pydicom.dcmread(path, stop_before_pixels=True).file_meta
+        return str(meta.TransferSyntaxUID)
+    except Exception:
+        return None

@@ -1,0 +1,262 @@
+"""Options and requests of the ops beyond ``to_image``: dump, info, stats, histogram, transcode, anonymize.
+
+Each op has a typed options model (unknown keys rejected) and a request class; ``catalog.OPS`` lists them.
+The result each op returns (``Response.result``) is documented on its options model, precisely enough for
+another backend (e.g. rust_render) to produce identical numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contract.models import RequestBase
+from contract.options import OptionError
+
+ValueSpace = Literal["modality", "stored"]
+BulkData = Literal["omit", "inline"]
+
+#: Transfer syntaxes ``transcode`` can target: contract name -> UID.
+TRANSFER_SYNTAXES: dict[str, str] = {
+    "implicit_vr_little_endian": "1.2.840.10008.1.2",
+    "explicit_vr_little_endian": "1.2.840.10008.1.2.1",
+    "deflated_explicit_vr_little_endian": "1.2.840.10008.1.2.1.99",
+    "rle_lossless": "1.2.840.10008.1.2.5",
+    "jpeg_lossless_sv1": "1.2.840.10008.1.2.4.70",
+    "jpeg_ls_lossless": "1.2.840.10008.1.2.4.80",
+    "jpeg_2000_lossless": "1.2.840.10008.1.2.4.90",
+    "jpeg_baseline": "1.2.840.10008.1.2.4.50",
+    "jpeg_ls_near_lossless": "1.2.840.10008.1.2.4.81",
+    "jpeg_2000": "1.2.840.10008.1.2.4.91",
+}
+#: The targets whose decoded pixels must be bit-identical to the input's.
+LOSSLESS_TARGETS: tuple[str, ...] = (
+    "implicit_vr_little_endian",
+    "explicit_vr_little_endian",
+    "deflated_explicit_vr_little_endian",
+    "rle_lossless",
+    "jpeg_lossless_sv1",
+    "jpeg_ls_lossless",
+    "jpeg_2000_lossless",
+)
+TransferSyntaxName = Literal[
+    "implicit_vr_little_endian",
+    "explicit_vr_little_endian",
+    "deflated_explicit_vr_little_endian",
+    "rle_lossless",
+    "jpeg_lossless_sv1",
+    "jpeg_ls_lossless",
+    "jpeg_2000_lossless",
+    "jpeg_baseline",
+    "jpeg_ls_near_lossless",
+    "jpeg_2000",
+]
+DEFAULT_PERCENTILES: tuple[float, ...] = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
+
+
+class _OpOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _check_frame(frame: int | str) -> None:
+    if isinstance(frame, int) and (isinstance(frame, bool) or frame < 0):
+        raise OptionError("frame", 'frame must be a 0-based integer >= 0 or "all"')
+
+
+class DumpOptions(_OpOptions):
+    """Options of ``dump``: the dataset as the DICOM JSON model (PS3.18 F.2), written to ``output`` (.json).
+
+    Result: ``{"attributes": <top-level attribute count>, "transfer_syntax": uid, "bulk_data": mode}``.
+    The file is one JSON object keyed by 8-hex-digit upper-case tags, each ``{"vr", "Value"|"InlineBinary"}``.
+    """
+
+    bulk_data: BulkData = Field(
+        "omit",
+        description='Binary values (OB/OD/OF/OL/OV/OW/UN) longer than bulk_threshold bytes: "omit" writes the '
+        'attribute with its vr only; "inline" writes them base64 (InlineBinary).',
+    )
+    bulk_threshold: int = Field(1024, ge=0, le=1 << 30, description="Bytes above which a binary value is bulk data.")
+    include_meta: bool = Field(False, description="Also write the File Meta Information (group 0002).")
+
+
+class InfoOptions(_OpOptions):
+    """Options of ``info``: a normalised summary of the file; nothing is written.
+
+    Result: ``{"sop_class_uid", "sop_instance_uid", "study_instance_uid", "series_instance_uid",
+    "frame_of_reference_uid", "patient_id", "patient_name", "study_date", "modality", "transfer_syntax",
+    "rows", "columns", "frames", "samples_per_pixel", "photometric", "bits_allocated", "bits_stored",
+    "high_bit", "pixel_representation", "planar_configuration", "pixel_spacing" ([row, col] mm or null),
+    "slice_thickness", "image_position", "image_orientation", "rescale_slope", "rescale_intercept",
+    "has_pixel_data", "number_of_attributes"}``; strings trimmed, absent values null, numbers as numbers.
+    """
+
+    include_private: bool = Field(False, description="Count private attributes in number_of_attributes.")
+
+
+class StatsOptions(_OpOptions):
+    """Options of ``stats``: statistics of the pixel values of each frame; nothing is written.
+
+    Values: ``stored`` are the decoded stored values (masked to Bits Stored, sign-extended); ``modality``
+    are those after the Modality LUT stage (Rescale Slope/Intercept in float64, or the Modality LUT;
+    identity when neither is present, and for colour images). All samples of a frame count (colour: R, G
+    and B together).
+
+    Result: ``{"values": "modality"|"stored", "modality_lut": "rescale"|"lut"|"identity"|"disabled",
+    "frames": [{"frame", "count", "zero_count", "unique", "min", "max", "mean", "std", "percentiles"}]}``
+    with ``mean`` the float64 arithmetic mean, ``std`` the population standard deviation (ddof = 0),
+    ``percentiles`` a map from ``format(p, "g")`` (e.g. "1", "2.5", "50") to the linearly interpolated
+    percentile (Hyndman-Fan type 7, numpy's default: rank ``p/100 * (count - 1)`` in the sorted values),
+    ``unique`` the number of distinct values, ``zero_count`` the values equal to 0.
+    """
+
+    frame: int | Literal["all"] = Field("all", description='0-based frame, or "all" (one entry per frame).')
+    values: ValueSpace = Field("modality", description="Statistics of modality values or of stored values.")
+    percentiles: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_PERCENTILES),
+        max_length=101,
+        description="Percentiles to report, each 0..100 (linear interpolation, numpy's default).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> StatsOptions:
+        _check_frame(self.frame)
+        if any(not 0.0 <= p <= 100.0 for p in self.percentiles):
+            raise OptionError("percentiles", "percentiles must be within 0..100")
+        return self
+
+
+class HistogramOptions(_OpOptions):
+    """Options of ``histogram``: a histogram of each frame's pixel values; nothing is written.
+
+    ``bins`` equal-width bins over ``range`` [lo, hi] (default: the frame's min and max; lo - 0.5 and
+    hi + 0.5 when they are equal). A value x falls into bin ``floor((x - lo) * bins / (hi - lo))``, and
+    x == hi into the last bin; values outside the range are counted in ``below`` / ``above``.
+
+    Result: ``{"values", "modality_lut", "frames": [{"frame", "range": [lo, hi], "bins", "counts": [..],
+    "below", "above"}]}``. The edges are ``lo + i * (hi - lo) / bins`` for i = 0..bins.
+    """
+
+    frame: int | Literal["all"] = Field("all", description='0-based frame, or "all" (one entry per frame).')
+    values: ValueSpace = Field("modality", description="Histogram of modality values or of stored values.")
+    bins: int = Field(256, ge=1, le=65536, description="Number of equal-width bins.")
+    range: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="[lo, hi] of the bins; default the frame's min/max."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> HistogramOptions:
+        _check_frame(self.frame)
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise OptionError("range", "range must be [lo, hi] with lo < hi")
+        return self
+
+
+class TranscodeOptions(_OpOptions):
+    """Options of ``transcode``: rewrite the file in another transfer syntax, written to ``output`` (.dcm).
+
+    Result: ``{"transfer_syntax": uid, "transfer_syntax_name": name, "lossless": bool,
+    "input_transfer_syntax": uid, "size_bytes": int}``. The backend checks the written file declares the
+    requested transfer syntax. Lossless targets must decode to pixels bit-identical to the input's.
+    """
+
+    transfer_syntax: TransferSyntaxName = Field(..., description="The target transfer syntax (contract name).")
+    quality: int | None = Field(None, ge=1, le=100, description="JPEG quality 1..100 (jpeg_baseline only).")
+    near_lossless: int | None = Field(
+        None, ge=1, le=255, description="JPEG-LS NEAR (max error) for jpeg_ls_near_lossless (default 2)."
+    )
+    compression_ratio: float | None = Field(
+        None, gt=1, le=1000, description="Target compression ratio for lossy jpeg_2000 (default 10)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TranscodeOptions:
+        if self.quality is not None and self.transfer_syntax != "jpeg_baseline":
+            raise OptionError("quality", "quality applies to transfer_syntax jpeg_baseline only")
+        if self.near_lossless is not None and self.transfer_syntax != "jpeg_ls_near_lossless":
+            raise OptionError("near_lossless", "near_lossless applies to transfer_syntax jpeg_ls_near_lossless only")
+        if self.compression_ratio is not None and self.transfer_syntax != "jpeg_2000":
+            raise OptionError("compression_ratio", "compression_ratio applies to transfer_syntax jpeg_2000 only")
+        return self
+
+    @property
+    def uid(self) -> str:
+        return TRANSFER_SYNTAXES[self.transfer_syntax]
+
+    @property
+    def lossless(self) -> bool:
+        return self.transfer_syntax in LOSSLESS_TARGETS
+
+
+class AnonymizeOptions(_OpOptions):
+    """Options of ``anonymize``: the PS3.15 E.1 Basic Application Level Confidentiality Profile.
+
+    The action of every attribute comes from the standard's Table E.1-1 (as published by the
+    ``dicom-anonymizer`` package's database). Written to ``output`` (.dcm); the input is never modified.
+
+    Result: ``{"profile": "basic", "table": <source of the action table>, "removed": n, "emptied": n,
+    "replaced": n, "uids_remapped": n, "private_removed": n, "date_shift_days": int|null,
+    "uid_map": {old: new}}``.
+    """
+
+    retain_uids: bool = Field(False, description="Retain UIDs Option: keep every UID (otherwise remapped).")
+    date_shift_days: int | None = Field(
+        None,
+        ge=-365_000,
+        le=365_000,
+        description="Retain Longitudinal Temporal Information with Modified Dates: shift every date (DA, DT) "
+        "that the profile would remove or replace by this many days instead (times kept).",
+    )
+    uid_secret: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="Key of the deterministic UID remapping: the same secret maps the same UID to the same new "
+        "UID in every file of a batch (2.25.<128 bits of HMAC-SHA256>). Default: a random key per request.",
+    )
+    remove_private_tags: bool = Field(True, description="Remove every private attribute (the profile's default).")
+    patient_id: str | None = Field(
+        None, max_length=64, description="Replacement Patient ID (default: derived from the UID key and the old ID)."
+    )
+
+
+class DumpRequest(RequestBase):
+    """Write the dataset as DICOM JSON (PS3.18 F.2)."""
+
+    op: Literal["dump"]
+    options: DumpOptions = Field(default_factory=DumpOptions)
+
+
+class InfoRequest(RequestBase):
+    """Summarise the file (identifiers, geometry, pixel module, transfer syntax)."""
+
+    op: Literal["info"]
+    options: InfoOptions = Field(default_factory=InfoOptions)
+
+
+class StatsRequest(RequestBase):
+    """Pixel statistics per frame."""
+
+    op: Literal["stats"]
+    options: StatsOptions = Field(default_factory=StatsOptions)
+
+
+class HistogramRequest(RequestBase):
+    """Pixel histogram per frame."""
+
+    op: Literal["histogram"]
+    options: HistogramOptions = Field(default_factory=HistogramOptions)
+
+
+class TranscodeRequest(RequestBase):
+    """Rewrite the file in another transfer syntax."""
+
+    op: Literal["transcode"]
+    options: TranscodeOptions
+
+
+class AnonymizeRequest(RequestBase):
+    """De-identify the file (PS3.15 E.1 basic profile)."""
+
+    op: Literal["anonymize"]
+    options: AnonymizeOptions = Field(default_factory=AnonymizeOptions)

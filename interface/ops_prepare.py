@@ -1,0 +1,116 @@
+"""The dispatcher's preparation of the ops beyond ``to_image``: input checks and output planning.
+
+``interface.api`` merges ``OPS_PREPARERS`` into its ``PREPARERS``. Each preparer runs the shared input
+checks (``dump``, ``info`` and ``anonymize`` need no pixel data; ``stats`` and ``histogram`` need the
+frame; ``transcode`` needs pixel data only for an encapsulated target) and plans the output:
+
+- ``dump``: ``<input stem>.json``; ``transcode``: ``<input stem>.<transfer syntax name>.dcm``;
+  ``anonymize``: ``<input stem>.anon.dcm`` (defaults, in the current directory);
+- ``info``, ``stats``, ``histogram`` write nothing (an ``output`` is refused);
+- an output that is the input itself is refused (an input is never modified).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backends.outputs import OutputPlan, plan_outputs
+from backends.preflight import InputInfo, check_frame, inspect
+from contract.errors import ErrorCode, HarnessError
+from contract.ops_models import (
+    AnonymizeRequest,
+    DumpRequest,
+    HistogramRequest,
+    InfoRequest,
+    StatsRequest,
+    TranscodeRequest,
+)
+
+if TYPE_CHECKING:
+    from contract.models import RequestBase
+    from interface.api import RunContext
+
+Prepared = tuple[InputInfo | None, OutputPlan]
+
+#: Targets that hold pixel data in encapsulated (compressed) form: they need pixel data to encode.
+_ENCAPSULATED = {
+    "rle_lossless",
+    "jpeg_lossless_sv1",
+    "jpeg_ls_lossless",
+    "jpeg_2000_lossless",
+    "jpeg_baseline",
+    "jpeg_ls_near_lossless",
+    "jpeg_2000",
+}
+
+
+def _input(request: RequestBase, ctx: RunContext) -> Path:
+    from interface.api import confine, resolve_path
+
+    return confine(resolve_path(request.input, ctx), ctx.root, "input")
+
+
+def _output(request: RequestBase, ctx: RunContext, input_path: Path, suffix: str) -> OutputPlan:
+    from interface.api import confine, default_output_name, resolve_path
+
+    output = request.output or default_output_name(request.input, suffix)
+    out = confine(resolve_path(output, ctx, "output"), ctx.root, "output")
+    if out.exists() and input_path.exists() and out.resolve() == input_path.resolve():
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "output is the input file: an input is never modified", "output")
+    return plan_outputs([(out, None)], request.overwrite)
+
+
+def _no_output(request: RequestBase) -> OutputPlan:
+    if request.output is not None:
+        op = getattr(request, "op", "")
+        raise HarnessError(ErrorCode.INVALID_REQUEST, f"{op} writes no file: drop 'output'", "output")
+    return OutputPlan(overwrite=request.overwrite)
+
+
+def prepare_dump(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, DumpRequest)
+    path = _input(request, ctx)
+    info = inspect(str(path), need_pixels=False)
+    return info, _output(request, ctx, path, ".json")
+
+
+def prepare_info(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, InfoRequest)
+    path = _input(request, ctx)
+    info = inspect(str(path), need_pixels=False)
+    return info, _no_output(request)
+
+
+def prepare_pixels(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, StatsRequest | HistogramRequest)
+    path = _input(request, ctx)
+    info = inspect(str(path))
+    check_frame(info, request.options.frame)
+    return info, _no_output(request)
+
+
+def prepare_transcode(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, TranscodeRequest)
+    path = _input(request, ctx)
+    target = request.options.transfer_syntax
+    info = inspect(str(path), need_pixels=target in _ENCAPSULATED)
+    return info, _output(request, ctx, path, f".{target}.dcm")
+
+
+def prepare_anonymize(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, AnonymizeRequest)
+    path = _input(request, ctx)
+    info = inspect(str(path), need_pixels=False)
+    return info, _output(request, ctx, path, ".anon.dcm")
+
+
+OPS_PREPARERS: dict[str, Callable[[RequestBase, RunContext], Prepared]] = {
+    "dump": prepare_dump,
+    "info": prepare_info,
+    "stats": prepare_pixels,
+    "histogram": prepare_pixels,
+    "transcode": prepare_transcode,
+    "anonymize": prepare_anonymize,
+}
