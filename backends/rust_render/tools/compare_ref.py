@@ -29,6 +29,10 @@ PROFILES: list[dict] = [
     {"window_center": 40, "window_width": 400, "voi_function": "linear_exact"},
     {"window_center": 100, "window_width": 300, "voi_function": "sigmoid", "bit_depth": 16},
     {"presentation": "inverse", "modality_lut": False},
+    {"voi": "window", "voi_index": 1},
+    {"voi": "lut", "bit_depth": 16},
+    {"presentation": "identity", "overlays": False},
+    {"overlay_value": 77, "frame": 1},
 ]
 
 
@@ -58,7 +62,11 @@ def main(files: list[str]) -> None:
         for k, prof in enumerate(PROFILES):
             opts = ToImageOptions(**prof)
             try:
-                ref = render_frame(ds, 0, opts, ts).image
+                frame = prof.get("frame", 0)
+                nframes = int(ds.get("NumberOfFrames", 1) or 1)
+                if frame >= nframes:
+                    continue
+                ref = render_frame(ds, frame, opts, ts).image
                 ref_err = None
             except HarnessError as e:
                 ref, ref_err = None, e.code.value
