@@ -308,16 +308,38 @@ def _install_sigterm() -> None:
     _signal_installed = True
 
 
-def orthanc_pids() -> list[int]:
-    """PIDs of every process on this machine whose executable is named Orthanc (read from /proc)."""
+def orthanc_pids(parent: int | None = None) -> list[int]:
+    """PIDs of the live (not zombie) Orthanc processes started by the harness, read from /proc.
+
+    A harness server is recognised by its configuration path (a ``dcmharness-orthanc-`` temporary folder);
+    ``parent`` keeps only the children of that process.
+    """
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if comm == "Orthanc":
-            pids.append(int(entry))
+        # stat: "pid (comm) state ppid ..." (comm may hold spaces: split after the last ')')
+        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if comm != "Orthanc" or not fields or fields[0] == "Z":
+            continue
+        if not any(b"dcmharness-orthanc-" in arg for arg in cmdline):
+            continue
+        if parent is not None and int(fields[1]) != parent:
+            continue
+        pids.append(int(entry))
     return sorted(pids)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].split()[:1] != ["Z"]

@@ -1,0 +1,252 @@
+"""The Orthanc adapter without a server: request building (URLs, query strings, headers), VOI planning,
+refusals, the server configuration. Golden values are written out by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from adapters.orthanc import (
+    HttpCall,
+    OrthancAdapter,
+    VoiPlan,
+    Window,
+    capability_table,
+    delete_call,
+    number,
+    orthanc_message,
+    plan_voi,
+    rendered_call,
+    upload_call,
+    window_parameter,
+)
+from adapters.orthanc_server import find_plugins, server_config
+from backends.preflight import inspect
+from backends.python_ref import voi as ref_voi
+from contract.errors import ErrorCode, HarnessError
+from contract.models import ToImageRequest
+from contract.options import ToImageOptions
+from interface.samples import find
+
+UIDS = ("1.2.3", "1.2.3.4", "1.2.3.4.5")
+BASE = "http://127.0.0.1:8042"
+
+
+def opts(**kw: Any) -> ToImageOptions:
+    return ToImageOptions.model_validate(kw)
+
+
+def dataset(**kw: Any) -> Dataset:
+    ds = Dataset()
+    for k, v in kw.items():
+        setattr(ds, k, v)
+    return ds
+
+
+# -- numbers and the window parameter ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "text"), [(40.0, "40"), (-600.0, "-600"), (0.0, "0"), (40.5, "40.5"), (-1024.25, "-1024.25")]
+)
+def test_number_formats_integers_without_fraction(value: float, text: str) -> None:
+    assert number(value) == text
+
+
+def test_window_parameter_linear_and_sigmoid_pass_through() -> None:
+    assert window_parameter(Window(40, 400, "linear")) == "40,400,linear"
+    assert window_parameter(Window(-600, 1500, "sigmoid")) == "-600,1500,sigmoid"
+
+
+def test_linear_exact_is_sent_as_the_equal_linear_window() -> None:
+    assert window_parameter(Window(40, 400, "linear_exact")) == "40.5,401,linear"
+    assert window_parameter(Window(0, 0.5, "linear_exact")) == "0.5,1.5,linear"
+
+
+@pytest.mark.parametrize(("c", "w"), [(40.0, 400.0), (0.0, 1.0), (100.0, 0.5), (-3.25, 7.0)])
+def test_linear_with_shifted_window_equals_linear_exact(c: float, w: float) -> None:
+    """PS3.3 C.11.2.1.2.1 with (c+0.5, w+1) is C.11.2.1.3.2 with (c, w): same bounds, same ramp."""
+    x = np.linspace(c - w, c + w, 4001)
+    x = np.concatenate([x, [c - w / 2, c + w / 2, c]])  # the bounds themselves
+    exact = ref_voi.window(x, c, w, "linear_exact", 255)
+    shifted = ref_voi.window(x, c + 0.5, w + 1, "linear", 255)
+    np.testing.assert_allclose(shifted, exact, atol=1e-9)
+
+
+# -- the calls ----------------------------------------------------------------------------------------------
+def test_rendered_call_explicit_window_png() -> None:
+    call = rendered_call(UIDS, 0, "png", None, VoiPlan(Window(40, 400, "linear"), "explicit"))
+    assert call.method == "GET"
+    assert call.path == "/dicom-web/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5/frames/1/rendered"
+    assert call.query == (("window", "40,400,linear"),)
+    assert call.headers == (("Accept", "image/png"),)
+    assert call.url(BASE) == BASE + call.path + "?window=40,400,linear"
+
+
+def test_rendered_call_jpeg_carries_quality_and_one_based_frame() -> None:
+    call = rendered_call(UIDS, 2, "jpeg", 85, VoiPlan(Window(-600, 1500, "sigmoid"), "explicit"))
+    assert call.path.endswith("/frames/3/rendered")
+    assert call.url(BASE).endswith("/frames/3/rendered?window=-600,1500,sigmoid&quality=85")
+    assert call.headers == (("Accept", "image/jpeg"),)
+
+
+def test_rendered_call_jpeg_default_quality_is_90() -> None:
+    call = rendered_call(UIDS, 0, "jpeg", None, VoiPlan(Window(1, 2, "linear"), "explicit"))
+    assert ("quality", "90") in call.query
+
+
+def test_rendered_call_minmax_forces_the_plugins_own_renderer_with_quality() -> None:
+    """No window: a quality parameter (ignored for PNG) keeps the plugin from forwarding to the core route."""
+    call = rendered_call(UIDS, 0, "png", None, VoiPlan(None, "minmax"))
+    assert call.query == (("quality", "90"),)
+
+
+def test_rendered_call_quotes_odd_uids() -> None:
+    call = rendered_call(("1.2/3", "4 5", "6"), 0, "png", None, VoiPlan(None, "minmax"))
+    assert call.path == "/dicom-web/studies/1.2%2F3/series/4%205/instances/6/frames/1/rendered"
+
+
+def test_upload_and_delete_calls() -> None:
+    assert upload_call() == HttpCall("POST", "/instances", (), (("Content-Type", "application/dicom"),))
+    assert delete_call("ab-cd").describe(BASE) == "DELETE http://127.0.0.1:8042/instances/ab-cd"
+    call = rendered_call(UIDS, 0, "png", None, VoiPlan(None, "minmax"))
+    assert call.describe(BASE).endswith("/frames/1/rendered?quality=90 [Accept: image/png]")
+
+
+# -- VOI planning -------------------------------------------------------------------------------------------
+def test_plan_voi_explicit_window_defaults_to_linear() -> None:
+    plan = plan_voi(opts(window_center=40.0, window_width=400.0), dataset())
+    assert plan == VoiPlan(Window(40.0, 400.0, "linear"), "explicit")
+
+
+def test_plan_voi_explicit_ignores_the_files_function() -> None:
+    ds = dataset(VOILUTFunction="SIGMOID")
+    assert plan_voi(opts(window_center=1.0, window_width=2.0), ds).window == Window(1.0, 2.0, "linear")
+
+
+def test_plan_voi_stored_window_by_index_with_file_function() -> None:
+    ds = dataset(WindowCenter=[600, 300], WindowWidth=[1600, 700], VOILUTFunction="SIGMOID")
+    plan = plan_voi(opts(voi="window", voi_index=1), ds)
+    assert plan == VoiPlan(Window(300.0, 700.0, "sigmoid"), "window", 1)
+
+
+def test_plan_voi_auto_takes_the_first_stored_window() -> None:
+    ds = dataset(WindowCenter=[600, 300], WindowWidth=[1600, 700])
+    assert plan_voi(opts(), ds) == VoiPlan(Window(600.0, 1600.0, "linear"), "window", 0)
+
+
+def test_plan_voi_auto_without_window_is_minmax() -> None:
+    assert plan_voi(opts(), dataset()) == VoiPlan(None, "minmax")
+
+
+def test_plan_voi_linear_width_below_one_is_one() -> None:
+    ds = dataset(WindowCenter=10, WindowWidth=0.5)
+    assert plan_voi(opts(voi="window"), ds).window == Window(10.0, 1.0, "linear")
+
+
+def test_plan_voi_auto_with_voi_lut_is_refused() -> None:
+    ds = dataset(WindowCenter=10, WindowWidth=20, VOILUTSequence=Sequence([Dataset()]))
+    with pytest.raises(HarnessError) as err:
+        plan_voi(opts(), ds)
+    assert (err.value.code, err.value.field) == (ErrorCode.UNSUPPORTED_OPTION, "options.voi")
+
+
+def test_plan_voi_missing_stored_window_is_invalid_request() -> None:
+    with pytest.raises(HarnessError) as err:
+        plan_voi(opts(voi="window", voi_index=2), dataset(WindowCenter=[1, 2], WindowWidth=[3, 4]))
+    assert (err.value.code, err.value.field) == (ErrorCode.INVALID_REQUEST, "options.voi_index")
+
+
+# -- refusals (before anything runs: check() starts no server) --------------------------------------------
+def check(name: str, output: str = "out.png", **options: Any) -> HarnessError | None:
+    path = find(name)
+    request = ToImageRequest.model_validate({"op": "to_image", "input": str(path), "output": output, "options": options})
+    try:
+        OrthancAdapter().check(request, inspect(str(path)))
+    except HarnessError as exc:
+        return exc
+    return None
+
+
+@pytest.mark.parametrize(
+    ("name", "output", "options", "field"),
+    [
+        ("CT_small.dcm", "x.tiff", {}, "options.format"),
+        ("CT_small.dcm", "x.pgm", {}, "options.format"),
+        ("CT_small.dcm", "x.png", {"bit_depth": 16}, "options.bit_depth"),
+        ("CT_small.dcm", "x.png", {"png_compression": 6}, "options.png_compression"),
+        ("CT_small.dcm", "x.png", {"voi": "none"}, "options.voi"),
+        ("CT_small.dcm", "x.png", {"voi": "lut"}, "options.voi"),
+        ("CT_small.dcm", "x.png", {"modality_lut": False}, "options.modality_lut"),
+        ("CT_small.dcm", "x.png", {"presentation": "inverse"}, "options.presentation"),
+        ("CT_small.dcm", "x.png", {"presentation": "identity"}, "options.presentation"),
+        ("CT_small.dcm", "x.png", {"overlay_value": 128}, "options.overlay_value"),
+        ("mlut_18.dcm", "x.png", {}, "options.modality_lut"),
+        ("vlut_04.dcm", "x.png", {}, "options.voi"),
+        ("MR-SIEMENS-DICOM-WithOverlays.dcm", "x.png", {}, "options.overlays"),
+        ("MR-SIEMENS-DICOM-WithOverlays.dcm", "x.png", {"overlays": [0]}, "options.overlays"),
+        ("US1_UNCR.dcm", "x.png", {"window_center": 1.0, "window_width": 2.0}, "options.window_center"),
+        ("rtdose_1frame.dcm", "x.png", {}, "input"),
+        ("JPEGLSNearLossless_08.dcm", "x.png", {}, "input"),
+    ],
+)
+def test_refused_before_anything_runs(name: str, output: str, options: dict[str, Any], field: str) -> None:
+    exc = check(name, output, **options)
+    assert exc is not None, f"{name} {options} was not refused"
+    assert (exc.code, exc.field) == (ErrorCode.UNSUPPORTED_OPTION, field), exc.message
+
+
+@pytest.mark.parametrize(
+    ("name", "output", "options"),
+    [
+        ("CT_small.dcm", "x.png", {"window_center": 40.0, "window_width": 400.0, "voi_function": "linear_exact"}),
+        ("CT_small.dcm", "x.jpg", {"quality": 75}),
+        ("CT_small.dcm", "x.png", {"voi": "minmax"}),
+        ("MR_small.dcm", "x.png", {"voi": "window", "voi_index": 0}),
+        ("MR-SIEMENS-DICOM-WithOverlays.dcm", "x.png", {"overlays": False}),
+        ("US1_UNCR.dcm", "x.png", {}),
+        ("emri_small.dcm", "x.png", {"frame": "all"}),
+    ],
+)
+def test_accepted(name: str, output: str, options: dict[str, Any]) -> None:
+    assert check(name, output, **options) is None
+
+
+def test_capability_table_lists_only_honoured_values() -> None:
+    caps = capability_table("1.10.1")["to_image"]
+    assert caps["voi"] == ("auto", "window", "minmax")
+    assert caps["bit_depth"] == (8,)
+    assert caps["format"] == (None, "png", "jpeg")
+    assert caps["png_compression"] is False and caps["overlay_value"] is False
+
+
+# -- errors and server configuration ------------------------------------------------------------------------
+def test_orthanc_message_prefers_message_and_details() -> None:
+    body = json.dumps({"HttpStatus": 400, "Message": "Bad file format", "Details": "Cannot parse", "Method": "POST"})
+    assert orthanc_message(body) == "Bad file format; Cannot parse"
+    assert orthanc_message("plain text") == "plain text"
+
+
+def test_server_config_is_private_and_loopback_only(tmp_path: Path) -> None:
+    cfg = server_config(41234, tmp_path, ["/p/libOrthancDicomWeb.so"])
+    assert cfg["HttpPort"] == 41234
+    assert cfg["RemoteAccessAllowed"] is False
+    assert cfg["DicomServerEnabled"] is False
+    assert cfg["AuthenticationEnabled"] is False
+    assert cfg["StorageDirectory"] == cfg["IndexDirectory"] == str(tmp_path / "storage")
+    assert cfg["Plugins"] == ["/p/libOrthancDicomWeb.so"]
+
+
+def test_find_plugins_prefers_the_shortest_name_in_the_first_folder(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "libOrthancDicomWeb.so.1.7").touch()
+    (b / "libOrthancDicomWeb.so").touch()
+    (b / "libOrthancGdcm.so").touch()
+    found = find_plugins([str(a), str(b)])
+    assert found == {"dicomweb": str(a / "libOrthancDicomWeb.so.1.7"), "gdcm": str(b / "libOrthancGdcm.so")}
