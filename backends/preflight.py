@@ -173,6 +173,19 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
             f"Bits Stored {info.bits_stored} is not within 1..Bits Allocated {info.bits_allocated}",
             "input",
         )
+    if info.photometric == "PALETTE COLOR" and not all(
+        k in ds
+        for k in (
+            "RedPaletteColorLookupTableDescriptor",
+            "GreenPaletteColorLookupTableDescriptor",
+            "BluePaletteColorLookupTableDescriptor",
+        )
+    ):
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            "PALETTE COLOR image without its Palette Color LUT Descriptors (0028,1101-1103)",
+            "input",
+        )
     decoded = info.rows * info.columns * info.frames * info.samples_per_pixel * max(info.bits_allocated, 8) // 8
     if decoded > MAX_DECODED_BYTES:
         raise HarnessError(

@@ -1,0 +1,247 @@
+"""The fuzzer: its mutations (pure, checked byte by byte) and a CI-sized run over every available backend.
+
+The full run is ``.venv/bin/python -m interface.fuzz --cases 10000 --backends python_ref,dcmtk``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from backends import registry
+from contract.models import ErrorInfo, Response
+from interface import fuzz
+from interface.fuzz_mutations import (
+    ITEM,
+    MUTATORS,
+    PIXEL_DATA,
+    SEQ_END,
+    bit_flip,
+    break_encapsulation,
+    corrupt_length,
+    corrupt_vr,
+    set_element,
+    swap_transfer_syntax,
+    truncate,
+    truncation_points,
+    walk,
+)
+from interface.samples import find
+
+CT = find("CT_small.dcm").read_bytes()  # explicit VR LE, 128 x 128 x 16 bits
+J2K = find("JPEG2000.dcm").read_bytes()  # encapsulated, one fragment
+IMPLICIT = find("MR_small_implicit.dcm").read_bytes()  # implicit VR LE, 64 x 64 x 16 bits
+
+
+def _read(data: bytes) -> Any:
+    import io
+
+    return pydicom.dcmread(io.BytesIO(data), force=True)
+
+
+# -- the layout walker ---------------------------------------------------------------------------------
+
+
+def test_walk_finds_the_native_pixel_data_with_its_length() -> None:
+    layout = walk(CT)
+    assert layout.has_preamble and layout.explicit and layout.little_endian
+    px = [e for e in layout.elements if e.tag == PIXEL_DATA]
+    assert len(px) == 1
+    assert (px[0].vr, px[0].length, px[0].length_size) == ("OW", 128 * 128 * 2, 4)
+    assert px[0].value_offset + px[0].length <= len(CT)  # CT_small has trailing padding after it
+    rows = next(e for e in layout.elements if e.tag == 0x00280010)
+    assert struct.unpack_from("<H", CT, rows.value_offset)[0] == 128
+
+
+def test_walk_reads_implicit_vr_without_vrs() -> None:
+    layout = walk(IMPLICIT)
+    assert not layout.explicit and layout.transfer_syntax == "1.2.840.10008.1.2"
+    data_set = [e for e in layout.elements if not e.in_meta]
+    assert data_set and all(e.vr is None for e in data_set)
+    px = next(e for e in data_set if e.tag == PIXEL_DATA)
+    assert px.length == 64 * 64 * 2
+
+
+def test_walk_finds_the_items_of_encapsulated_pixel_data() -> None:
+    layout = walk(J2K)
+    px = next(e for e in layout.elements if e.tag == PIXEL_DATA)
+    assert not px.defined
+    after = [e for e in layout.elements if e.offset > px.offset]
+    assert [e.tag for e in after][:1] == [ITEM]  # the basic offset table
+    assert after[-1].tag == SEQ_END and after[-1].offset + 8 == len(J2K)
+    assert sum(1 for e in after if e.tag == ITEM) >= 2  # offset table + at least one fragment
+
+
+def test_truncation_points_cover_every_kind_of_boundary() -> None:
+    native = truncation_points(CT, walk(CT))
+    for kind in (
+        "empty",
+        "last_byte",
+        "preamble",
+        "prefix",
+        "meta_value",
+        "tag",
+        "vr",
+        "length",
+        "value_start",
+        "value_middle",
+        "pixel_header",
+        "pixel_middle",
+    ):
+        assert native.get(kind), kind
+    encapsulated = truncation_points(J2K, walk(J2K))
+    for kind in ("item", "delimiter", "fragment"):
+        assert encapsulated.get(kind), kind
+    assert all(0 <= p < len(CT) for points in native.values() for p in points)
+
+
+# -- the mutators --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_truncate_is_a_strict_prefix(seed: int) -> None:
+    m = truncate(J2K, random.Random(seed))
+    assert len(m.data) < len(J2K) and J2K.startswith(m.data)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_bit_flip_flips_one_to_eight_bits(seed: int) -> None:
+    m = bit_flip(CT, random.Random(seed))
+    assert len(m.data) == len(CT)
+    flipped = sum(bin(a ^ b).count("1") for a, b in zip(CT, m.data, strict=True))
+    assert 1 <= flipped <= 8  # a bit flipped twice cancels out, so it can be fewer than listed
+    assert flipped <= len(m.detail.split(","))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_corrupt_length_touches_only_a_length_field(seed: int) -> None:
+    layout = walk(CT)
+    m = corrupt_length(CT, random.Random(seed))
+    assert len(m.data) == len(CT)
+    changed = [i for i, (a, b) in enumerate(zip(CT, m.data, strict=True)) if a != b]
+    fields = [(e.length_offset, e.length_offset + e.length_size) for e in layout.elements]
+    assert all(any(lo <= i < hi for lo, hi in fields) for i in changed)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_corrupt_vr_rewrites_two_bytes_of_a_vr(seed: int) -> None:
+    layout = walk(CT)
+    m = corrupt_vr(CT, random.Random(seed))
+    changed = [i for i, (a, b) in enumerate(zip(CT, m.data, strict=True)) if a != b]
+    vr_starts = {e.offset + 4 for e in layout.elements if e.vr}
+    assert (changed and min(changed) in vr_starts) or min(changed) - 1 in vr_starts
+    assert max(changed) - min(changed) <= 1
+
+
+def test_set_element_replaces_and_inserts_top_level_elements() -> None:
+    data = set_element(CT, 0x00280010, "US", struct.pack("<H", 0xFFFF))  # replace Rows
+    data = set_element(data, 0x00280008, "IS", b"2147483647")  # insert NumberOfFrames (absent in CT_small)
+    ds = _read(data)
+    assert (ds.Rows, ds.Columns, int(ds.NumberOfFrames)) == (0xFFFF, 128, 2147483647)
+    assert len(ds.PixelData) == 128 * 128 * 2  # what follows is intact
+
+
+def test_set_element_in_implicit_vr() -> None:
+    ds = _read(set_element(IMPLICIT, 0x00280100, "US", struct.pack("<H", 7)))
+    assert ds.BitsAllocated == 7 and ds.Rows == 64
+
+
+def test_swap_transfer_syntax_is_read_back() -> None:
+    for seed in range(10):
+        m = swap_transfer_syntax(CT, random.Random(seed))
+        uid = m.detail.split(" -> ")[1]
+        meta = pydicom.filereader.read_file_meta_info(_tmp_file(m.data))
+        assert str(meta.get("TransferSyntaxUID", "")) == ("" if uid == "(empty)" else uid)
+
+
+def _tmp_file(data: bytes) -> Path:
+    import tempfile
+
+    f = tempfile.NamedTemporaryFile(suffix=".dcm", delete=False)  # noqa: SIM115
+    f.write(data)
+    f.close()
+    return Path(f.name)
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_break_encapsulation_changes_the_pixel_data_items(seed: int) -> None:
+    px = next(e for e in walk(J2K).elements if e.tag == PIXEL_DATA)
+    m = break_encapsulation(J2K, random.Random(seed))
+    assert m.kind == "encapsulation"
+    assert m.data[: px.offset] == J2K[: px.offset]  # the header before the pixel data is untouched
+    assert m.data != J2K
+
+
+def test_cases_are_reproducible_from_their_seed_and_index() -> None:
+    seeds = fuzz.load_seeds()
+    assert len(seeds) >= 15
+    a = fuzz.make_case(17, 3, seeds)
+    b = fuzz.make_case(17, 3, seeds)
+    assert a == b
+    assert fuzz.make_case(18, 3, seeds) != a
+
+
+# -- classifying answers ---------------------------------------------------------------------------------
+
+
+def _error(code: str, message: str = "m") -> Response:
+    return Response(ok=False, error=ErrorInfo(code=code, message=message))
+
+
+def test_classify(tmp_path: Path) -> None:
+    out = tmp_path / "o.png"
+    out.write_bytes(b"x")
+    assert fuzz.classify(Response(ok=True, outputs=[str(out)]), False)[0] == "ok"
+    assert fuzz.classify(Response(ok=True, outputs=[str(tmp_path / "absent.png")]), False)[0] == "missing_output"
+    assert fuzz.classify(Response(ok=True, outputs=[str(out)]), True)[0] == "input_modified"
+    assert fuzz.classify(_error("decode_failed"), False)[:2] == ("error", "decode_failed")
+    assert fuzz.classify(_error("internal_error"), False)[0] == "internal"
+    assert fuzz.classify(_error("input_too_large", fuzz.OOM_MESSAGE), False)[0] == "memory"
+    assert fuzz.classify(_error("no_such_code"), False)[0] == "unstructured"
+    assert fuzz.classify(Response(ok=False), False)[0] == "unstructured"
+
+
+def _hanging_case(path: Path, options: dict[str, Any], backends: list[str], timeout: float) -> list[fuzz.Answer]:
+    time.sleep(60)
+    return []
+
+
+def _crashing_case(path: Path, options: dict[str, Any], backends: list[str], timeout: float) -> list[fuzz.Answer]:
+    os._exit(3)
+
+
+def test_a_hanging_worker_is_killed_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _hanging_case)  # inherited by the forked workers
+    started = time.monotonic()
+    report = fuzz.run_fuzz(2, ["python_ref"], jobs=2, deadline=1.0)
+    assert time.monotonic() - started < 20
+    assert [f["status"] for f in report.failures] == ["hang", "hang"]
+
+
+def test_a_crashing_worker_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _crashing_case)
+    report = fuzz.run_fuzz(1, ["python_ref"], jobs=1)
+    assert [f["status"] for f in report.failures] == ["crash"]
+    assert "exit 3" in report.failures[0]["message"]
+
+
+# -- the CI run --------------------------------------------------------------------------------------------
+
+CI_BACKENDS = ["python_ref", "dcmtk", "rust_render"]
+
+
+def test_fuzz_ci_run_every_request_gets_a_structured_answer() -> None:
+    names = [b for b in CI_BACKENDS if b in registry.names()]
+    report = fuzz.run_fuzz(300, names, seed=20261122, jobs=os.cpu_count() or 2, timeout=20)
+    assert report.cases == 300
+    assert report.requests == 300 * len(report.backends)
+    assert "python_ref" in report.backends
+    assert set(report.kinds) == set(MUTATORS)
+    assert report.failures == [], fuzz.format_report(report)
