@@ -164,7 +164,9 @@ def test_plan_voi_missing_stored_window_is_invalid_request() -> None:
 # -- refusals (before anything runs: check() starts no server) --------------------------------------------
 def check(name: str, output: str = "out.png", **options: Any) -> HarnessError | None:
     path = find(name)
-    request = ToImageRequest.model_validate({"op": "to_image", "input": str(path), "output": output, "options": options})
+    request = ToImageRequest.model_validate(
+        {"op": "to_image", "input": str(path), "output": output, "options": options}
+    )
     try:
         OrthancAdapter().check(request, inspect(str(path)))
     except HarnessError as exc:
