@@ -11,18 +11,19 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from backends.python_ref.pipeline import render_frame  # noqa: E402
-from contract.errors import HarnessError  # noqa: E402
-from contract.options import ToImageOptions  # noqa: E402
+from backends.python_ref.pipeline import render_frame
+from contract.errors import HarnessError
+from contract.options import ToImageOptions
 
 BIN = Path(__file__).resolve().parents[1] / "target" / "release" / "dicom-render"
-PROFILES: list[dict] = [
+PROFILES: list[dict[str, Any]] = [
     {},
     {"voi": "none"},
     {"voi": "minmax", "bit_depth": 16},
@@ -54,7 +55,7 @@ def main(files: list[str]) -> None:
         try:
             ds = pydicom.dcmread(f, force=True)
             ts = str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             print(f"{Path(f).name:45s} pydicom cannot read: {exc}")
             continue
         if "PixelData" not in ds:
@@ -70,7 +71,7 @@ def main(files: list[str]) -> None:
                 ref_err = None
             except HarnessError as e:
                 ref, ref_err = None, e.code.value
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 ref, ref_err = None, f"python crash {type(e).__name__}: {e}"[:80]
             out = tmp / f"o{k}.pnm"
             req = {"id": 1, "input": f, "output": str(out), "overwrite": True, "options": {**prof, "format": "pnm"}}

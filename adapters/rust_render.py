@@ -1,0 +1,383 @@
+"""The rust_render adapter: our own renderer ``dicom-render`` (backends/rust_render), an independent
+implementation of contract/SEMANTICS.md.
+
+- The binary: ``$DICOM_RENDER`` (the binary or a folder holding it), else ``dicom-render`` on PATH, else the
+  one ``make setup`` builds at ``backends/rust_render/target/release/dicom-render``.
+- Every contract option maps 1:1 onto a flag (``--window-center``, ``--voi``, ``--overlays 0,2`` ...), so
+  the capability table honours everything; colour images refuse the grayscale-only options exactly as
+  python_ref does, before the tool runs.
+- One process per request for a short run; from the second request of a run on, requests go to
+  ``dicom-render --batch`` worker processes (JSON Lines in, one JSON line out each), started once and
+  reused (``close()`` stops them). ``DCMHARNESS_RUST_BATCH=never|always|auto`` (default ``auto``).
+- ``frame: "all"`` writes ``<prefix>_<NNNN><suffix>`` next to the plan's first temp file; ``collect``
+  moves each frame onto its temp file.
+- The tool's one-line error ``error: <code>: <message>`` (or its batch answer) keeps its contract code.
+
+``build_to_image_argv`` and ``build_batch_request`` are pure functions of (request, input, plan, tool).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
+from adapters.runner import DEFAULT_TIMEOUT, ToolError, ToolRun, kill_group
+from backends.base import Outcome
+from backends.outputs import OutputPlan, frame_path
+from backends.preflight import InputInfo
+from contract.errors import ErrorCode, HarnessError
+from contract.models import RequestBase, ToImageRequest
+from contract.options import ToImageOptions, format_for
+
+REPO = Path(__file__).resolve().parents[1]
+BUILT = REPO / "backends" / "rust_render" / "target" / "release" / "dicom-render"
+
+DECODABLE = frozenset(
+    {
+        "1.2.840.10008.1.2",  # Implicit VR Little Endian
+        "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+        "1.2.840.10008.1.2.2",  # Explicit VR Big Endian
+        "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+        "1.2.840.10008.1.2.5",  # RLE Lossless
+        "1.2.840.10008.1.2.4.50",  # JPEG baseline
+        "1.2.840.10008.1.2.4.51",  # JPEG extended (8/12-bit)
+        "1.2.840.10008.1.2.4.57",  # JPEG lossless
+        "1.2.840.10008.1.2.4.70",  # JPEG lossless SV1
+        "1.2.840.10008.1.2.4.80",  # JPEG-LS lossless (libcharls)
+        "1.2.840.10008.1.2.4.81",  # JPEG-LS near-lossless (libcharls)
+        "1.2.840.10008.1.2.4.90",  # JPEG 2000 lossless (libopenjp2)
+        "1.2.840.10008.1.2.4.91",  # JPEG 2000 (libopenjp2)
+        "1.2.840.10008.1.2.4.201",  # HTJ2K lossless (libopenjp2 >= 2.5)
+        "1.2.840.10008.1.2.4.202",  # HTJ2K lossless RPCL
+        "1.2.840.10008.1.2.4.203",  # HTJ2K
+    }
+)
+
+#: When to use the --batch workers: never, always, or from the second request of a run on (auto).
+BATCH_ENV = "DCMHARNESS_RUST_BATCH"
+
+
+def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
+    """Every contract option, every value: the renderer implements the contract itself."""
+    del version
+    return {
+        "to_image": {
+            name: True
+            for name in (
+                "format", "bit_depth", "quality", "png_compression", "window_center", "window_width",
+                "voi_function", "voi", "voi_index", "modality_lut", "presentation", "overlays", "overlay_value",
+            )
+        }
+    }  # fmt: skip
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def option_args(opts: ToImageOptions, fmt: str) -> list[str]:
+    """The flags for the options a request sets (defaults are the tool's defaults too); format always given."""
+    args: list[str] = ["--frame", "all" if opts.frame == "all" else str(int(opts.frame)), "--format", fmt]
+    if opts.bit_depth != 8:
+        args += ["--bit-depth", str(opts.bit_depth)]
+    if opts.quality is not None:
+        args += ["--quality", str(opts.quality)]
+    if opts.png_compression is not None:
+        args += ["--png-compression", str(opts.png_compression)]
+    window = opts.explicit_window()
+    if window is not None:
+        args += ["--window-center", _num(window[0]), "--window-width", _num(window[1])]
+    if opts.voi_function is not None:
+        args += ["--voi-function", opts.voi_function]
+    if opts.voi != "auto":
+        args += ["--voi", opts.voi]
+    if opts.voi_index is not None:
+        args += ["--voi-index", str(opts.voi_index)]
+    if not opts.modality_lut:
+        args += ["--no-modality-lut"]
+    if opts.presentation != "auto":
+        args += ["--presentation", opts.presentation]
+    if opts.overlays is False:
+        args += ["--overlays", "none"]
+    elif opts.overlays is not True:
+        args += ["--overlays", ",".join(str(p) for p in sorted(opts.overlays)) or "none"]
+    if opts.overlay_value is not None:
+        args += ["--overlay-value", str(opts.overlay_value)]
+    return args
+
+
+def frames_prefix(plan: OutputPlan) -> Path:
+    """Where ``frame: "all"`` writes (``<prefix stem>_<NNNN><suffix>``): beside the first temp, never a final name."""
+    first = plan.targets[0].temp
+    stem, dot, ext = first.name.rpartition(".")
+    name = f"{stem}.frames.{ext}" if dot else f"{first.name}.frames"
+    return Path(os.path.abspath(str(first.with_name(name))))
+
+
+def output_for(request: ToImageRequest, plan: OutputPlan) -> str:
+    if request.options.frame == "all":
+        return str(frames_prefix(plan))
+    return os.path.abspath(str(plan.targets[0].temp))
+
+
+def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+    """The dicom-render command line (pure; paths absolute, after ``--`` so a leading '-' is a path)."""
+    fmt = format_for(request.output, request.options)
+    return [
+        tool.path,
+        *option_args(request.options, fmt),
+        "--",
+        os.path.abspath(str(info.path)),
+        output_for(request, plan),
+    ]
+
+
+def batch_options(opts: ToImageOptions, fmt: str) -> dict[str, Any]:
+    """The options of a batch request: the contract's own names, only what the request sets."""
+    out: dict[str, Any] = {"frame": opts.frame, "format": fmt}
+    window = opts.explicit_window()
+    if window is not None:
+        out["window_center"], out["window_width"] = window
+    for name in ("bit_depth", "quality", "png_compression", "voi_function", "voi", "voi_index", "modality_lut",
+                 "presentation", "overlays", "overlay_value"):  # fmt: skip
+        value = getattr(opts, name)
+        if value != ToImageOptions.model_fields[name].default:
+            out[name] = value
+    return out
+
+
+def build_batch_request(request: ToImageRequest, info: InputInfo, plan: OutputPlan, ident: int) -> dict[str, Any]:
+    """One JSON Lines request for ``dicom-render --batch`` (pure)."""
+    fmt = format_for(request.output, request.options)
+    return {
+        "id": ident,
+        "input": os.path.abspath(str(info.path)),
+        "output": output_for(request, plan),
+        "overwrite": False,
+        "options": batch_options(request.options, fmt),
+    }
+
+
+def error_from_stderr(text: str) -> tuple[ErrorCode, str]:
+    """``error: <code>: <message>`` -> (code, message); unknown codes become backend_failed."""
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("error: "):
+            code, _, message = line[len("error: ") :].partition(": ")
+            try:
+                parsed = ErrorCode(code)
+            except ValueError:
+                return ErrorCode.BACKEND_FAILED, line
+            if parsed == ErrorCode.INTERNAL_ERROR:
+                return ErrorCode.BACKEND_FAILED, line
+            return parsed, message
+    return ErrorCode.BACKEND_FAILED, text.strip().splitlines()[-1] if text.strip() else "no message"
+
+
+class _Worker:
+    """One ``dicom-render --batch`` process: a request line in, an answer line out."""
+
+    def __init__(self, path: str) -> None:
+        self.proc = subprocess.Popen(
+            [path, "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.buffer = b""
+
+    def ask(self, line: str, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise EOFError
+                self.buffer += chunk
+        answer, _, self.buffer = self.buffer.partition(b"\n")
+        decoded: dict[str, Any] = json.loads(answer)
+        return decoded
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            kill_group(self.proc.pid)
+            self.proc.wait(timeout=5)
+
+
+class RustRenderAdapter(ToolAdapter):
+    name = "rust_render"
+    description = "dcmharness's own Rust renderer (backends/rust_render, dicom-render): SEMANTICS.md re-implemented."
+    tools = ("dicom-render",)
+    env_var = "DICOM_RENDER"
+    install_hint = "make setup (cargo build --release --offline in backends/rust_render)"
+    ops = ("to_image",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._idle: list[_Worker] = []
+        self._workers: list[_Worker] = []
+        self._pool_lock = threading.Lock()
+        self._requests = 0
+        self._ids = 0
+
+    def find(self) -> str | None:
+        found = super().find()
+        if found or (self.env_var and os.environ.get(self.env_var)):
+            return found
+        return str(BUILT) if BUILT.is_file() and os.access(BUILT, os.X_OK) else None
+
+    def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
+        return capability_table(version)
+
+    def capabilities(self) -> dict[str, Any]:
+        caps = super().capabilities()
+        if "to_image" in caps:
+            caps["to_image"]["transfer_syntaxes"] = sorted(DECODABLE)
+            caps["to_image"]["formats"] = ["jpeg/8", "png/8", "png/16", "pnm/8", "pnm/16", "tiff/8", "tiff/16"]
+        return caps
+
+    def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if not isinstance(request, ToImageRequest) or info is None:
+            return []
+        if info.transfer_syntax not in DECODABLE:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+                f"rust_render cannot decode transfer syntax {info.transfer_syntax}",
+                "input",
+            )
+        if info.is_color:
+            from backends.python_ref.pipeline import check_color_options
+
+            check_color_options(request.options)  # the reference's refusals, before anything runs
+        return []
+
+    def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+        if not isinstance(request, ToImageRequest) or info is None:
+            raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"rust_render does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
+        return build_to_image_argv(request, info, plan, tool)
+
+    def interpret(self, run: ToolRun, plan: OutputPlan) -> None:
+        if run.returncode != 0:
+            code, message = error_from_stderr(run.stderr_text)
+            raise ToolError(code, f"dicom-render: {message}", run.argv, run.stderr_text)
+
+    def collect(self, request: RequestBase, plan: OutputPlan, argv: list[str], run: ToolRun | None) -> None:
+        """``frame: "all"`` wrote ``<prefix>_<NNNN><suffix>``: move frame k onto the plan's k-th temp file."""
+        if not isinstance(request, ToImageRequest) or request.options.frame != "all":
+            return
+        prefix = frames_prefix(plan)
+        for k, target in enumerate(plan.targets):
+            frame = target.frame if target.frame is not None else k
+            src = frame_path(prefix, frame)
+            if not src.exists():
+                raise ToolError(ErrorCode.BACKEND_FAILED, f"dicom-render wrote no file for frame {frame}", argv, None)
+            os.replace(src, target.temp)
+
+    # -- batch mode -------------------------------------------------------------------------------------
+    def _want_batch(self) -> bool:
+        mode = os.environ.get(BATCH_ENV, "auto").lower()
+        with self._pool_lock:
+            self._requests += 1
+            n = self._requests
+        if mode == "never":
+            return False
+        return mode == "always" or n > 1
+
+    def _take(self, path: str) -> _Worker:
+        with self._pool_lock:
+            if self._idle:
+                return self._idle.pop()
+            worker = _Worker(path)
+            self._workers.append(worker)
+            return worker
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._pool_lock:
+            self._idle.append(worker)
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.close()
+        with self._pool_lock, contextlib.suppress(ValueError):
+            self._workers.remove(worker)
+
+    def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        tool = self.tool()
+        if tool is None:
+            raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: tool not found", "backend")
+        if not isinstance(request, ToImageRequest) or info is None or not self._want_batch():
+            try:
+                return super().execute(request, info, plan)
+            finally:
+                self._cleanup_frames(request, plan)
+        with self._pool_lock:
+            self._ids += 1
+            ident = self._ids
+        line = json.dumps(build_batch_request(request, info, plan, ident))
+        argv = [tool.path, "--batch"]
+        timeout = request.timeout if request.timeout is not None else DEFAULT_TIMEOUT
+        worker = self._take(tool.path)
+        try:
+            answer = worker.ask(line, timeout)
+        except TimeoutError:
+            self._discard(worker)
+            self._cleanup_frames(request, plan)
+            raise ToolError(
+                ErrorCode.TIMEOUT,
+                f"dicom-render --batch did not answer within {timeout:g} s; it was killed",
+                argv,
+                None,
+            ) from None
+        except (EOFError, OSError, ValueError) as exc:
+            self._discard(worker)
+            self._cleanup_frames(request, plan)
+            raise ToolError(
+                ErrorCode.BACKEND_FAILED, f"dicom-render --batch failed: {exc or 'it exited'}", argv, None
+            ) from None
+        self._give_back(worker)
+        try:
+            if not answer.get("ok"):
+                err = answer.get("error") or {}
+                code, message = error_from_stderr(f"error: {err.get('code')}: {err.get('message')}")
+                failure = ToolError(code, f"dicom-render: {message}", argv, None)
+                failure.field = err.get("field")
+                raise failure
+            self.collect(request, plan, argv, None)
+        finally:
+            self._cleanup_frames(request, plan)
+        result = verify_images(plan, argv)
+        tool_result = answer.get("result") or {}
+        for key in ("voi", "modality", "inverted", "overlays", "bit_depth", "format"):
+            if key in tool_result:
+                result[key] = tool_result[key]
+        return Outcome(result=result, command=[*argv, line])
+
+    def _cleanup_frames(self, request: RequestBase, plan: OutputPlan) -> None:
+        """Remove what a failed ``frame: "all"`` left under the private prefix."""
+        if not isinstance(request, ToImageRequest) or request.options.frame != "all" or not plan.targets:
+            return
+        prefix = frames_prefix(plan)
+        for leftover in prefix.parent.glob(f"{prefix.stem}_*{prefix.suffix}"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            workers, self._workers, self._idle = self._workers, [], []
+        for worker in workers:
+            worker.close()
