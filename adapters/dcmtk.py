@@ -314,6 +314,11 @@ class DcmtkAdapter(ToolAdapter):
             from backends.python_ref.pipeline import check_color_options
 
             check_color_options(opts)  # the same refusals as the reference, before running anything
+            if opts.bit_depth == 16:
+                raise unsupported(
+                    "bit_depth",
+                    "16-bit colour output is not mapped for dcmtk (its 48-bit PNG reads back as 8-bit RGB in Pillow)",
+                )
         else:
             resolve_voi(opts, info.dataset)  # a missing stored window / LUT: invalid_request, before running
         return []

@@ -15,11 +15,13 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from contract.errors import ErrorCode, HarnessError
 
 DEFAULT_TIMEOUT = float(os.environ.get("DCMHARNESS_TIMEOUT", "60"))
 STDERR_LIMIT = 4000
+PIPE_GRACE = 5.0  # seconds to finish reading the pipes once the tool is gone
 
 _live: set[int] = set()
 _live_lock = threading.Lock()
@@ -97,11 +99,13 @@ def run_tool(
         raise ToolError(ErrorCode.BACKEND_UNAVAILABLE, f"tool not executable: {args[0]}", args, None) from None
     with _live_lock:
         _live.add(proc.pid)
+    pumps = _Pumps(proc, stdin)
     try:
-        out, err = proc.communicate(input=stdin, timeout=limit)
+        proc.wait(timeout=limit)  # the tool itself, not its pipes: a helper it left running may hold them
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
-        out, err = proc.communicate()
+        proc.wait()
+        _out, err = pumps.join()
         raise ToolError(
             ErrorCode.TIMEOUT,
             f"{os.path.basename(args[0])} did not finish within {limit:g} s; its process group was killed",
@@ -117,7 +121,41 @@ def run_tool(
         kill_group(proc.pid)
         with _live_lock:
             _live.discard(proc.pid)
+    out, err = pumps.join()
     return ToolRun(args, proc.returncode, out, err, time.perf_counter() - started)
+
+
+class _Pumps:
+    """Feed stdin and drain stdout/stderr in threads, so waiting is on the process, not on its pipes."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], stdin: bytes | None) -> None:
+        self._chunks: dict[str, bytes] = {"out": b"", "err": b""}
+        self._threads = [
+            threading.Thread(target=self._drain, args=("out", proc.stdout), daemon=True),
+            threading.Thread(target=self._drain, args=("err", proc.stderr), daemon=True),
+        ]
+        if proc.stdin is not None:
+            self._threads.append(threading.Thread(target=self._feed, args=(proc.stdin, stdin or b""), daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def _drain(self, key: str, stream: IO[bytes] | None) -> None:
+        if stream is None:
+            return
+        with stream:
+            self._chunks[key] = stream.read()
+
+    @staticmethod
+    def _feed(stream: IO[bytes], data: bytes) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError), stream:
+            stream.write(data)
+
+    def join(self) -> tuple[bytes, bytes]:
+        """What the tool wrote (call once its process group is gone, so the pipes are closed). A process that
+        left the group (setsid) and still holds a pipe cannot hang the harness: waiting is bounded."""
+        for t in self._threads:
+            t.join(timeout=PIPE_GRACE)
+        return self._chunks["out"], self._chunks["err"]
 
 
 def describe_exit(returncode: int) -> str:
