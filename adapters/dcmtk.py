@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import Capability, ToolAdapter, ToolInfo, version_tuple
+from adapters.dcmtk_ops import with_ops  # dump, info, transcode: adapters/dcmtk_ops.py
 from adapters.runner import ToolError, ToolRun
 from backends.base import Outcome, unsupported
 from backends.outputs import OutputPlan
@@ -267,6 +268,7 @@ def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPl
     return argv
 
 
+@with_ops
 class DcmtkAdapter(ToolAdapter):
     name = "dcmtk"
     description = "OFFIS dcmtk: dcmj2pnm/dcml2pnm (3.6.7, Debian 12) or dcm2img (3.6.9+)."

@@ -160,7 +160,9 @@ class TranscodeOptions(_OpOptions):
     requested transfer syntax. Lossless targets must decode to pixels bit-identical to the input's.
     """
 
-    transfer_syntax: TransferSyntaxName = Field(..., description="The target transfer syntax (contract name).")
+    transfer_syntax: TransferSyntaxName = Field(
+        "explicit_vr_little_endian", description="The target transfer syntax (contract name)."
+    )
     quality: int | None = Field(None, ge=1, le=100, description="JPEG quality 1..100 (jpeg_baseline only).")
     near_lossless: int | None = Field(
         None, ge=1, le=255, description="JPEG-LS NEAR (max error) for jpeg_ls_near_lossless (default 2)."
@@ -252,7 +254,7 @@ class TranscodeRequest(RequestBase):
     """Rewrite the file in another transfer syntax."""
 
     op: Literal["transcode"]
-    options: TranscodeOptions
+    options: TranscodeOptions = Field(default_factory=TranscodeOptions)
 
 
 class AnonymizeRequest(RequestBase):
