@@ -17,6 +17,7 @@ BACKENDS: dict[str, str] = {
     "python_ref": "backends.python_ref:PythonRefBackend",
     "dcmtk": "adapters.dcmtk:DcmtkAdapter",
     "orthanc": "adapters.orthanc:OrthancAdapter",
+    "gdcm": "adapters.gdcm:GdcmAdapter",
 }
 
 _instances: dict[str, Backend] = {}

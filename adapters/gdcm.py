@@ -1,0 +1,236 @@
+"""GDCM (Debian libgdcm-tools): ``transcode`` with gdcmconv, ``anonymize`` with gdcmanon.
+
+Facts checked against gdcm 3.0.21 (Debian 12):
+
+- gdcmconv: ``-w`` decompresses (explicit VR LE), ``-w -M`` implicit; ``-d`` deflates (uncompressed input
+  only: with compressed input it answers "Sorry input Transfer Syntax not supported"); ``-R`` RLE, ``-J``
+  JPEG lossless SV1, ``-L`` JPEG-LS, ``-K`` JPEG 2000 (all lossless by default); ``-Y`` lossy with
+  ``-q`` (JPEG quality), ``-e`` (JPEG-LS NEAR), ``-r`` (J2K rate). ``-J -Y`` on > 8-bit data writes JPEG
+  extended (4.51), so ``jpeg_baseline`` is refused for it. gdcmconv can exit 0 after failing: the written
+  transfer syntax is always checked.
+- gdcmanon ``-e`` (PS3.15 E.1.1) needs an X.509 certificate to encrypt the original attributes into the
+  Encrypted Attributes Sequence: the adapter makes a throw-away self-signed one with ``openssl`` once per
+  process. UIDs are replaced by random ones (no key, no retain option), dates are not shifted, and private
+  attributes are kept: ``remove_private_tags`` (the default) runs ``gdcmconv --remove-private-tags`` on the
+  result as a second step.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from adapters.base import Capability, ToolAdapter, ToolInfo
+from adapters.dcmtk_ops import UNCOMPRESSED_TS, sibling
+from adapters.runner import ToolError, run_tool
+from backends.base import Outcome, unsupported
+from backends.outputs import OutputPlan
+from backends.preflight import InputInfo
+from contract.errors import ErrorCode, HarnessError
+from contract.models import RequestBase
+from contract.ops_models import AnonymizeRequest, TranscodeOptions, TranscodeRequest
+
+#: Contract target -> gdcmconv flags.
+CONV_FLAGS: dict[str, tuple[str, ...]] = {
+    "explicit_vr_little_endian": ("-w",),
+    "implicit_vr_little_endian": ("-w", "-M"),
+    "deflated_explicit_vr_little_endian": ("-d",),
+    "rle_lossless": ("-R",),
+    "jpeg_lossless_sv1": ("-J",),
+    "jpeg_ls_lossless": ("-L",),
+    "jpeg_2000_lossless": ("-K",),
+    "jpeg_baseline": ("-J", "-Y"),
+    "jpeg_ls_near_lossless": ("-L", "-Y"),
+    "jpeg_2000": ("-K", "-Y"),
+}
+
+
+def capability_table() -> dict[str, dict[str, Capability]]:
+    return {
+        "transcode": {
+            "transfer_syntax": tuple(CONV_FLAGS),
+            "quality": True,
+            "near_lossless": True,
+            "compression_ratio": True,
+        },
+        "anonymize": {
+            "retain_uids": (False,),
+            "date_shift_days": False,
+            "uid_secret": False,
+            "remove_private_tags": True,
+            "patient_id": False,
+        },
+    }
+
+
+def transcode_flags(options: TranscodeOptions) -> list[str]:
+    """gdcmconv's flags for a target (pure)."""
+    flags = list(CONV_FLAGS[options.transfer_syntax])
+    if options.transfer_syntax == "jpeg_baseline":
+        flags += ["-q", str(options.quality or 90)]
+    elif options.transfer_syntax == "jpeg_ls_near_lossless":
+        flags += ["-e", str(options.near_lossless or 2)]
+    elif options.transfer_syntax == "jpeg_2000":
+        flags += ["-r", f"{options.compression_ratio or 10.0:g}"]
+    return flags
+
+
+def build_transcode_argv(request: TranscodeRequest, info: InputInfo, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+    return [
+        tool.path,
+        *transcode_flags(request.options),
+        "-i",
+        os.path.abspath(str(info.path)),
+        "-o",
+        os.path.abspath(str(plan.targets[0].temp)),
+    ]
+
+
+def build_anonymize_argvs(
+    request: AnonymizeRequest, info: InputInfo, plan: OutputPlan, tool: ToolInfo, certificate: str
+) -> list[list[str]]:
+    """gdcmanon (into the temp file), then gdcmconv --remove-private-tags in place when asked (pure)."""
+    out = os.path.abspath(str(plan.targets[0].temp))
+    argvs = [
+        [
+            sibling(tool, "gdcmanon"),
+            "-e",
+            "-c",
+            certificate,
+            "-i",
+            os.path.abspath(str(info.path)),
+            "-o",
+            out,
+        ]
+    ]
+    if request.options.remove_private_tags:
+        argvs.append([tool.path, "--remove-private-tags", "-i", out, "-o", out])
+    return argvs
+
+
+_cert_lock = threading.Lock()
+_cert_dir: str | None = None
+
+
+def certificate(timeout: float | None) -> str:
+    """A throw-away self-signed certificate for gdcmanon -e (made once per process with openssl)."""
+    global _cert_dir
+    with _cert_lock:
+        if _cert_dir is None or not os.path.isfile(os.path.join(_cert_dir, "cert.pem")):
+            openssl = shutil.which("openssl")
+            if openssl is None:
+                raise HarnessError(
+                    ErrorCode.BACKEND_UNAVAILABLE, "gdcmanon -e needs a certificate: openssl is not on PATH", "backend"
+                )
+            folder = tempfile.mkdtemp(prefix="dcmharness-gdcmanon-")
+            argv = [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                os.path.join(folder, "key.pem"),
+                "-out",
+                os.path.join(folder, "cert.pem"),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=dcmharness",
+            ]
+            run = run_tool(argv, timeout=timeout)
+            if run.returncode != 0:
+                raise ToolError(ErrorCode.BACKEND_FAILED, "openssl could not make a certificate", argv, run.stderr_text)
+            _cert_dir = folder
+        return os.path.join(_cert_dir, "cert.pem")
+
+
+class GdcmAdapter(ToolAdapter):
+    name = "gdcm"
+    description = "GDCM: gdcmconv (transcode) and gdcmanon (PS3.15 E.1 de-identification)."
+    tools = ("gdcmconv",)
+    env_var = "GDCM_HOME"
+    install_hint = "apt-get install libgdcm-tools"
+    ops = ("transcode", "anonymize")
+
+    def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
+        return capability_table()
+
+    def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, TranscodeRequest) and info is not None:
+            target = request.options.transfer_syntax
+            if target == "deflated_explicit_vr_little_endian" and info.transfer_syntax not in UNCOMPRESSED_TS:
+                raise HarnessError(
+                    ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+                    f"gdcmconv deflates uncompressed input only (the input is {info.transfer_syntax})",
+                    "input",
+                )
+            if target == "jpeg_baseline" and info.bits_stored > 8:
+                raise unsupported("transfer_syntax", f"JPEG baseline is 8-bit; the input has {info.bits_stored} bits")
+        return []
+
+    def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+        assert info is not None
+        if isinstance(request, TranscodeRequest):
+            return build_transcode_argv(request, info, plan, tool)
+        if isinstance(request, AnonymizeRequest):
+            return build_anonymize_argvs(request, info, plan, tool, "CERTIFICATE")[0]
+        raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"gdcm does not implement op {getattr(request, 'op', '?')!r}")
+
+    def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        from backends.python_ref.ops_transcode import written_transfer_syntax
+
+        tool = self.tool()
+        if tool is None:
+            raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "gdcm: gdcmconv not found", "backend")
+        assert info is not None
+        if isinstance(request, AnonymizeRequest):
+            argvs = build_anonymize_argvs(request, info, plan, tool, certificate(request.timeout))
+        else:
+            argvs = [self.build_argv(request, info, plan, tool)]
+        stderr: list[str] = []
+        for argv in argvs:
+            run = run_tool(argv, timeout=request.timeout)
+            self.interpret(run, plan)
+            if run.stderr_text:
+                stderr.append(run.stderr_text)
+        temp = Path(plan.targets[0].temp)
+        written = written_transfer_syntax(temp) if temp.exists() else None
+        message = "\n".join(stderr) or None
+        if written is None:
+            raise ToolError(
+                ErrorCode.BACKEND_FAILED, f"{os.path.basename(argvs[0][0])} wrote no DICOM file", argvs[0], message
+            )
+        if isinstance(request, TranscodeRequest):
+            if written != request.options.uid:
+                raise ToolError(
+                    ErrorCode.BACKEND_FAILED,
+                    f"gdcmconv wrote transfer syntax {written}, not {request.options.uid}",
+                    argvs[0],
+                    message,
+                )
+            result = {
+                "transfer_syntax": request.options.uid,
+                "transfer_syntax_name": request.options.transfer_syntax,
+                "lossless": request.options.lossless,
+                "input_transfer_syntax": info.transfer_syntax,
+                "size_bytes": temp.stat().st_size,
+            }
+        else:
+            result = {"profile": "basic", "table": "gdcmanon built-in (PS3.15 E.1)", "commands": argvs}
+        return Outcome(result=result, command=argvs[0], stderr=message)
+
+
+def _cleanup() -> None:  # pragma: no cover - best effort at exit
+    if _cert_dir is not None:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(_cert_dir)
+
+
+atexit.register(_cleanup)
