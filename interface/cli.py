@@ -13,6 +13,7 @@ COMMANDS = [
     "interface.cmd_run",
     "interface.cmd_backends",
     "interface.cmd_schema",
+    "interface.cmd_synth",
 ]
 
 

@@ -29,9 +29,7 @@ def lut_lookup(values: np.ndarray, lut: LUT) -> np.ndarray:
     return lut.data[idx]
 
 
-def read_lut(
-    item: Any, data_keyword: str = "LUTData", signed_first: bool = False, little_endian: bool = True
-) -> LUT:
+def read_lut(item: Any, data_keyword: str = "LUTData", signed_first: bool = False, little_endian: bool = True) -> LUT:
     """Decode a LUT item (Modality or VOI LUT Sequence item). Pure over the item's values.
 
     Descriptor ``[n, first, bits]``: n = 0 means 65536; ``first`` is read as signed (SS) when
