@@ -14,6 +14,7 @@ COMMANDS = [
     "interface.cmd_backends",
     "interface.cmd_schema",
     "interface.cmd_synth",
+    "interface.cmd_conform",
 ]
 
 

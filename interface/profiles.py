@@ -18,6 +18,10 @@ class Profile:
     name: str
     description: str
     build: Callable[[InputInfo], dict[str, Any] | None]
+    #: a compared render is ``within_tolerance`` when its max abs difference is <= ``tolerance`` levels ...
+    tolerance: float = 1.0
+    #: ... or (lossy outputs) when its PSNR against the reference is >= ``min_psnr`` dB
+    min_psnr: float | None = None
 
     def options_for(self, info: InputInfo) -> dict[str, Any] | None:
         return self.build(info)
@@ -59,6 +63,9 @@ def _windowed(function: str) -> Callable[[InputInfo], dict[str, Any] | None]:
     return build
 
 
+#: the profile of a synthetic case's own options (from its manifest; fits synthetic files only)
+SYNTHETIC = "synthetic"
+
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in [
@@ -89,7 +96,15 @@ PROFILES: dict[str, Profile] = {
             "16-bit output of the stored window or min-max",
             lambda i: {"bit_depth": 16} if _gray(i) and i.bits_stored > 8 else None,
         ),
-        Profile("jpeg", "JPEG output, quality 90", lambda i: {"format": "jpeg", "quality": 90}),
+        Profile(
+            "jpeg",
+            "JPEG output, quality 90 (encoders differ: within tolerance when PSNR >= 40 dB)",
+            lambda i: {"format": "jpeg", "quality": 90},
+            min_psnr=40.0,
+        ),
+        Profile(
+            SYNTHETIC, "a synthetic case's own options (interface.synth manifest; synthetic files only)", lambda i: None
+        ),
     ]
 }
 

@@ -1,0 +1,218 @@
+"""One conformance case: a (file, profile) rendered by the reference and by every backend, then compared.
+
+``run_case`` is the unit of work the executors map (a process, a thread or a Dask worker): it only needs
+the ``CaseTask`` (picklable) and a file system where ``task.case_dir`` is writable. Every request goes
+through the dispatcher (``interface.api.run``), exactly as a user's would.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from interface import divergence
+from interface.conform_status import (
+    ERROR,
+    EXPLAINED,
+    MATCH,
+    MISMATCH,
+    REFERENCE_ERROR,
+    UNSUPPORTED,
+    UNSUPPORTED_CODES,
+    WITHIN_TOLERANCE,
+)
+
+FORMAT_EXT = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "pnm": ".pnm"}
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    """Everything a worker needs for one (file, profile)."""
+
+    index: int
+    case_id: str
+    input: str
+    profile: str
+    options: dict[str, Any]
+    reference: str
+    backends: tuple[str, ...]
+    case_dir: str
+    tolerance: float = 1.0
+    min_psnr: float | None = None
+    registry: tuple[divergence.Divergence, ...] = ()
+    thumbnails: bool = True
+    timeout: float | None = None
+
+
+@dataclass
+class Render:
+    """One request's outcome: ok with an output file, or an error."""
+
+    backend: str
+    ok: bool
+    output: str | None = None
+    error: dict[str, Any] | None = None
+    version: str | None = None
+    duration_ms: float = 0.0
+    command: list[str] | None = None
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    status: str
+    render: Render
+    metrics: dict[str, Any] | None = None
+    divergence: dict[str, Any] | None = None
+    exceeded: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaseOutcome:
+    task: CaseTask
+    reference: Render
+    results: list[BackendResult]
+    #: thumbnails: key ("reference", "<backend>", "<backend>.diff") -> (mime type, bytes)
+    thumbs: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+
+def output_path(task: CaseTask, who: str) -> Path:
+    fmt = task.options.get("format") or "png"
+    return Path(task.case_dir) / f"{who}{FORMAT_EXT.get(fmt, '.png')}"
+
+
+def render(task: CaseTask, backend: str, label: str) -> Render:
+    from interface.api import RunContext, run
+
+    out = output_path(task, label)
+    request: dict[str, Any] = {
+        "id": f"{task.case_id}/{label}",
+        "op": "to_image",
+        "input": task.input,
+        "output": str(out),
+        "backend": backend,
+        "overwrite": True,
+        "options": task.options,
+    }
+    if task.timeout is not None:
+        request["timeout"] = task.timeout
+    resp = run(request, RunContext())
+    if resp.ok:
+        return Render(
+            backend,
+            True,
+            resp.outputs[0] if resp.outputs else str(out),
+            None,
+            resp.backend_version,
+            resp.duration_ms,
+            resp.command,
+        )
+    err = resp.error.model_dump() if resp.error else {"code": "internal_error", "message": "no error", "field": None}
+    if resp.stderr:
+        err["stderr"] = resp.stderr[-2000:]
+    return Render(backend, False, None, err, resp.backend_version, resp.duration_ms, resp.command)
+
+
+def finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics with infinities (shape mismatch) as null, so the JSON stays standard."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+
+
+def classify(
+    task: CaseTask,
+    backend: str,
+    metrics: dict[str, Any],
+    dataset_case: divergence.Case | None,
+) -> tuple[str, divergence.Explanation | None]:
+    """The status of a compared pair (both rendered) from its metrics and the registry."""
+    shape_mode = bool(metrics["shape_match"] and metrics["mode_match"])
+    max_diff = float(metrics["max_abs_diff"])
+    if shape_mode and max_diff == 0:
+        return MATCH, None
+    if shape_mode and (
+        max_diff <= task.tolerance
+        or (task.min_psnr is not None and metrics["psnr"] is not None and metrics["psnr"] >= task.min_psnr)
+    ):
+        return WITHIN_TOLERANCE, None
+    case = dataset_case or divergence.Case(backend, task.profile, task.input, task.options)
+    explanation = divergence.find_explanation(task.registry, case, max_diff, shape_mode)
+    return (EXPLAINED if explanation.entry is not None else MISMATCH), explanation
+
+
+def _dataset_case(task: CaseTask, backend: str) -> divergence.Case:
+    """The registry's view of the case (reads the header; the dataset is read once per case)."""
+    from backends.preflight import inspect
+
+    try:
+        info = inspect(task.input)
+        ds, ts = info.dataset, info.transfer_syntax
+    except Exception:
+        ds, ts = None, None
+    return divergence.Case(backend, task.profile, task.input, task.options, ds, ts)
+
+
+def run_case(task: CaseTask) -> CaseOutcome:
+    """Render the case on the reference and on every backend; compare; make the thumbnails."""
+    import numpy as np
+
+    from interface.compare import compare, load_image
+    from interface.conform_thumbs import heatmap, thumbnail
+
+    started = time.perf_counter()
+    Path(task.case_dir).mkdir(parents=True, exist_ok=True)
+    ref = render(task, task.reference, "reference")
+    outcome = CaseOutcome(task, ref, [])
+    ref_img: np.ndarray | None = None
+    if ref.ok and ref.output:
+        try:
+            ref_img = load_image(ref.output)
+        except Exception as exc:  # an unreadable reference output is a reference error
+            ref.ok, ref.error = False, {"code": "internal_error", "message": f"reference output unreadable: {exc}"}
+    if ref_img is not None and task.thumbnails:
+        outcome.thumbs["reference"] = thumbnail(ref_img)
+    header: Any = None
+    for backend in task.backends:
+        r = render(task, backend, backend)
+        if not r.ok:
+            code = (r.error or {}).get("code")
+            status = UNSUPPORTED if code in UNSUPPORTED_CODES else ERROR
+            if ref_img is None:
+                status = REFERENCE_ERROR
+            outcome.results.append(BackendResult(backend, status, r))
+            continue
+        if ref_img is None:
+            outcome.results.append(BackendResult(backend, REFERENCE_ERROR, r))
+            continue
+        try:
+            img = load_image(r.output or "")
+        except Exception as exc:
+            r.ok, r.error = False, {"code": "backend_failed", "message": f"output unreadable: {exc}", "field": None}
+            outcome.results.append(BackendResult(backend, ERROR, r))
+            continue
+        metrics = compare(ref_img, img).as_dict()
+        needs_registry = not (metrics["shape_match"] and metrics["mode_match"] and metrics["max_abs_diff"] <= 0)
+        dcase = None
+        if needs_registry and task.registry:
+            if header is None:
+                header = _dataset_case(task, backend)
+            dcase = divergence.Case(
+                backend, task.profile, task.input, task.options, header.dataset, header.transfer_syntax
+            )
+        status, expl = classify(task, backend, metrics, dcase)
+        result = BackendResult(backend, status, r, finite(metrics))
+        if expl is not None:
+            result.exceeded = list(expl.exceeded)
+            if expl.entry is not None:
+                e = expl.entry
+                result.divergence = {"id": e.id, "cause": e.cause, "source": e.source}
+        outcome.results.append(result)
+        if task.thumbnails and status != MATCH:
+            outcome.thumbs[backend] = thumbnail(img)
+            if metrics["shape_match"]:
+                outcome.thumbs[f"{backend}.diff"] = heatmap(ref_img, img)
+    outcome.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    return outcome
