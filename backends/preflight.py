@@ -148,6 +148,7 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
         if need_pixels:
             raise HarnessError(ErrorCode.NO_PIXEL_DATA, "the file has no Pixel Data (7FE0,0010)", "input")
         return info
+    _check_image_attributes(ds)
     info.rows = _int(ds, "Rows")
     info.columns = _int(ds, "Columns")
     info.frames = max(1, _int(ds, "NumberOfFrames", 1))
@@ -186,6 +187,7 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
             "PALETTE COLOR image without its Palette Color LUT Descriptors (0028,1101-1103)",
             "input",
         )
+    _check_pixel_container(ds, info)
     decoded = info.rows * info.columns * info.frames * info.samples_per_pixel * max(info.bits_allocated, 8) // 8
     if decoded > MAX_DECODED_BYTES:
         raise HarnessError(
@@ -195,6 +197,44 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
             "input",
         )
     return info
+
+
+def _check_image_attributes(ds: Any) -> None:
+    """Parse every Image Pixel / presentation attribute (group 0028) now: a damaged one is ``decode_failed``
+    here, the same for every backend, instead of an exception wherever a backend first reads it."""
+    for tag in [t for t in ds.keys() if t.group == 0x0028]:
+        try:
+            ds[tag].value  # noqa: B018 - converting the raw element is the check
+        except Exception as exc:
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED, f"unreadable image attribute {tag}: {_short(exc)}", "input"
+            ) from None
+
+
+def _check_pixel_container(ds: Any, info: InputInfo) -> None:
+    """Pixel Data that cannot hold an image: a length beyond the end of the file (reading it would
+    allocate that length), or encapsulated items that do not parse (damaged offset table or fragments)."""
+    raw = ds.get_item("PixelData")
+    length = getattr(raw, "length", None)
+    tell = getattr(raw, "value_tell", None)
+    if isinstance(length, int) and isinstance(tell, int) and length != 0xFFFFFFFF and tell + length > info.size_bytes:
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            f"Pixel Data declares {length} bytes but the file ends {info.size_bytes - tell} bytes after its start",
+            "input",
+        )
+    if not info.is_compressed:
+        return
+    from pydicom.encaps import generate_fragments, parse_basic_offsets
+
+    try:
+        parse_basic_offsets(ds.PixelData)
+        for _ in generate_fragments(ds.PixelData):
+            pass
+    except Exception as exc:
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED, f"the encapsulated pixel data is damaged: {_short(exc)}", "input"
+        ) from None
 
 
 def _is_multi(value: Any) -> bool:

@@ -5,12 +5,14 @@
 Each case takes a real sample file, applies one structure-aware mutation (``interface.fuzz_mutations``:
 truncation at every kind of boundary, bit flips, corrupted lengths and VRs, absurd rows/columns/frames/
 bits, broken encapsulation, a lying transfer syntax) and sends one ``to_image`` request per backend
-through the dispatcher (``interface.api.run``), in a forked worker with an address-space limit.
+through the dispatcher (``interface.api.run``), in a forked worker (its peak resident memory, the
+external tools' included, is checked against ``--rss-limit-mb``; RLIMIT_AS is only a safety net).
 
 A case *fails* for a backend when: the worker crashed (a segfault in a decoder would take a whole run
 down), it did not answer within its deadline (hang), the response is not a valid contract response,
-the error is ``internal_error`` (a bug), memory ran out (an absurd size was allocated instead of
-refused), the input file changed, or ``ok`` came with an output file that does not exist.
+the error is ``internal_error`` (a bug), memory ran out or the peak resident memory went over the
+limit (an absurd size was allocated instead of refused), the input file changed, or ``ok`` came with
+an output file that does not exist.
 Exit status: 0 no failure, 1 failures, 2 unusable arguments.
 """
 
@@ -183,15 +185,27 @@ def run_case(path: Path, options: dict[str, Any], backends: list[str], timeout: 
 
 
 def _worker(
-    conn: Connection, path: str, options: dict[str, Any], backends: list[str], timeout: float, memory_mb: int
+    conn: Connection,
+    path: str,
+    options: dict[str, Any],
+    backends: list[str],
+    timeout: float,
+    address_space_mb: int,
+    rss_limit_mb: int,
 ) -> None:
-    if memory_mb > 0:
-        limit = memory_mb * 1024 * 1024
+    if address_space_mb > 0:  # a safety net only: decoders reserve far more address space than they touch
+        limit = address_space_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         answers = run_case(Path(path), options, backends, timeout)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        conn.send(([asdict(a) for a in answers], rss))
+        rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        rss_mb = rss / 1024
+        if rss_limit_mb > 0 and rss_mb > rss_limit_mb:
+            answers = [
+                Answer(a.backend, "memory", a.code, f"peak RSS {rss_mb:.0f} MB > {rss_limit_mb} MB; {a.message}")
+                for a in answers
+            ]
+        conn.send(([asdict(a) for a in answers], rss_mb))
     except BaseException as exc:  # reported as a crash of every backend of the case
         conn.send(([asdict(Answer(b, "crash", None, f"{type(exc).__name__}: {exc}"[:300])) for b in backends], 0.0))
     finally:
@@ -239,7 +253,8 @@ def run_fuzz(
     seed: int = 0,
     jobs: int = 2,
     timeout: float = 20.0,
-    memory_mb: int = 3072,
+    address_space_mb: int = 16384,
+    rss_limit_mb: int = 1024,
     keep: Path | None = None,
     progress: bool = False,
     deadline: float | None = None,
@@ -272,7 +287,10 @@ def run_fuzz(
                 path = workdir / "input.dcm"
                 path.write_bytes(data)
                 parent, child = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_worker, args=(child, str(path), spec.options, usable, timeout, memory_mb))
+                proc = ctx.Process(
+                    target=_worker,
+                    args=(child, str(path), spec.options, usable, timeout, address_space_mb, rss_limit_mb),
+                )
                 proc.start()
                 child.close()
                 running.append(_Running(proc, parent, spec, data, workdir, time.monotonic() + deadline_s))
@@ -351,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="run seed (cases are reproducible from it)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cases run at once")
     parser.add_argument("--timeout", type=float, default=20.0, help="per-request timeout of external tools (s)")
-    parser.add_argument("--memory-mb", type=int, default=3072, help="address-space limit per worker (0 = none)")
+    parser.add_argument("--rss-limit-mb", type=int, default=1024, help="peak resident memory a case may use")
+    parser.add_argument("--address-space-mb", type=int, default=16384, help="RLIMIT_AS per worker (0 = none)")
     parser.add_argument("--keep", metavar="DIR", help="write each failing input and its answer to DIR")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -368,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         jobs=args.jobs,
         timeout=args.timeout,
-        memory_mb=args.memory_mb,
+        address_space_mb=args.address_space_mb,
+        rss_limit_mb=args.rss_limit_mb,
         keep=Path(args.keep) if args.keep else None,
         progress=not args.json,
     )
