@@ -16,6 +16,7 @@ from contract.errors import ErrorCode, HarnessError
 BACKENDS: dict[str, str] = {
     "python_ref": "backends.python_ref:PythonRefBackend",
     "pixelmed": "adapters.pixelmed:PixelMedAdapter",
+    "dcm4che": "adapters.dcm4che:Dcm4cheAdapter",
     "dcmtk": "adapters.dcmtk:DcmtkAdapter",
     "orthanc": "adapters.orthanc:OrthancAdapter",
     "gdcm": "adapters.gdcm:GdcmAdapter",
