@@ -115,25 +115,55 @@ def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
 
 
 # -- pure mapping helpers ---------------------------------------------------------------------------
-def stored_windows(ds: Any) -> int:
-    """How many complete (centre, width) pairs the file stores."""
-    return min(_count(ds.get("WindowCenter")), _count(ds.get("WindowWidth")))
+@dataclass(frozen=True)
+class StoredWindows:
+    """The stored windows that apply to one frame, where they were found, and their VOI LUT Function."""
+
+    centers: tuple[float, ...] = ()
+    widths: tuple[float, ...] = ()
+    function: str = ""  # the file's VOI LUT Function, upper case ("" when absent)
+    top_level: bool = True  # VOI LUT module (dcmtk's +Wi reads these) or functional groups (+Wi does not)
+
+    @property
+    def count(self) -> int:
+        return min(len(self.centers), len(self.widths))
+
+
+def stored_windows(ds: Any, frame: int = 0) -> StoredWindows:
+    """As the contract (and python_ref) reads them: the top-level Window Center/Width, else the Frame VOI LUT
+    Sequence of the frame's per-frame functional group, else of the shared one (enhanced multi-frame)."""
+    centers, widths = _floats(ds.get("WindowCenter")), _floats(ds.get("WindowWidth"))
+    if centers and widths:
+        return StoredWindows(centers, widths, _first_text(ds.get("VOILUTFunction")), True)
+    for seq_name, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        seq = ds.get(seq_name)
+        if not seq or index >= len(seq):
+            continue
+        fvoi = seq[index].get("FrameVOILUTSequence")
+        if fvoi:
+            item = fvoi[0]
+            c, w = _floats(item.get("WindowCenter")), _floats(item.get("WindowWidth"))
+            if c and w:
+                return StoredWindows(c, w, _first_text(item.get("VOILUTFunction")), False)
+    return StoredWindows(function=_first_text(ds.get("VOILUTFunction")))
+
+
+def _floats(value: Any) -> tuple[float, ...]:
+    if value is None or value == "":
+        return ()
+    items = [value] if isinstance(value, str | bytes | int | float) or not hasattr(value, "__iter__") else value
+    out = []
+    for v in items:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            continue
+    return tuple(out)
 
 
 def stored_luts(ds: Any) -> int:
     seq = ds.get("VOILUTSequence")
     return len(seq) if seq else 0
-
-
-def _count(value: Any) -> int:
-    if value is None or value == "":
-        return 0
-    if isinstance(value, str | bytes | int | float):
-        return 1
-    try:
-        return len(value)
-    except TypeError:
-        return 1
 
 
 def _first_text(value: Any) -> str:
@@ -152,7 +182,7 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def resolve_voi(options: ToImageOptions, ds: Any) -> tuple[str, int]:
+def resolve_voi(options: ToImageOptions, ds: Any, frame: int = 0) -> tuple[str, int]:
     """The contract's VOI choice for this file: (source, 0-based index). Source: explicit/window/lut/minmax/none.
 
     ``invalid_request`` (as python_ref) when the file lacks the stored window or LUT asked for.
@@ -161,7 +191,7 @@ def resolve_voi(options: ToImageOptions, ds: Any) -> tuple[str, int]:
         return "explicit", 0
     source = options.voi
     index = options.voi_index or 0
-    n_luts, n_windows = stored_luts(ds), stored_windows(ds)
+    n_luts, n_windows = stored_luts(ds), stored_windows(ds, frame).count
     if source == "auto":
         source = "lut" if n_luts else "window" if n_windows else "minmax"
     field = "options.voi_index" if options.voi_index is not None else "options.voi"
@@ -176,20 +206,42 @@ def resolve_voi(options: ToImageOptions, ds: Any) -> tuple[str, int]:
     return source, index
 
 
-def voi_args(options: ToImageOptions, ds: Any) -> list[str]:
-    """``+Ww c w`` / ``+Wi n`` / ``+Wl n`` / ``+Wm`` / ``-W``, plus the window function where a window applies."""
-    source, index = resolve_voi(options, ds)
+FUNCTION_FLAGS = {"linear": "+Wfl", "sigmoid": "+Wfs"}
+
+
+def window_function(options: ToImageOptions, file_function: str) -> str:
+    """The contract's function for a stored window: the request's, else the file's; LINEAR_EXACT is refused."""
+    fn = options.voi_function or {"SIGMOID": "sigmoid", "LINEAR_EXACT": "linear_exact"}.get(file_function, "linear")
+    if fn not in FUNCTION_FLAGS:
+        raise unsupported(
+            "voi_function", "the file's window uses VOI LUT Function LINEAR_EXACT, which dcmtk cannot apply"
+        )
+    return fn
+
+
+def voi_args(options: ToImageOptions, ds: Any, frames: list[int] | None = None) -> list[str]:
+    """``+Ww c w`` / ``+Wi n`` / ``+Wl n`` / ``+Wm`` / ``-W``, with the window function wherever a window applies.
+
+    Stored windows of the VOI LUT module go as ``+Wi n``; those of enhanced objects' functional groups
+    (which dcmtk 3.6.7 does not read: "only 0 window(s) in file") go as the explicit ``+Ww c w`` they hold.
+    """
+    frames = frames or [0]
+    source, index = resolve_voi(options, ds, frames[0])
     if source == "explicit":
         c, w = options.explicit_window()  # type: ignore[misc]
         # explicit windows are LINEAR unless asked otherwise: never the file's VOI LUT Function
-        return ["+Ww", _num(c), _num(w), "+Wfs" if options.voi_function == "sigmoid" else "+Wfl"]
+        fn = options.voi_function or "linear"
+        if fn not in FUNCTION_FLAGS:
+            raise unsupported("voi_function", f"dcmtk has no {fn.upper()} window function (+Wfl / +Wfs only)")
+        return ["+Ww", _num(c), _num(w), FUNCTION_FLAGS[fn]]
     if source == "window":
-        args = ["+Wi", str(index + 1)]
-        if options.voi_function == "sigmoid":
-            args.append("+Wfs")
-        elif options.voi_function == "linear":
-            args.append("+Wfl")
-        return args  # no function given: the file's VOI LUT Function, as the contract says
+        stored = stored_windows(ds, frames[0])
+        flag = FUNCTION_FLAGS[window_function(options, stored.function)]
+        if stored.top_level:
+            return ["+Wi", str(index + 1), flag]
+        if any(stored_windows(ds, f) != stored for f in frames[1:]):
+            raise unsupported("frame", 'per-frame windows differ between frames: dcmtk takes one window for "all"')
+        return ["+Ww", _num(stored.centers[index]), _num(stored.widths[index]), flag]
     if source == "lut":
         return ["+Wl", str(index + 1)]
     if source == "minmax":
@@ -259,7 +311,7 @@ def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPl
     if not opts.modality_lut:
         argv += ["-M"]
     if not info.is_color:
-        argv += voi_args(opts, ds)
+        argv += voi_args(opts, ds, list(range(info.frames)) if opts.frame == "all" else [int(opts.frame)])
         argv += presentation_args(opts, ds)
     argv += overlay_args(opts)
     argv += format_args(format_for(request.output, opts), opts)
@@ -322,7 +374,8 @@ class DcmtkAdapter(ToolAdapter):
                     "16-bit colour output is not mapped for dcmtk (its 48-bit PNG reads back as 8-bit RGB in Pillow)",
                 )
         else:
-            resolve_voi(opts, info.dataset)  # a missing stored window / LUT: invalid_request, before running
+            # a missing stored window / LUT (invalid_request), LINEAR_EXACT (unsupported_option): before running
+            voi_args(opts, info.dataset, list(range(info.frames)) if opts.frame == "all" else [int(opts.frame)])
         return []
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:

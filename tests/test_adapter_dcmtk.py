@@ -173,7 +173,7 @@ def test_sixteen_bit_tiff_is_refused() -> None:
     [
         # auto: the contract's choice (first VOI LUT, else first window, else min-max)
         ({}, gray(luts=2, windows=2), ["+Wl", "1"]),
-        ({}, gray(windows=2), ["+Wi", "1"]),
+        ({}, gray(windows=2), ["+Wi", "1", "+Wfl"]),
         ({}, gray(), ["+Wm"]),
         # explicit windows are LINEAR unless asked: never the file's function
         ({"window_center": 40, "window_width": 400}, gray(windows=1), ["+Ww", "40", "400", "+Wfl"]),
@@ -182,8 +182,8 @@ def test_sixteen_bit_tiff_is_refused() -> None:
         ({"window_center": 40, "window_width": 0.5, "voi_function": "sigmoid"}, gray(), ["+Ww", "40", "0.5", "+Wfs"]),
         ({"window_center": 40, "window_width": 400, "voi_function": "linear"}, gray(), ["+Ww", "40", "400", "+Wfl"]),
         # stored windows and LUTs: 0-based in the contract, 1-based for dcmtk
-        ({"voi": "window"}, gray(windows=2), ["+Wi", "1"]),
-        ({"voi": "window", "voi_index": 1}, gray(windows=2), ["+Wi", "2"]),
+        ({"voi": "window"}, gray(windows=2), ["+Wi", "1", "+Wfl"]),
+        ({"voi": "window", "voi_index": 1}, gray(windows=2), ["+Wi", "2", "+Wfl"]),
         ({"voi": "window", "voi_index": 1, "voi_function": "sigmoid"}, gray(windows=2), ["+Wi", "2", "+Wfs"]),
         ({"voi": "window", "voi_function": "linear"}, gray(windows=1), ["+Wi", "1", "+Wfl"]),
         ({"voi": "lut"}, gray(luts=1), ["+Wl", "1"]),
@@ -196,6 +196,69 @@ def test_sixteen_bit_tiff_is_refused() -> None:
 )
 def test_voi_flags(tool: ToolInfo, options: dict[str, Any], info: InputInfo, flags: list[str]) -> None:
     assert middle(argv(options, info, tool))[2:-1] == flags
+
+
+def with_function(info: InputInfo, function: str) -> InputInfo:
+    info.dataset.VOILUTFunction = function
+    return info
+
+
+def enhanced(per_frame: list[tuple[float, float] | None], shared: tuple[float, float] | None = None) -> InputInfo:
+    """An enhanced multi-frame header whose windows live in the functional groups only."""
+
+    def group(window: tuple[float, float] | None, function: str | None = None) -> Dataset:
+        item = Dataset()
+        if window is not None:
+            voi = Dataset()
+            voi.WindowCenter, voi.WindowWidth = window
+            if function:
+                voi.VOILUTFunction = function
+            item.FrameVOILUTSequence = Sequence([voi])
+        return item
+
+    info = gray()
+    info.frames = len(per_frame)
+    info.dataset.PerFrameFunctionalGroupsSequence = Sequence([group(w) for w in per_frame])
+    info.dataset.SharedFunctionalGroupsSequence = Sequence([group(shared)])
+    return info
+
+
+@pytest.mark.parametrize("tool", GENERATIONS)
+@pytest.mark.parametrize(
+    ("options", "info", "flags"),
+    [
+        # the file's VOI LUT Function applies to its stored windows (always said explicitly to dcmtk)
+        ({}, with_function(gray(windows=1), "SIGMOID"), ["+Wi", "1", "+Wfs"]),
+        ({"voi": "window"}, with_function(gray(windows=1), "LINEAR"), ["+Wi", "1", "+Wfl"]),
+        ({"voi_function": "linear", "voi": "window"}, with_function(gray(windows=1), "SIGMOID"), ["+Wi", "1", "+Wfl"]),
+        # ...but never to an explicit window
+        ({"window_center": 1, "window_width": 9}, with_function(gray(windows=1), "SIGMOID"), ["+Ww", "1", "9", "+Wfl"]),
+        # enhanced objects: dcmtk 3.6.7 does not read functional-group windows, so they go as +Ww
+        ({}, enhanced([None, None], shared=(49, 102)), ["+Ww", "49", "102", "+Wfl"]),
+        ({"voi": "window"}, enhanced([(10, 20), (30, 40)]), ["+Ww", "10", "20", "+Wfl"]),
+        ({"voi": "window", "frame": 1}, enhanced([(10, 20), (30, 40)]), ["+Ww", "30", "40", "+Wfl"]),
+        ({"voi": "window", "frame": "all"}, enhanced([None, None], shared=(49, 102)), ["+Ww", "49", "102", "+Wfl"]),
+    ],
+)
+def test_stored_window_function_and_functional_groups(
+    tool: ToolInfo, options: dict[str, Any], info: InputInfo, flags: list[str]
+) -> None:
+    args = build_to_image_argv(request(options), info, plan(info.frames), tool)
+    assert middle(args)[(1 if options.get("frame") == "all" else 2) : -1] == flags
+
+
+@pytest.mark.parametrize(
+    ("options", "info", "field"),
+    [
+        ({}, with_function(gray(windows=1), "LINEAR_EXACT"), "options.voi_function"),
+        ({"voi": "window", "frame": "all"}, enhanced([(10, 20), (30, 40)]), "options.frame"),
+        ({"window_center": 1, "window_width": 9, "voi_function": "linear_exact"}, gray(), "options.voi_function"),
+    ],
+)
+def test_what_dcmtk_cannot_window_is_refused(options: dict[str, Any], info: InputInfo, field: str) -> None:
+    with pytest.raises(HarnessError) as exc:
+        build_to_image_argv(request(options), info, plan(info.frames), OLD)
+    assert (exc.value.code, exc.value.field) == (ErrorCode.UNSUPPORTED_OPTION, field)
 
 
 @pytest.mark.parametrize(
