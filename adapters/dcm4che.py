@@ -92,7 +92,9 @@ def voi_args(options: ToImageOptions, ds: Any) -> list[str]:
         c, w = options.explicit_window()  # type: ignore[misc]
         return ["-c", header.number(c), "-w", header.number(w)]
     if source == "window":
-        return ["--window", str(index + 1)]
+        # auto on a file with windows and no VOI LUT: dcm2jpg's own default (window 1); saying nothing lets
+        # such requests share a call with files without any window
+        return [] if options.voi == "auto" else ["--window", str(index + 1)]
     if source == "lut":
         return ["--uselut", "--voilut", str(index + 1)]
     if source == "minmax":

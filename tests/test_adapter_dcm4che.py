@@ -1,0 +1,296 @@
+"""dcm4che dcm2jpg: golden command lines, refusals, batch grouping, and the run path against a stand-in.
+
+dcm2jpg is not installable here, so the execution path is exercised with a tiny stand-in script that
+behaves as dcm2jpg does where the adapter depends on it: one file -> the named file, several -> files
+named ``<input name>.<suffix>`` in the output folder, ``Failed to convert <file>: <message>`` on stdout
+and exit 0 for an input it cannot read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.dcm4che import (
+    Dcm4cheAdapter,
+    Unit,
+    build_to_image_argv,
+    overlay_args,
+    parse_failures,
+    plan_calls,
+    presentation_args,
+    units_of,
+)
+from adapters.java.batch import Job, run_batch
+from backends import registry
+from backends.outputs import OutputPlan, OutputTarget, plan_outputs
+from backends.preflight import InputInfo, inspect
+from contract.errors import HarnessError
+from contract.models import ToImageRequest
+from contract.options import ToImageOptions
+from interface.api import run
+from interface.samples import find
+
+TOOL = "/opt/dcm4che/bin/dcm2jpg"
+SOFT = {"window_center": 40, "window_width": 400}
+
+
+def request(name: str, output: str = "/out/x.png", **options: Any) -> tuple[ToImageRequest, InputInfo]:
+    path = str(find(name))
+    req = ToImageRequest.model_validate(
+        {"op": "to_image", "backend": "dcm4che", "input": path, "output": output, "options": options}
+    )
+    return req, inspect(path)
+
+
+def argv(name: str, output: str = "/out/x.png", frame: int = 0, **options: Any) -> list[str]:
+    req, info = request(name, output, **options)
+    target = OutputTarget(
+        final=Path(output), temp=Path("/out/.x.tmp.png").with_suffix(Path(output).suffix), frame=frame
+    )
+    return build_to_image_argv(req, info, target, TOOL)[1:]
+
+
+# -- golden command lines ----------------------------------------------------------------------------------
+def test_explicit_window_png() -> None:
+    ct = os.path.abspath(find("CT_small.dcm"))
+    assert argv("CT_small.dcm", window_center=40, window_width=400) == [
+        "--frame", "1", "-F", "PNG", "-c", "40", "-w", "400", ct, "/out/.x.tmp.png",
+    ]  # fmt: skip
+
+
+def test_jpeg_quality_is_a_fraction_and_defaults_to_90() -> None:
+    assert argv("CT_small.dcm", "/out/x.jpg", quality=75)[2:6] == ["-F", "JPEG", "-q", "0.75"]
+    assert argv("CT_small.dcm", "/out/x.jpg")[2:6] == ["-F", "JPEG", "-q", "0.9"]
+    assert argv("CT_small.dcm", "/out/x.tiff")[2:4] == ["-F", "TIFF"]
+
+
+def test_frame_is_one_based() -> None:
+    assert argv("emri_small.dcm", frame=7)[:2] == ["--frame", "8"]
+
+
+def test_stored_window_and_voi_lut_by_one_based_index() -> None:
+    assert argv("MR_small.dcm", voi="window")[4:6] == ["--window", "1"]
+    assert argv("vlut_04.dcm", voi="lut")[4:7] == ["--uselut", "--voilut", "1"]
+    # auto: the contract prefers the VOI LUT, dcm2jpg the window: --uselut says which
+    assert argv("vlut_04.dcm")[4:7] == ["--uselut", "--voilut", "1"]
+    assert argv("MR_small.dcm")[4:5] == [os.path.abspath(find("MR_small.dcm"))]  # auto: dcm2jpg's default window 1
+
+
+def test_out_of_range_index_is_checked_here_not_left_to_fall_back() -> None:
+    req, info = request("MR_small.dcm", voi="window", voi_index=3)
+    with pytest.raises(HarnessError) as err:
+        Dcm4cheAdapter().check_input(req, info)
+    assert err.value.code == "invalid_request" and err.value.field == "options.voi_index"
+
+
+def test_none_is_noauto_on_files_without_stored_voi() -> None:
+    assert argv("emri_small.dcm", voi="none")[4:5] == ["--noauto"]
+    assert argv("emri_small.dcm", voi="minmax")[4:5] == [os.path.abspath(find("emri_small.dcm"))]
+
+
+@pytest.mark.parametrize(
+    ("photometric", "shape", "presentation", "expected"),
+    [
+        ("MONOCHROME2", "", "auto", []),
+        ("MONOCHROME1", "", "auto", []),
+        ("MONOCHROME1", "IDENTITY", "auto", ["--noshape"]),  # the contract inverts MONOCHROME1 anyway
+        ("MONOCHROME2", "INVERSE", "auto", []),
+        ("MONOCHROME2", "INVERSE", "identity", ["--noshape"]),
+        ("MONOCHROME1", "INVERSE", "inverse", []),
+        ("MONOCHROME2", "", "identity", []),
+    ],
+)
+def test_presentation_through_noshape(photometric: str, shape: str, presentation: str, expected: list[str]) -> None:
+    ds = {"PhotometricInterpretation": photometric, "PresentationLUTShape": shape or None}
+    opts = ToImageOptions.model_validate({"presentation": presentation})
+    assert presentation_args(opts, ds) == expected
+
+
+@pytest.mark.parametrize(("photometric", "presentation"), [("MONOCHROME2", "inverse"), ("MONOCHROME1", "identity")])
+def test_presentation_out_of_reach_is_refused(photometric: str, presentation: str) -> None:
+    opts = ToImageOptions.model_validate({"presentation": presentation})
+    with pytest.raises(HarnessError) as err:
+        presentation_args(opts, {"PhotometricInterpretation": photometric})
+    assert err.value.code == "unsupported_option" and err.value.field == "options.presentation"
+
+
+def test_overlay_mask_and_values() -> None:
+    def ovl(colour: bool = False, **o: Any) -> list[str]:
+        return overlay_args(ToImageOptions.model_validate(o), colour)
+
+    assert ovl() == []
+    assert ovl(overlays=False) == ["--overlays", "0"]
+    assert ovl(overlays=[0, 2, 15]) == ["--overlays", "8005"]
+    assert ovl(overlay_value=128) == ["--ovlygray", "8080"]  # 0x8080 >> 8 = 128 on 8-bit output
+    assert ovl(True, overlay_value="#FF8000") == ["--ovlyrgb", "#ff8000"]
+
+
+# -- refusals ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "output", "options", "field"),
+    [
+        ("CT_small.dcm", "/out/x.png", {"bit_depth": 16}, "options.bit_depth"),
+        ("CT_small.dcm", "/out/x.png", {**SOFT, "voi_function": "sigmoid"}, "options.voi_function"),
+        ("CT_small.dcm", "/out/x.png", {**SOFT, "voi_function": "linear_exact"}, "options.voi_function"),
+        ("CT_small.dcm", "/out/x.png", {"modality_lut": False}, "options.modality_lut"),
+        ("CT_small.dcm", "/out/x.png", {"png_compression": 6}, "options.png_compression"),
+        ("CT_small.dcm", "/out/x.pgm", {}, "options.format"),
+        ("MR_small.dcm", "/out/x.png", {"voi": "minmax"}, "options.voi"),  # it has a stored window
+        ("MR_small.dcm", "/out/x.png", {"voi": "none"}, "options.voi"),
+    ],
+)  # fmt: skip
+def test_refused_before_running(name: str, output: str, options: dict[str, Any], field: str) -> None:
+    req, info = request(name, output, **options)
+    with pytest.raises(HarnessError) as err:
+        Dcm4cheAdapter().check(req, info)
+    assert err.value.code == "unsupported_option"
+    assert err.value.field == field
+
+
+# -- batching ----------------------------------------------------------------------------------------------
+def _job(name: str, output: str, **options: Any) -> Job:
+    req, info = request(name, output, **options)
+    plan = OutputPlan(targets=[OutputTarget(Path(output), Path(output).with_name("." + Path(output).name), 0)])
+    return Job(req, info, plan)
+
+
+def test_shared_options_make_one_call_with_an_outdir() -> None:
+    jobs = [_job("CT_small.dcm", "/o/a.png"), _job("MR_small.dcm", "/o/b.png"), _job("CT_small.dcm", "/o/c.png")]
+    calls = plan_calls(units_of(jobs), TOOL, Path("/w"))
+    ct, mr = os.path.abspath(find("CT_small.dcm")), os.path.abspath(find("MR_small.dcm"))
+    assert [c.argv for c in calls] == [
+        [TOOL, "--frame", "1", "-F", "PNG", ct, mr, "/w/call-0"],
+        [TOOL, "--frame", "1", "-F", "PNG", ct, "/o/.c.png"],  # same file name again: its own call
+    ]
+    assert [(u.job, str(p)) for u, p in calls[0].outputs] == [
+        (0, "/w/call-0/CT_small.dcm.png"),
+        (1, "/w/call-0/MR_small.dcm.png"),
+    ]
+
+
+def test_different_options_split_calls() -> None:
+    jobs = [_job("CT_small.dcm", "/o/a.png"), _job("MR_small.dcm", "/o/b.jpg")]
+    calls = plan_calls(units_of(jobs), TOOL, Path("/w"))
+    assert len(calls) == 2 and all(c.outdir is None for c in calls)
+
+
+def test_failure_lines_are_parsed() -> None:
+    out = "/a/x.dcm -> /o/x.dcm.png\nFailed to convert /a/bad.dcm: Unsupported Transfer Syntax\n\tat org.dcm4che3..."
+    assert parse_failures(out) == {"/a/bad.dcm": "Unsupported Transfer Syntax"}
+
+
+def test_unit_carries_its_frame() -> None:
+    req, info = request("emri_small.dcm", "/o/e.png", frame="all")
+    plan = OutputPlan(targets=[OutputTarget(Path(f"/o/e_{k:04d}.png"), Path(f"/o/.e{k}.png"), k) for k in range(3)])
+    units = units_of([Job(req, info, plan)])
+    assert [u.options[:2] for u in units] == [("--frame", "1"), ("--frame", "2"), ("--frame", "3")]
+    assert all(isinstance(u, Unit) for u in units)
+
+
+# -- the run path, against a stand-in dcm2jpg ------------------------------------------------------------------
+FAKE = r"""#!{python}
+import json, os, sys
+from PIL import Image
+args = sys.argv[1:]
+with open(os.environ["FAKE_DCM2JPG_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+if args == ["-V"]:
+    print("dcm2jpg 5.34.1"); sys.exit(0)
+with_value = {{"-F", "-q", "--frame", "-c", "-w", "--window", "--voilut", "--overlays", "--ovlygray", "--ovlyrgb"}}
+pos, fmt, i = [], "JPEG", 0
+while i < len(args):
+    if args[i] in with_value:
+        fmt = args[i + 1] if args[i] == "-F" else fmt
+        i += 2
+    elif args[i].startswith("--"):
+        i += 1
+    else:
+        pos.append(args[i]); i += 1
+srcs, dest = pos[:-1], pos[-1]
+for src in srcs:
+    out = os.path.join(dest, os.path.basename(src) + "." + fmt.lower()) if len(srcs) > 1 else dest
+    if "bad" in os.path.basename(src):
+        print("Failed to convert " + src + ": cannot read"); continue
+    Image.new("L", (4, 3), 7).save(out, format=fmt)
+    print(src + " -> " + out)
+"""
+
+
+@pytest.fixture()
+def fake_dcm2jpg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "dcm4che"
+    (home / "bin").mkdir(parents=True)
+    script = home / "bin" / "dcm2jpg"
+    script.write_text(FAKE.format(python=sys.executable))
+    script.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("DCM4CHE_HOME", str(home))
+    monkeypatch.setenv("FAKE_DCM2JPG_LOG", str(log))
+    registry.close_all()
+    yield log
+    registry.close_all()
+
+
+def _calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if json.loads(line) != ["-V"]]
+
+
+def test_single_request_runs_one_call(fake_dcm2jpg: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ct.png"
+    resp = run({"op": "to_image", "backend": "dcm4che", "input": str(find("CT_small.dcm")), "output": str(out)})
+    assert resp.ok, resp.error
+    assert resp.backend_version == "5.34.1"
+    assert resp.outputs == [str(out)] and resp.result is not None and resp.result["width"] == 4
+    assert len(_calls(fake_dcm2jpg)) == 1
+
+
+def test_batch_maps_outputs_back_and_isolates_a_failure(fake_dcm2jpg: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(find("MR_small.dcm").read_bytes())
+    names = [find("CT_small.dcm"), find("MR_small.dcm"), bad, find("emri_small.dcm")]
+    reqs = [
+        {"op": "to_image", "backend": "dcm4che", "input": str(p), "output": str(tmp_path / f"o{k}.png")}
+        for k, p in enumerate(names)
+    ]
+    responses = run_batch(reqs)
+    assert [r.ok for r in responses] == [True, True, False, True]
+    assert responses[2].error is not None and responses[2].error.code == "backend_failed"
+    assert "cannot read" in responses[2].error.message
+    assert not (tmp_path / "o2.png").exists()
+    assert [Path(r.outputs[0]).name for r in responses if r.ok] == ["o0.png", "o1.png", "o3.png"]
+    calls = _calls(fake_dcm2jpg)
+    assert len(calls) == 1 and len(calls[0]) == 4 + 4 + 1  # --frame 1 -F PNG, four inputs, the outdir
+    assert not list(tmp_path.glob(".o*"))  # no temp file left
+
+
+def test_frame_all_is_one_call_per_frame(fake_dcm2jpg: Path, tmp_path: Path) -> None:
+    resp = run(
+        {
+            "op": "to_image",
+            "backend": "dcm4che",
+            "input": str(find("emri_small.dcm")),
+            "output": str(tmp_path / "e.png"),
+            "options": {"frame": "all", "voi": "none"},
+        }
+    )
+    assert resp.ok, resp.error
+    assert [Path(p).name for p in resp.outputs] == [f"e_{k:04d}.png" for k in range(10)]
+    assert [c[:2] for c in _calls(fake_dcm2jpg)] == [["--frame", str(k + 1)] for k in range(10)]
+
+
+def test_unavailable_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DCM4CHE_HOME", str(tmp_path / "nowhere"))
+    avail = Dcm4cheAdapter().availability()
+    assert not avail.available and avail.reason is not None and "README-dcm4che" in avail.reason
+
+
+def test_plan_outputs_fixture_sanity(tmp_path: Path) -> None:
+    plan = plan_outputs([(tmp_path / "a.png", 0)], overwrite=False)
+    assert plan.targets[0].temp.parent == tmp_path
