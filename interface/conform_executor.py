@@ -27,7 +27,7 @@ class Progress:
         self.every_s = every_s
         self.done = 0
         self.started = time.monotonic()
-        self._last_line = 0.0
+        self._last_line: float | None = None  # the first result always prints a line
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -47,7 +47,7 @@ class Progress:
             self.stream.flush()
             return
         now = time.monotonic()
-        if self.done == self.total or now - self._last_line >= self.every_s:
+        if self.done == self.total or self._last_line is None or now - self._last_line >= self.every_s:
             self._last_line = now
             self.stream.write(self.line() + "\n")
             self.stream.flush()

@@ -123,7 +123,8 @@ def build_html(report: dict[str, Any], outcomes: Sequence[CaseOutcome]) -> str:
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         f"<style>{asset('conform_report.css')}</style></head><body>"
         f'<header><h1>{html.escape(title)}</h1><div id="summary"></div></header>'
-        '<main><div id="filters"></div><div id="case-detail"></div><div id="attention"></div>'
+        '<main><div id="filters"></div><details id="attention" open><summary><b id="attention-title"></b></summary>'
+        '<div id="attention-list"></div></details>'
         '<div id="matrix"></div></main>'
         f'<script type="application/json" id="report-data">{data}</script>'
         f"<script>{asset('conform_report.js')}</script></body></html>\n"

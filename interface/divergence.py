@@ -193,10 +193,21 @@ def dataset_matches(conditions: Mapping[str, Sequence[Any]], dataset: Any, trans
     return True
 
 
+def effective_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's to_image options with the contract's defaults filled in (as given when invalid)."""
+    from contract.options import ToImageOptions
+
+    try:
+        return ToImageOptions.model_validate(dict(options)).model_dump()
+    except ValueError:
+        return dict(options)
+
+
 def options_match(conditions: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
-    """Every condition equals the request's option (options left out count as absent: null)."""
+    """Every condition equals the request's option, defaults included (an option that is null never matches)."""
+    effective = effective_options(options)
     for key, wanted in conditions.items():
-        actual = options.get(key)
+        actual = effective.get(key)
         if actual is None or not values_equal(wanted, actual):
             return False
     return True

@@ -94,13 +94,19 @@ function detail(c) {
 }
 
 function show(id, td) {
-  document.querySelectorAll('td.cell.sel').forEach(x => x.classList.remove('sel')); if (td) td.classList.add('sel');
-  const p = document.getElementById('case-detail'); p.replaceChildren(detail(byCase.get(id))); p.scrollIntoView({block: 'nearest'});
+  const tr = td.closest('tr'); const next = tr.nextElementSibling;
+  const open = next && next.classList.contains('detail-row') ? next : null;
+  document.querySelectorAll('td.cell.sel').forEach(x => x.classList.remove('sel'));
+  if (open) { const same = open.dataset.backend === td.dataset.backend; open.remove(); if (same) return; }
+  td.classList.add('sel');
+  const row = el('tr', {class: 'detail-row', 'data-case': id, 'data-backend': td.dataset.backend},
+    el('td', {colspan: String(tr.children.length)}, detail(byCase.get(id))));
+  tr.after(row);
 }
 
 function attention() {
-  const a = document.getElementById('attention'); const bad = D.cases.filter(c => c.results.some(r => ['mismatch', 'error', 'explained'].includes(r.status)));
-  a.append(el('h2', {}, 'Cases needing attention (' + bad.length + ')'));
+  const a = document.getElementById('attention-list'); const bad = D.cases.filter(c => c.results.some(r => ['mismatch', 'error', 'explained'].includes(r.status)));
+  document.getElementById('attention-title').textContent = 'Cases needing attention: mismatch, error or explained (' + bad.length + ')';
   for (const c of bad.slice(0, 100)) a.append(detail(c));
   if (bad.length > 100) a.append(el('div', {class: 'note'}, (bad.length - 100) + ' more: click their cells in the matrix'));
 }

@@ -1,0 +1,292 @@
+"""``dcmharness conform``: statuses, metrics, the registry, report.json, executors and the exit status."""
+# ruff: noqa: F811  (the fixtures imported from test_conform_fake are redefined as test arguments)
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interface import cli
+from interface.conform import ConformConfig, run_conformance
+from interface.conform_executor import Progress, map_ordered
+from interface.conform_status import STATUSES
+from tests.test_conform_fake import (  # noqa: F401 (fixtures)
+    FAKE,
+    PROFILE_STATUS,
+    REGISTRY_EXPLAINS_MINMAX,
+    fake_backend,
+    small_corpus,
+)
+
+PROFILES = list(PROFILE_STATUS)
+
+
+def _run(out: Path, corpus: Path, registry: Path | None = None, **kw: Any) -> dict[str, Any]:
+    config = ConformConfig(
+        out=out, corpus=[corpus], backends=[FAKE], profiles=PROFILES, registry_path=registry, progress=False, **kw
+    )
+    report, _ = run_conformance(config)
+    return report
+
+
+def _empty_registry(tmp_path: Path) -> Path:
+    p = tmp_path / "empty.toml"
+    p.write_text("# nothing\n")
+    return p
+
+
+def _stable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "duration_ms"} for r in records]
+
+
+def test_statuses_per_profile_and_counts(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
+    report = _run(tmp_path / "out", small_corpus, _empty_registry(tmp_path))
+    results = report["results"]
+    # 2 files x 5 profiles x 1 backend, in file order then profile order
+    assert [(r["file"], r["profile"]) for r in results] == [
+        (f, p) for f in ("CT_small.dcm", "MR_small.dcm") for p in PROFILES
+    ]
+    assert {(r["profile"], r["status"]) for r in results} == set(PROFILE_STATUS.items())
+    s = report["summary"]
+    assert s["counts"] == {
+        "match": 2,
+        "within_tolerance": 2,
+        "explained": 0,
+        "mismatch": 2,
+        "unsupported": 2,
+        "error": 2,
+        "reference_error": 0,
+    }
+    assert s["by_backend"] == {FAKE: s["counts"]}
+    assert s["by_profile"]["minmax"]["mismatch"] == 2
+    assert s["unexplained_mismatches"] == 2
+    assert s["backends"] == [{"name": FAKE, "version": "fake 1.0", "kind": "in-process"}]
+    assert s["reference"]["name"] == "python_ref"
+    assert (s["files"], s["cases"], s["results"]) == (2, 10, 10)
+
+
+def test_metrics_and_errors_of_each_result(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = _run(out, small_corpus, _empty_registry(tmp_path))
+    by = {(r["file"], r["profile"]): r for r in report["results"]}
+    m = by[("CT_small.dcm", "minmax")]["metrics"]
+    assert m["max_abs_diff"] == 3.0 and m["shape_match"] and m["mode_match"]
+    assert 0 < m["mean_abs_diff"] <= 3.0 and m["frac_diff_gt1"] > 0.5
+    assert m["psnr"] is not None and m["psnr"] > 30
+    assert by[("CT_small.dcm", "default")]["metrics"]["psnr"] is None  # identical: infinite PSNR
+    assert by[("CT_small.dcm", "explicit_window")]["metrics"]["max_abs_diff"] == 1.0
+    unsupported = by[("CT_small.dcm", "none")]
+    assert unsupported["metrics"] is None
+    assert unsupported["error"]["code"] == "unsupported_option" and unsupported["error"]["field"] == "options.voi"
+    assert by[("MR_small.dcm", "inverse")]["error"]["code"] == "backend_failed"
+    # outputs are relative to the report folder and exist
+    r = by[("CT_small.dcm", "minmax")]
+    assert (out / r["output"]).is_file() and (out / r["reference_output"]).is_file()
+    assert r["options"] == {"voi": "minmax"}
+
+
+def test_registry_explains_and_reports_unmatched(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
+    reg = tmp_path / "divergences.toml"
+    reg.write_text(REGISTRY_EXPLAINS_MINMAX)
+    report = _run(tmp_path / "out", small_corpus, reg)
+    minmax = [r for r in report["results"] if r["profile"] == "minmax"]
+    assert [r["status"] for r in minmax] == ["explained", "explained"]
+    assert minmax[0]["divergence"]["id"] == "fake-minmax-plus-three"
+    assert minmax[0]["divergence"]["source"] == "tests/test_conform_fake.py"
+    s = report["summary"]
+    assert s["unexplained_mismatches"] == 0
+    assert s["registry"]["used"] == {"fake-minmax-plus-three": 2}
+    assert s["registry"]["unmatched"] == ["fake-never-matches"]
+    assert s["registry"]["not_run"] == ["other-backend-entry"]
+    assert s["registry"]["full_run"] is False and s["registry"]["stale"] == []
+
+
+def test_registry_effect_exceeded_stays_mismatch(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
+    reg = tmp_path / "divergences.toml"
+    reg.write_text(REGISTRY_EXPLAINS_MINMAX.replace("max_abs_diff = 3", "max_abs_diff = 2"))
+    report = _run(tmp_path / "out", small_corpus, reg, html=False)
+    minmax = [r for r in report["results"] if r["profile"] == "minmax"]
+    assert [r["status"] for r in minmax] == ["mismatch", "mismatch"]
+    assert minmax[0]["exceeded"] == ["fake-minmax-plus-three"] and minmax[0]["divergence"] is None
+    assert report["summary"]["registry"]["exceeded"] == {"fake-minmax-plus-three": 2}
+
+
+def test_report_json_is_written_and_standard(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = _run(out, small_corpus, _empty_registry(tmp_path), html=False)
+    on_disk = json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert on_disk["summary"]["counts"] == report["summary"]["counts"]
+    assert set(on_disk) == {"summary", "results", "references"}
+    assert len(on_disk["references"]) == 10 and all(r["ok"] for r in on_disk["references"])
+    assert set(on_disk["results"][0]) >= {
+        "input",
+        "profile",
+        "options",
+        "backend",
+        "status",
+        "metrics",
+        "divergence",
+        "error",
+    }
+    assert not (out / "report.html").exists()
+
+
+def test_process_pool_gives_the_same_report_in_the_same_order(
+    fake_backend: str, small_corpus: Path, tmp_path: Path
+) -> None:
+    reg = _empty_registry(tmp_path)
+    serial = _run(tmp_path / "a", small_corpus, reg, html=False)
+    pooled = _run(tmp_path / "b", small_corpus, reg, html=False, jobs=2)
+    assert pooled["summary"]["executor"] == "process pool (2)"
+    a = [{k: v for k, v in r.items() if k not in ("output", "reference_output")} for r in _stable(serial["results"])]
+    b = [{k: v for k, v in r.items() if k not in ("output", "reference_output")} for r in _stable(pooled["results"])]
+    assert a == b
+
+
+def test_dask_local_cluster_gives_the_same_report(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    reg = _empty_registry(tmp_path)
+    serial = _run(tmp_path / "a", small_corpus, reg, html=False)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        dasked = _run(tmp_path / "b", small_corpus, reg, html=False, scheduler=client)
+    assert dasked["summary"]["executor"] == "dask (client)"
+    assert [r["status"] for r in dasked["results"]] == [r["status"] for r in serial["results"]]
+    assert [r["case"] for r in dasked["results"]] == [r["case"] for r in serial["results"]]
+
+
+def test_dask_by_scheduler_address(tmp_path: Path) -> None:
+    """``--scheduler ADDRESS`` connects to a running cluster (here a local one in worker processes)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        results = map_ordered(abs, [-3, 2, -1], scheduler=c.scheduler_address)
+    assert results == [3, 2, 1]
+
+
+def test_cli_exit_status_is_the_ci_gate(
+    fake_backend: str, small_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg = tmp_path / "divergences.toml"
+    base = [
+        "conform",
+        "--corpus",
+        str(small_corpus),
+        "--backends",
+        FAKE,
+        "--profiles",
+        ",".join(PROFILES),
+        "--quiet",
+        "--no-html",
+    ]
+    assert cli.main([*base, "--registry", str(_empty_registry(tmp_path)), "--out", str(tmp_path / "a")]) == 1
+    text = capsys.readouterr().out
+    assert "unexplained mismatches: 2" in text and "fake: match 2, within_tolerance 2, mismatch 2" in text
+    reg.write_text(REGISTRY_EXPLAINS_MINMAX)
+    assert cli.main([*base, "--registry", str(reg), "--out", str(tmp_path / "b")]) == 0
+    assert "unexplained mismatches: 0" in capsys.readouterr().out
+
+
+def test_cli_refuses_unusable_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["conform", "--profiles", "nope", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "unknown profile(s) nope" in capsys.readouterr().err
+    assert cli.main(["conform", "--backends", "no_such_tool", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "unknown backend 'no_such_tool'" in capsys.readouterr().err
+    assert cli.main(["conform", "--quiet"]) == 2
+    assert "--out DIR is required" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[divergence]]\nid = "Bad Id"\n')
+    assert cli.main(["conform", "--registry", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "kebab-case" in capsys.readouterr().err
+
+
+def test_list_profiles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["conform", "--list-profiles"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("default ")
+    assert "minmax           min-max" in text and '{"voi": "minmax"}' in text
+    assert "PSNR >= 40 dB" in text  # the jpeg profile's tolerance
+
+
+def test_unreadable_file_gets_default_profile_and_reference_error(fake_backend: str, tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    # a DICOM header claiming 0 rows: every backend gets the same preflight error
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = "1.2.3.4"
+    ds.Modality, ds.Rows, ds.Columns, ds.BitsAllocated, ds.SamplesPerPixel = "OT", 0, 4, 8, 1
+    ds.PixelData = b""
+    ds.save_as(corpus / "zero_rows.dcm", enforce_file_format=True)
+    (corpus / "notes.txt").write_text("not dicom")
+    report = _run(tmp_path / "out", corpus, _empty_registry(tmp_path), html=False)
+    assert [(r["file"], r["profile"], r["status"]) for r in report["results"]] == [
+        ("zero_rows.dcm", "default", "reference_error")
+    ]
+    assert report["results"][0]["reference_error"]["code"] == "decode_failed"
+    assert report["summary"]["reference_errors"] == 1
+    assert any("notes.txt: not DICOM, skipped" in n for n in report["summary"]["notes"])
+
+
+def test_only_the_reference_available_reports_its_renders(small_corpus: Path, tmp_path: Path) -> None:
+    config = ConformConfig(out=tmp_path / "o", corpus=[small_corpus], backends=[], profiles=["default"], progress=False)
+    from interface import conform
+
+    # backends=[] means "none given": pretend the registry holds only the reference
+    original = conform.registry.BACKENDS.copy()
+    conform.registry.BACKENDS.clear()
+    conform.registry.BACKENDS["python_ref"] = original["python_ref"]
+    try:
+        report, _ = run_conformance(config)
+    finally:
+        conform.registry.BACKENDS.update(original)
+    assert report["results"] == [] and len(report["references"]) == 2
+    assert report["summary"]["unexplained_mismatches"] == 0
+    assert any("no backend to compare" in n for n in report["summary"]["notes"])
+
+
+def test_progress_plain_lines_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = Progress(3, stream, every_s=3600)
+    for _ in range(3):
+        progress.advance()
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" cases")[0] for line in lines] == ["conform: 1/3", "conform: 3/3"]
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    progress = Progress(4, stream)
+    progress.advance(2)
+    assert stream.getvalue().startswith("\r[" + "#" * 15 + "." * 15 + "] conform: 2/4 cases (50%)")
+
+
+def test_statuses_are_the_documented_seven() -> None:
+    assert list(STATUSES) == [
+        "match",
+        "within_tolerance",
+        "explained",
+        "mismatch",
+        "unsupported",
+        "error",
+        "reference_error",
+    ]
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "report-schema.md").read_text()
+    for status in STATUSES:
+        assert f"`{status}`" in doc
