@@ -216,6 +216,17 @@ def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | Non
     return Outcome(result=result, command=argv, stderr=stderr)
 
 
+def check_json_input(info: InputInfo | None) -> None:
+    """dcm2json 3.6.7 stops on encapsulated pixel data ("JSON InlineBinary encoding not supported for
+    compressed pixel data", exit 81): refused before running."""
+    if info is not None and info.has_pixel_data and info.transfer_syntax not in UNCOMPRESSED_TS:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"dcm2json cannot write compressed pixel data ({info.transfer_syntax}) as JSON",
+            "input",
+        )
+
+
 def check_transcode_input(request: TranscodeRequest, info: InputInfo | None) -> None:
     """Refusals that depend on the input, before anything runs."""
     if info is None:
@@ -245,6 +256,8 @@ def with_ops(cls: type[T]) -> type[T]:
                 return warnings
             if isinstance(request, TranscodeRequest):
                 check_transcode_input(request, info)
+            else:
+                check_json_input(info)
             return []
 
         def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -276,6 +289,8 @@ class DcmtkOpsAdapter(ToolAdapter):
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if isinstance(request, TranscodeRequest):
             check_transcode_input(request, info)
+        else:
+            check_json_input(info)
         return []
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:

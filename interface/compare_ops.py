@@ -158,7 +158,8 @@ def normalise_json(model: Mapping[str, Any], *, keep_meta: bool = False) -> dict
     """A DICOM JSON model in canonical form: upper-case tags, no group lengths, no Specific Character Set,
     no meta unless asked; FL values at float32 precision, DS/IS as numbers, PN groups without trailing
     empty components, strings without padding, empty values as null, bulk data as presence only (inline
-    bytes compared when both sides inline them). Pure."""
+    bytes compared when both sides inline them). ``compare_dicom_json`` also compares a private attribute
+    that one side has as UN by presence only. Pure."""
     out: dict[str, Any] = {}
     for tag, elem in model.items():
         key = str(tag).upper()
@@ -201,6 +202,8 @@ def compare_dicom_json(
             diffs.append(Difference(path, "extra", None, _brief(nb[tag])))
             continue
         ea, eb = na[tag], nb[tag]
+        if _is_private(tag) and "UN" in (ea["vr"], eb["vr"]):
+            continue  # a private attribute of an implicit VR file: its VR is a dictionary guess (or UN)
         if ea["vr"] != eb["vr"] and not ({ea["vr"], eb["vr"]} <= {"OB", "OW", "UN"}):
             diffs.append(Difference(path, "vr", ea["vr"], eb["vr"]))
             continue
@@ -223,6 +226,13 @@ def compare_dicom_json(
         if not all(_values_equal(x, y) for x, y in zip(va, vb, strict=True)):
             diffs.append(Difference(path, "value", va, vb))
     return diffs
+
+
+def _is_private(tag: str) -> bool:
+    try:
+        return int(tag[:4], 16) % 2 == 1
+    except ValueError:
+        return False
 
 
 def _is_normalised(model: Mapping[str, Any]) -> bool:

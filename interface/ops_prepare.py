@@ -62,6 +62,30 @@ def _output(request: RequestBase, ctx: RunContext, input_path: Path, suffix: str
     return plan_outputs([(out, None)], request.overwrite)
 
 
+def inspect_header(path: Path) -> InputInfo:
+    """The shared checks for ops that read the header only: a file whose image attributes are inconsistent
+    (e.g. Rows 0) is still a DICOM file they can dump, summarise or anonymize."""
+    try:
+        return inspect(str(path), need_pixels=False)
+    except HarnessError as exc:
+        if exc.code not in (ErrorCode.DECODE_FAILED, ErrorCode.INPUT_TOO_LARGE):
+            raise
+    from backends.preflight import infer_transfer_syntax, read_dataset
+
+    ds = read_dataset(path)
+    meta = getattr(ds, "file_meta", None)
+    tsyntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    return InputInfo(
+        path=path,
+        dataset=ds,
+        transfer_syntax=tsyntax or infer_transfer_syntax(ds),
+        has_pixel_data=has_pixels,
+        size_bytes=path.stat().st_size,
+        modality=str(ds.get("Modality", "") or ""),
+    )
+
+
 def _no_output(request: RequestBase) -> OutputPlan:
     if request.output is not None:
         op = getattr(request, "op", "")
@@ -72,14 +96,14 @@ def _no_output(request: RequestBase) -> OutputPlan:
 def prepare_dump(request: RequestBase, ctx: RunContext) -> Prepared:
     assert isinstance(request, DumpRequest)
     path = _input(request, ctx)
-    info = inspect(str(path), need_pixels=False)
+    info = inspect_header(path)
     return info, _output(request, ctx, path, ".json")
 
 
 def prepare_info(request: RequestBase, ctx: RunContext) -> Prepared:
     assert isinstance(request, InfoRequest)
     path = _input(request, ctx)
-    info = inspect(str(path), need_pixels=False)
+    info = inspect_header(path)
     return info, _no_output(request)
 
 
@@ -102,7 +126,7 @@ def prepare_transcode(request: RequestBase, ctx: RunContext) -> Prepared:
 def prepare_anonymize(request: RequestBase, ctx: RunContext) -> Prepared:
     assert isinstance(request, AnonymizeRequest)
     path = _input(request, ctx)
-    info = inspect(str(path), need_pixels=False)
+    info = inspect_header(path)
     return info, _output(request, ctx, path, ".anon.dcm")
 
 

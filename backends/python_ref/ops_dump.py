@@ -99,7 +99,7 @@ _PIXEL_TAGS = ("7FE00010", "7FE00008", "7FE00009")
 
 def summarise(model: dict[str, Any], transfer_syntax: str | None, include_private: bool = False) -> dict[str, Any]:
     """The ``info`` result from a DICOM JSON model (data set, with or without meta). Pure."""
-    dataset_tags = [t for t in model if not t.startswith("0002")]
+    dataset_tags = [t for t in model if not t.startswith("0002") and not t.endswith("0000")]  # no group lengths
     if not include_private:
         dataset_tags = [t for t in dataset_tags if int(t[:4], 16) % 2 == 0]
     has_pixels = any(t in model for t in _PIXEL_TAGS)
