@@ -9,19 +9,22 @@ The server is ours (``adapters.orthanc_server``), started once per process, or o
 Facts it relies on, checked against Orthanc 1.10.1 + DICOMweb plugin 1.7 (Debian 12; the live tests
 re-check them):
 
-- The plugin renders with its own code only when the query has a *customization* (``window``,
-  ``quality`` or ``viewport``). Without one it forwards to the core route, whose defaults differ
-  (core ``/instances/{id}/frames/{n}/rendered``: stored window when the file has one, otherwise a
-  fixed range; its ``window-center``/``window-width`` ramp truncates, one level low on about half of the
-  pixels). So every request here carries ``window=`` or at least ``quality=`` (ignored for PNG output).
+- Routes. The core ``/instances/{id}/frames/{n}/rendered`` (0-based) defaults to the first stored window
+  (a fixed range without one) and its ``window-center``/``window-width`` compute
+  ``floor(((x-c)/w+0.5)*255)``: LINEAR_EXACT truncated, one level below the contract's LINEAR on most
+  pixels. So the DICOMweb route is used. Its renderer answers min-max when no ``window`` is given
+  (plugin 1.7, with or without other parameters; the plugin's source forwards a request without any
+  parameter to the core route, with the core's defaults, so every request here carries ``window=`` or at
+  least ``quality=``, which PNG output ignores, to pin the plugin's own renderer whatever its version).
 - ``window=c,w,linear`` and ``window=c,w,sigmoid`` are PS3.3 C.11.2.1.2.1 / C.11.2.1.3.1 in float,
   rounded to nearest: identical to python_ref on the sample files.
 - ``window=c,w,linear-exact`` omits the +0.5 of C.11.2.1.3.2 (``(x-c)/w*255``: the image 127.5 levels
   darker, the lower half black; WadoRsRetrieveRendered.cpp, ``exactYOffset``). LINEAR_EXACT is therefore
   sent as the LINEAR window with centre ``c + 0.5`` and width ``w + 1``, which is the same function
   exactly: ``((x-(c+0.5-0.5))/(w+1-1)+0.5)*255`` with the same bounds ``c -/+ w/2``.
-- With a customization but no ``window`` it uses the frame's min-max through Rescale Slope/Intercept
-  (the contract's ``voi: "minmax"``), reversed when the slope is negative (refused then).
+- Without ``window`` it uses the frame's min-max through Rescale Slope/Intercept (the contract's
+  ``voi: "minmax"``); by its source the ramp is reversed when the slope is negative (refused then; no
+  sample file has one).
 - It applies only the top-level Rescale Slope/Intercept: a Modality LUT Sequence or a rescale in the
   functional groups of an enhanced multi-frame file is ignored (refused). It never applies a VOI LUT
   Sequence, a stored window (passed explicitly here, from the header), a Presentation LUT Shape, or
