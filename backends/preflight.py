@@ -16,6 +16,9 @@ from contract.errors import ErrorCode, HarnessError
 
 #: Refuse inputs whose declared pixel data would need more than this many bytes decoded.
 MAX_DECODED_BYTES = int(os.environ.get("DCMHARNESS_MAX_DECODED_BYTES", str(4 * 1024**3)))
+#: Refuse inputs whose one frame would need more than this many bytes decoded (every backend decodes a
+#: frame whole; a damaged RLE or JPEG header can claim 65535 x 65535 in a few bytes).
+MAX_FRAME_BYTES = int(os.environ.get("DCMHARNESS_MAX_FRAME_BYTES", str(256 * 1024**2)))
 
 _PLAUSIBLE_TAGS = (0x00080016, 0x00280010, 0x7FE00010, 0x00080060, 0x00100010, 0x0020000D)
 
@@ -187,8 +190,17 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
             "PALETTE COLOR image without its Palette Color LUT Descriptors (0028,1101-1103)",
             "input",
         )
+    frame_bytes = info.rows * info.columns * info.samples_per_pixel * max(info.bits_allocated, 8) // 8
+    if frame_bytes > MAX_FRAME_BYTES:
+        raise HarnessError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"the header declares {frame_bytes} bytes of decoded pixels per frame ({info.columns}x{info.rows}, "
+            f"{info.samples_per_pixel} sample(s), {info.bits_allocated} bits; limit {MAX_FRAME_BYTES}; "
+            "set DCMHARNESS_MAX_FRAME_BYTES to change it)",
+            "input",
+        )
     _check_pixel_container(ds, info)
-    decoded = info.rows * info.columns * info.frames * info.samples_per_pixel * max(info.bits_allocated, 8) // 8
+    decoded = frame_bytes * info.frames
     if decoded > MAX_DECODED_BYTES:
         raise HarnessError(
             ErrorCode.INPUT_TOO_LARGE,
@@ -224,6 +236,15 @@ def _check_pixel_container(ds: Any, info: InputInfo) -> None:
             "input",
         )
     if not info.is_compressed:
+        available = length if isinstance(length, int) and length != 0xFFFFFFFF else _value_length(raw)
+        needed = native_frame_bytes(info)
+        if available is not None and available < needed:
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED,
+                f"Pixel Data holds {available} bytes, less than one frame of {info.columns}x{info.rows} "
+                f"x {info.samples_per_pixel} sample(s) x {info.bits_allocated} bits ({needed} bytes)",
+                "input",
+            )
         return
     from pydicom.encaps import generate_fragments, parse_basic_offsets
 
@@ -235,6 +256,20 @@ def _check_pixel_container(ds: Any, info: InputInfo) -> None:
         raise HarnessError(
             ErrorCode.DECODE_FAILED, f"the encapsulated pixel data is damaged: {_short(exc)}", "input"
         ) from None
+
+
+def native_frame_bytes(info: InputInfo) -> int:
+    """Bytes of one uncompressed frame (PS3.5 8.1.1: 1-bit data packed; YBR_FULL_422 two samples a pixel)."""
+    n = info.rows * info.columns * info.samples_per_pixel
+    n = (n + 7) // 8 if info.bits_allocated == 1 else n * (info.bits_allocated // 8)
+    if info.photometric == "YBR_FULL_422":
+        n = n // 3 * 2
+    return n
+
+
+def _value_length(raw: Any) -> int | None:
+    value = getattr(raw, "value", None)
+    return len(value) if isinstance(value, bytes | bytearray) else None
 
 
 def _is_multi(value: Any) -> bool:

@@ -94,10 +94,22 @@ def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo |
     output = request.output or default_output_name(request.input, FORMAT_EXTENSIONS[fmt])
     out = confine(resolve_path(output, ctx, "output"), ctx.root, "output")
     if opts.frame == "all":
-        finals: list[tuple[Path, int | None]] = [(frame_path(out, f), f) for f in frames]
+        finals: list[tuple[Path, int | None]] = [(confine(frame_path(out, f), ctx.root, "output"), f) for f in frames]
     else:
         finals = [(out, frames[0])]
+    for final, _ in finals:
+        if _same_file(final, input_path):
+            raise HarnessError(
+                ErrorCode.INVALID_REQUEST, "output is the input file: an input is never modified", "output"
+            )
     return info, plan_outputs(finals, request.overwrite)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 PREPARERS: dict[str, Preparer] = {"to_image": prepare_to_image, **OPS_PREPARERS}
@@ -205,6 +217,14 @@ def run(data: Any, ctx: RunContext | None = None) -> Response:
         if plan is not None:
             plan.discard()
         err = HarnessError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+        return error_response(err, request_id=request_id, op=op, backend=backend_name, started=started)
+    except BaseException as exc:
+        if plan is not None:
+            plan.discard()
+        if type(exc).__name__ != "PanicException":
+            raise
+        # a Rust extension (pyo3) panicked, e.g. a decoder indexing past damaged data: not a crash of the run
+        err = HarnessError(ErrorCode.DECODE_FAILED, f"a native decoder failed: {exc}"[:500], "input")
         return error_response(err, request_id=request_id, op=op, backend=backend_name, started=started)
 
 

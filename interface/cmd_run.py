@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,7 +63,14 @@ def _flag_request(args: argparse.Namespace) -> dict[str, Any]:
     return req
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C: the request in flight discards its temporary files, its tool is killed."""
+    raise SystemExit(128 + signum)
+
+
 def main(args: argparse.Namespace) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     ctx = RunContext(root=Path(args.root) if args.root else None, default_timeout=args.timeout)
     out = sys.stdout
     if args.root and not Path(args.root).is_dir():

@@ -324,7 +324,7 @@ def run_fuzz(
                         if keep is not None:
                             keep.mkdir(parents=True, exist_ok=True)
                             (keep / f"case_{r.spec.index:06d}.dcm").write_bytes(r.data)
-                            (keep / f"case_{r.spec.index:06d}.json").write_text(
+                            (keep / f"case_{r.spec.index:06d}.{a.backend}.json").write_text(
                                 json.dumps({**asdict(r.spec), **asdict(a)}, indent=2)
                             )
                 shutil.rmtree(r.workdir, ignore_errors=True)
