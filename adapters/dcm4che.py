@@ -1,20 +1,24 @@
 """The dcm4che adapter: ``to_image`` through ``dcm2jpg`` (dcm4che 5.x).
 
-Facts it relies on (dcm4che's ``Dcm2Jpg.java`` and ``messages.properties``, dcm4che-tool-dcm2jpg, and
-``../shared/docs/toolkits.md``; dcm2jpg is not installable here, so they are checked against the source):
+Facts it relies on (dcm4che's ``Dcm2Jpg.java``, ``messages.properties`` and the ``--help`` text in
+dcm4che-tool-dcm2jpg/README.md, and ``../shared/docs/toolkits.md``; dcm2jpg is not installable here, so
+they are checked against the source, not the tool):
 
 - ``dcm2jpg [options] <dicom-file> <image-file>`` or ``dcm2jpg [options] <dicom-file>... <outdir>``: with
   several inputs each output is ``<outdir>/<input file name>.<suffix>`` (suffix: the lower-case format
   name), all in ONE JVM. Options apply to every file of a call.
-- ``-F PNG|JPEG|TIFF`` (ImageIO writer; JPEG by default), ``-q 0.0..1.0`` (the contract's 1..100 / 100),
-  ``--frame n`` (1-based, one frame per call), ``-c``/``-w`` explicit LINEAR window, ``--window n`` and
-  ``--voilut n`` (1-based; out of range silently falls back, so the index is checked here first),
-  ``--uselut`` (prefer the VOI LUT over a window; dcm4che prefers the window), ``--noauto`` (no min/max
-  auto-window for files without VOI attributes: the full range), ``--noshape`` (ignore Presentation LUT
-  Shape, invert by Photometric Interpretation), ``--overlays <hex mask>`` (bit k = plane k, FFFF by
-  default), ``--ovlygray <hex>`` (16-bit scale: shifted right by 8 for 8-bit output), ``--ovlyrgb #rrggbb``.
+- ``-F PNG|JPEG|TIFF`` (ImageIO writer; JPEG by default), ``-q 0.0..1.0`` (the contract's 1..100 / 100).
+- ``--frame n``: 1-based, one frame per call. Without it (frame 1) the file is read through
+  DicomInputStream (``--usedis``), which also decodes deflated files; with it through ImageInputStream,
+  so deflated input gets ``--usedis`` as well.
+- ``-c``/``-w`` explicit LINEAR window; ``--window n`` and ``--voilut n`` (1-based; out of range silently
+  falls back to the first, so the index is checked here first); ``--uselut`` (prefer the VOI LUT; dcm2jpg
+  prefers the window); ``--noauto`` (no min/max auto-window for files without VOI attributes).
+- ``--noshape``: ignore the Presentation LUT Shape, invert by Photometric Interpretation (recent 5.x).
+- ``--overlays <hex mask>`` (bit k = plane k, FFFF by default), ``--ovlygray <hex>`` (a 16-bit value,
+  shifted right by 8 for 8-bit output), ``--ovlyrgb #rrggbb``.
 - Grayscale output is always 8-bit; VOI LUT Function is not implemented (SIGMOID and LINEAR_EXACT render
-  LINEAR); a Modality transform cannot be switched off.
+  LINEAR); the Modality transform cannot be switched off.
 - It exits 0 when a conversion fails: it prints ``Failed to convert <file>: <message>`` on stdout, so
   failure is read from stdout and from the missing file.
 
@@ -46,6 +50,7 @@ from contract.options import ToImageOptions, format_for
 #: -F values (ImageIO writer names) of the contract's formats; no PNM writer in the JDK.
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF"}
 DEFAULT_QUALITY = 90
+DEFLATED = "1.2.840.10008.1.2.1.99"
 FAILED = re.compile(r"^Failed to convert (.+?): (.*)$")
 
 
@@ -144,7 +149,11 @@ def overlay_args(options: ToImageOptions, colour: bool) -> list[str]:
 def option_args(request: ToImageRequest, info: InputInfo, frame: int) -> list[str]:
     """Every option of one frame's conversion (shared by all files of a batched call)."""
     opts = request.options
-    args = ["--frame", str(frame + 1)]
+    # frame 1 is dcm2jpg's default; without --frame it reads through DicomInputStream (--usedis), which
+    # also decodes deflated files; with --frame it reads through ImageInputStream unless told --usedis
+    args = [] if frame == 0 else ["--frame", str(frame + 1)]
+    if frame and info.transfer_syntax == DEFLATED:
+        args.append("--usedis")
     args += format_args(format_for(request.output, opts), opts)
     if not info.is_color:
         args += voi_args(opts, info.dataset)

@@ -299,6 +299,12 @@ def tool_for(info: InputInfo | None, tool: ToolInfo) -> str:
     return tool.path
 
 
+def check_route(executable: str, fmt: str) -> None:
+    """dcml2pnm (JPEG-LS input on dcmtk <= 3.6.8) writes no JPEG: it answers "Unknown option +oj"."""
+    if os.path.basename(executable) == "dcml2pnm" and fmt == "jpeg":
+        raise unsupported("format", "dcml2pnm (dcmtk 3.6.7's JPEG-LS decoder) cannot write JPEG; dcm2img 3.6.9+ can")
+
+
 def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPlan, tool: ToolInfo) -> list[str]:
     """The dcmtk command line for a to_image request (pure: no file system access, golden-tested)."""
     opts = request.options
@@ -314,7 +320,9 @@ def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPl
         argv += voi_args(opts, ds, list(range(info.frames)) if opts.frame == "all" else [int(opts.frame)])
         argv += presentation_args(opts, ds)
     argv += overlay_args(opts)
-    argv += format_args(format_for(request.output, opts), opts)
+    fmt = format_for(request.output, opts)
+    check_route(argv[0], fmt)
+    argv += format_args(fmt, opts)
     output = frames_prefix(plan) if opts.frame == "all" else os.path.abspath(str(plan.targets[0].temp))
     argv += [os.path.abspath(str(info.path)), output]
     return argv
@@ -362,6 +370,8 @@ class DcmtkAdapter(ToolAdapter):
                     "input",
                 )
         fmt = format_for(request.output, opts)
+        if tool is not None:
+            check_route(tool_for(info, tool), fmt)
         if (fmt, opts.bit_depth) not in FORMAT_FLAGS:
             raise unsupported("bit_depth", f"dcmtk cannot write {opts.bit_depth}-bit {fmt}")
         if info.is_color:

@@ -61,26 +61,32 @@ def argv(name: str, output: str = "/out/x.png", frame: int = 0, **options: Any) 
 def test_explicit_window_png() -> None:
     ct = os.path.abspath(find("CT_small.dcm"))
     assert argv("CT_small.dcm", window_center=40, window_width=400) == [
-        "--frame", "1", "-F", "PNG", "-c", "40", "-w", "400", ct, "/out/.x.tmp.png",
+        "-F", "PNG", "-c", "40", "-w", "400", ct, "/out/.x.tmp.png",
     ]  # fmt: skip
 
 
 def test_jpeg_quality_is_a_fraction_and_defaults_to_90() -> None:
-    assert argv("CT_small.dcm", "/out/x.jpg", quality=75)[2:6] == ["-F", "JPEG", "-q", "0.75"]
-    assert argv("CT_small.dcm", "/out/x.jpg")[2:6] == ["-F", "JPEG", "-q", "0.9"]
-    assert argv("CT_small.dcm", "/out/x.tiff")[2:4] == ["-F", "TIFF"]
+    assert argv("CT_small.dcm", "/out/x.jpg", quality=75)[:4] == ["-F", "JPEG", "-q", "0.75"]
+    assert argv("CT_small.dcm", "/out/x.jpg")[:4] == ["-F", "JPEG", "-q", "0.9"]
+    assert argv("CT_small.dcm", "/out/x.tiff")[:2] == ["-F", "TIFF"]
 
 
 def test_frame_is_one_based() -> None:
     assert argv("emri_small.dcm", frame=7)[:2] == ["--frame", "8"]
+    assert "--frame" not in argv("emri_small.dcm", frame=0)  # dcm2jpg's default: frame 1
+
+
+def test_deflated_input_is_read_through_dicominputstream() -> None:
+    assert "--usedis" not in argv("image_dfl.dcm")  # no --frame: DicomInputStream already
+    # (a deflated multi-frame file would get --frame n --usedis; none is among the samples)
 
 
 def test_stored_window_and_voi_lut_by_one_based_index() -> None:
-    assert argv("MR_small.dcm", voi="window")[4:6] == ["--window", "1"]
-    assert argv("vlut_04.dcm", voi="lut")[4:7] == ["--uselut", "--voilut", "1"]
+    assert argv("MR_small.dcm", voi="window")[2:4] == ["--window", "1"]
+    assert argv("vlut_04.dcm", voi="lut")[2:5] == ["--uselut", "--voilut", "1"]
     # auto: the contract prefers the VOI LUT, dcm2jpg the window: --uselut says which
-    assert argv("vlut_04.dcm")[4:7] == ["--uselut", "--voilut", "1"]
-    assert argv("MR_small.dcm")[4:5] == [os.path.abspath(find("MR_small.dcm"))]  # auto: dcm2jpg's default window 1
+    assert argv("vlut_04.dcm")[2:5] == ["--uselut", "--voilut", "1"]
+    assert argv("MR_small.dcm")[2:3] == [os.path.abspath(find("MR_small.dcm"))]  # auto: dcm2jpg's default window 1
 
 
 def test_out_of_range_index_is_checked_here_not_left_to_fall_back() -> None:
@@ -91,8 +97,8 @@ def test_out_of_range_index_is_checked_here_not_left_to_fall_back() -> None:
 
 
 def test_none_is_noauto_on_files_without_stored_voi() -> None:
-    assert argv("emri_small.dcm", voi="none")[4:5] == ["--noauto"]
-    assert argv("emri_small.dcm", voi="minmax")[4:5] == [os.path.abspath(find("emri_small.dcm"))]
+    assert argv("emri_small.dcm", voi="none")[2:3] == ["--noauto"]
+    assert argv("emri_small.dcm", voi="minmax")[2:3] == [os.path.abspath(find("emri_small.dcm"))]
 
 
 @pytest.mark.parametrize(
@@ -166,8 +172,8 @@ def test_shared_options_make_one_call_with_an_outdir() -> None:
     calls = plan_calls(units_of(jobs), TOOL, Path("/w"))
     ct, mr = os.path.abspath(find("CT_small.dcm")), os.path.abspath(find("MR_small.dcm"))
     assert [c.argv for c in calls] == [
-        [TOOL, "--frame", "1", "-F", "PNG", ct, mr, "/w/call-0"],
-        [TOOL, "--frame", "1", "-F", "PNG", ct, "/o/.c.png"],  # same file name again: its own call
+        [TOOL, "-F", "PNG", ct, mr, "/w/call-0"],
+        [TOOL, "-F", "PNG", ct, "/o/.c.png"],  # same file name again: its own call
     ]
     assert [(u.job, str(p)) for u, p in calls[0].outputs] == [
         (0, "/w/call-0/CT_small.dcm.png"),
@@ -190,7 +196,7 @@ def test_unit_carries_its_frame() -> None:
     req, info = request("emri_small.dcm", "/o/e.png", frame="all")
     plan = OutputPlan(targets=[OutputTarget(Path(f"/o/e_{k:04d}.png"), Path(f"/o/.e{k}.png"), k) for k in range(3)])
     units = units_of([Job(req, info, plan)])
-    assert [u.options[:2] for u in units] == [("--frame", "1"), ("--frame", "2"), ("--frame", "3")]
+    assert [u.options[:2] for u in units] == [("-F", "PNG"), ("--frame", "2"), ("--frame", "3")]
     assert all(isinstance(u, Unit) for u in units)
 
 
@@ -266,7 +272,7 @@ def test_batch_maps_outputs_back_and_isolates_a_failure(fake_dcm2jpg: Path, tmp_
     assert not (tmp_path / "o2.png").exists()
     assert [Path(r.outputs[0]).name for r in responses if r.ok] == ["o0.png", "o1.png", "o3.png"]
     calls = _calls(fake_dcm2jpg)
-    assert len(calls) == 1 and len(calls[0]) == 4 + 4 + 1  # --frame 1 -F PNG, four inputs, the outdir
+    assert len(calls) == 1 and len(calls[0]) == 2 + 4 + 1  # -F PNG, four inputs, the outdir
     assert not list(tmp_path.glob(".o*"))  # no temp file left
 
 
@@ -282,7 +288,9 @@ def test_frame_all_is_one_call_per_frame(fake_dcm2jpg: Path, tmp_path: Path) -> 
     )
     assert resp.ok, resp.error
     assert [Path(p).name for p in resp.outputs] == [f"e_{k:04d}.png" for k in range(10)]
-    assert [c[:2] for c in _calls(fake_dcm2jpg)] == [["--frame", str(k + 1)] for k in range(10)]
+    calls = _calls(fake_dcm2jpg)
+    assert [c[:2] for c in calls] == [["-F", "PNG"]] + [["--frame", str(k + 1)] for k in range(1, 10)]
+    assert all("--noauto" in c for c in calls)
 
 
 def test_unavailable_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

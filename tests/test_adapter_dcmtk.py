@@ -334,6 +334,14 @@ def test_jpeg_ls_stays_with_dcm2img() -> None:
     assert argv({}, gray(transfer_syntax=JPEG_LS), NEW)[0] == "/opt/dcmtk/bin/dcm2img"
 
 
+def test_dcml2pnm_writes_no_jpeg() -> None:
+    # dcml2pnm 3.6.7: "error: Unknown option +oj"
+    with pytest.raises(HarnessError) as exc:
+        argv({"format": "jpeg"}, gray(transfer_syntax=JPEG_LS), OLD)
+    assert (exc.value.code, exc.value.field) == (ErrorCode.UNSUPPORTED_OPTION, "options.format")
+    assert middle(argv({"format": "jpeg"}, gray(transfer_syntax=JPEG_LS), NEW))[3:] == ["+oj", "+Jq", "90"]
+
+
 @pytest.mark.parametrize(
     ("tool", "expected"),
     [
