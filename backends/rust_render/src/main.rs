@@ -430,7 +430,11 @@ pub fn run(input: &str, output: Option<&str>, overwrite: bool, o: &Options) -> R
     }
     let last = last.expect("at least one frame");
     let mode = if last.image.channels == 3 {
-        "RGB"
+        if last.image.bit_depth == 16 {
+            "RGB;16"
+        } else {
+            "RGB"
+        }
     } else if last.image.bit_depth == 16 {
         "I;16"
     } else {

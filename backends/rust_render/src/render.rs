@@ -75,7 +75,8 @@ pub fn read_lut(item: &DataSet, desc_tag: u32, data_tag: u32, signed_first: bool
     } else {
         let words: Vec<i64> = raw.chunks_exact(2).map(|c| item.rd_u16(c) as i64).collect();
         if bits == 8 && words.len() < n && words.len() * 2 >= n {
-            raw[..n].iter().map(|&v| v as i64).collect()
+            // two 8-bit entries per 16-bit word, the first in the low byte
+            words.iter().flat_map(|&w| [w & 0xFF, w >> 8]).collect()
         } else {
             words
         }
@@ -226,6 +227,33 @@ fn values(ds: &DataSet, t: u32) -> Vec<f64> {
     ds.f64s(t).unwrap_or_default()
 }
 
+fn first_text(ds: &DataSet, t: u32) -> Option<String> {
+    ds.str(t).map(|s| s.split('\\').next().unwrap_or("").trim().to_string())
+}
+
+/// Stored windows (centres, widths) and VOI LUT Function of a frame: top level (VOI LUT module), else the
+/// Frame VOI LUT Sequence of the per-frame, then the shared functional groups (enhanced objects).
+fn stored_voi(ds: &DataSet, frame: usize) -> (Vec<f64>, Vec<f64>, &'static str) {
+    let (wc, ww, f) = (tag(0x0028, 0x1050), tag(0x0028, 0x1051), tag(0x0028, 0x1056));
+    let (c, w) = (values(ds, wc), values(ds, ww));
+    if !c.is_empty() && !w.is_empty() {
+        return (c, w, function_name(first_text(ds, f)));
+    }
+    for (seq_tag, index) in [(tag(0x5200, 0x9230), frame), (tag(0x5200, 0x9229), 0)] {
+        let item = match ds.seq(seq_tag).and_then(|s| s.get(index)) {
+            Some(i) => i,
+            None => continue,
+        };
+        if let Some(fv) = item.seq(tag(0x0028, 0x9132)).and_then(|s| s.first()) {
+            let (c, w) = (values(fv, wc), values(fv, ww));
+            if !c.is_empty() && !w.is_empty() {
+                return (c, w, function_name(first_text(fv, f)));
+            }
+        }
+    }
+    (Vec::new(), Vec::new(), function_name(first_text(ds, f)))
+}
+
 fn is_colour(info: &ImageInfo) -> bool {
     info.spp > 1 || info.photometric == "PALETTE COLOR"
 }
@@ -252,9 +280,6 @@ fn check_colour_options(o: &Options) -> Result<()> {
     }
     if !o.modality_lut {
         return Err(unsupported("modality_lut", "modality_lut"));
-    }
-    if o.bit_depth == 16 {
-        return Err(Error::option("bit_depth", "16-bit output is for grayscale images; colour output is 8-bit RGB"));
     }
     Ok(())
 }
@@ -323,7 +348,6 @@ pub fn render_frame(file: &DicomFile, info: &ImageInfo, frame: usize, o: &Option
 }
 
 fn select_voi(x: &[f64], ds: &DataSet, info: &ImageInfo, frame: usize, o: &Options, ymax: f64) -> Result<(Vec<f64>, J)> {
-    let file_function = function_name(ds.str(tag(0x0028, 0x1056)).map(|s| s.split('\\').next().unwrap_or("").to_string()));
     if let Some((c, w)) = o.window {
         let f = o.voi_function.clone().unwrap_or_else(|| "linear".into());
         let y = x.iter().map(|&v| window(v, c, w, &f, ymax)).collect();
@@ -331,8 +355,7 @@ fn select_voi(x: &[f64], ds: &DataSet, info: &ImageInfo, frame: usize, o: &Optio
     }
     let index = o.voi_index.unwrap_or(0);
     let luts = ds.seq(tag(0x0028, 0x3010)).unwrap_or(&[]);
-    let centers = values(ds, tag(0x0028, 0x1050));
-    let widths = values(ds, tag(0x0028, 0x1051));
+    let (centers, widths, file_function) = stored_voi(ds, frame);
     let mut source = o.voi.as_str();
     if source == "auto" {
         source = if !luts.is_empty() {
@@ -352,11 +375,12 @@ fn select_voi(x: &[f64], ds: &DataSet, info: &ImageInfo, frame: usize, o: &Optio
                     format!("VOI LUT {} requested but the file has {} VOI LUT(s)", index, luts.len()),
                 ));
             }
-            let lut = read_lut(&luts[index], tag(0x0028, 0x3002), tag(0x0028, 0x3006), false)
+            let lut = read_lut(&luts[index], tag(0x0028, 0x3002), tag(0x0028, 0x3006), info.signed)
                 .ok_or_else(|| Error::decode("the VOI LUT item has no usable descriptor/data"))?;
             let bits = lut_bits(&lut);
             let scale = ymax / (((1u64 << bits) - 1) as f64);
-            let y = x.iter().map(|&v| lut_lookup(v as i64, &lut) as f64 * scale).collect();
+            // modality values may be fractional (rescale): rounded half up to an index
+            let y = x.iter().map(|&v| lut_lookup((v + 0.5).floor() as i64, &lut) as f64 * scale).collect();
             Ok((y, json!({"source": "lut", "index": index, "bits": bits})))
         }
         "window" => {
@@ -391,13 +415,30 @@ fn select_voi(x: &[f64], ds: &DataSet, info: &ImageInfo, frame: usize, o: &Optio
 }
 
 /// YBR_FULL -> RGB (ITU-T T.871, chroma offset 128), unrounded.
+#[cfg(test)]
 pub fn ybr_to_rgb(y: f64, cb: f64, cr: f64) -> [f64; 3] {
-    let (cb, cr) = (cb - 128.0, cr - 128.0);
+    ybr_to_rgb_offset(y, cb, cr, 128.0)
+}
+
+/// T.871 with chroma offset 2**(bits-1).
+pub fn ybr_to_rgb_offset(y: f64, cb: f64, cr: f64, offset: f64) -> [f64; 3] {
+    let (cb, cr) = (cb - offset, cr - offset);
     [y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb]
+}
+
+/// Colour samples of `bits` bits onto [0, ymax]: `v * ymax / (2**bits - 1)` (identity when equal).
+fn colour_scale(bits: u32, ymax: f64) -> f64 {
+    let top = ((1u64 << bits.min(32)) - 1) as f64;
+    if top == ymax {
+        1.0
+    } else {
+        ymax / top
+    }
 }
 
 fn render_colour(ds: &DataSet, info: &ImageInfo, frame: usize, o: &Options, raw: &RawFrame) -> Result<Rendered> {
     let n = info.rows * info.cols;
+    let ymax = if o.bit_depth == 16 { 65535.0 } else { 255.0 };
     let mut data = vec![0u16; n * 3];
     let ph = raw.photometric.as_str();
     if info.photometric == "PALETTE COLOR" {
@@ -405,39 +446,43 @@ fn render_colour(ds: &DataSet, info: &ImageInfo, frame: usize, o: &Options, raw:
         for (d, l, seg) in [(0x1101u16, 0x1201u16, 0x1221u16), (0x1102, 0x1202, 0x1222), (0x1103, 0x1203, 0x1223)] {
             luts.push(palette_lut(ds, tag(0x0028, d), tag(0x0028, l), tag(0x0028, seg))?);
         }
+        let bits = luts.iter().map(|l| l.bits).max().unwrap_or(8);
+        let scale = colour_scale(bits, ymax);
         for i in 0..n {
             let idx = pixels::stored_value(raw.data[i * info.spp], info.bits_stored, info.high_bit, false);
             for c in 0..3 {
-                let v = lut_lookup(idx, &luts[c]) as f64;
-                let v = if luts[c].bits > 8 { v / 257.0 } else { v };
-                data[i * 3 + c] = quantize(v, 255.0);
+                data[i * 3 + c] = quantize(lut_lookup(idx, &luts[c]) as f64 * scale, ymax);
             }
         }
     } else if info.spp >= 3 {
-        let spp = raw.data.len() / n;
-        let spp = spp.max(3);
-        let maxv = ((1u64 << info.bits_stored.min(32)) - 1) as f64;
-        let scale = if info.bits_stored > 8 { 255.0 / maxv } else { 1.0 };
+        let spp = (raw.data.len() / n).max(3);
+        let bits = info.bits_stored;
+        let scale = colour_scale(bits, ymax);
+        let offset = (1u64 << (bits - 1)) as f64;
         let ybr = ph == "YBR_FULL" || ph == "YBR_FULL_422";
         for i in 0..n {
             let s = &raw.data[i * spp..i * spp + 3];
-            let (a, b, c) = (s[0] as f64, s[1] as f64, s[2] as f64);
-            let rgb = if ybr { ybr_to_rgb(a, b, c) } else { [a, b, c] };
+            let v = |k: usize| pixels::stored_value(s[k], bits, info.high_bit, false) as f64;
+            let (a, b, c) = (v(0), v(1), v(2));
+            let rgb = if ybr { ybr_to_rgb_offset(a, b, c, offset) } else { [a, b, c] };
             for k in 0..3 {
-                data[i * 3 + k] = quantize(rgb[k] * scale, 255.0);
+                data[i * 3 + k] = quantize(rgb[k] * scale, ymax);
             }
         }
     } else {
         return Err(Error::decode(format!("{} samples per pixel with {} is not supported", info.spp, info.photometric)));
     }
     let value = match o.overlay_value {
-        Some(OverlayValue::Rgb(c)) => [c[0] as u16, c[1] as u16, c[2] as u16],
+        Some(OverlayValue::Rgb(c)) => {
+            let k = if o.bit_depth == 16 { 257 } else { 1 };
+            [c[0] as u16 * k, c[1] as u16 * k, c[2] as u16 * k]
+        }
         Some(OverlayValue::Gray(g)) => [g as u16; 3],
-        None => [255, 255, 255],
+        None => [ymax as u16; 3],
     };
     let shown = burn_overlays(ds, info, frame, o, raw, &mut data, 3, &value);
     Ok(Rendered {
-        image: Image { width: info.cols, height: info.rows, channels: 3, bit_depth: 8, data },
+        image: Image { width: info.cols, height: info.rows, channels: 3, bit_depth: o.bit_depth, data },
         voi: J::Null,
         modality: None,
         inverted: false,
@@ -448,14 +493,21 @@ fn render_colour(ds: &DataSet, info: &ImageInfo, frame: usize, o: &Options, raw:
 /// A palette LUT: plain (0028,120x) or segmented (0028,122x) data expanded (C.7.9.2).
 fn palette_lut(ds: &DataSet, desc_t: u32, data_t: u32, seg_t: u32) -> Result<Lut> {
     if ds.contains(data_t) {
-        if let Some(l) = read_lut(ds, desc_t, data_t, false) {
+        if let Some(mut l) = read_lut(ds, desc_t, data_t, false) {
+            if l.bits == 8 && l.data.iter().any(|&v| v > 255) {
+                l.data.iter_mut().for_each(|v| *v >>= 8); // 8-bit entries in the high byte of words
+            }
             return Ok(l);
         }
     }
     let desc = ds.u16s(desc_t).filter(|d| d.len() >= 3).ok_or_else(|| Error::decode("palette descriptor missing"))?;
     let n = if desc[0] == 0 { 65536 } else { desc[0] as usize };
     let raw = ds.bytes(seg_t).ok_or_else(|| Error::decode("palette LUT data missing"))?;
-    let words: Vec<u16> = raw.chunks_exact(2).map(|c| ds.rd_u16(c)).collect();
+    let words: Vec<u16> = if desc[2] == 8 {
+        raw.iter().map(|&b| b as u16).collect() // 8-bit segmented data: one value per byte
+    } else {
+        raw.chunks_exact(2).map(|c| ds.rd_u16(c)).collect()
+    };
     let mut data = expand_segmented(&words)?;
     if data.len() < n {
         let last = data.last().copied().unwrap_or(0);
@@ -493,9 +545,9 @@ fn expand_segments(w: &[u16], mut i: usize, max_segs: Option<usize>, out: &mut V
             1 => {
                 let y1 = *w.get(i).ok_or_else(err)? as f64;
                 i += 1;
-                let y0 = *out.last().ok_or_else(err)? as f64;
+                let y0 = out.last().copied().unwrap_or(0) as f64;
                 for k in 1..=len {
-                    out.push((y0 + (y1 - y0) * k as f64 / len as f64).round_ties_even() as i64); // np.around
+                    out.push((y0 + (y1 - y0) * k as f64 / len as f64 + 0.5).floor() as i64); // rounded half up
                 }
             }
             2 => {
@@ -661,6 +713,17 @@ mod tests {
         assert_eq!(quantize(rgb[2], 255.0), 0);
         let rgb = ybr_to_rgb(128.0, 0.0, 255.0);
         assert_eq!([quantize(rgb[0], 255.0), quantize(rgb[1], 255.0), quantize(rgb[2], 255.0)], [255, 81, 0]);
+    }
+
+    #[test]
+    fn colour_scaling() {
+        assert_eq!(colour_scale(8, 255.0), 1.0);
+        assert_eq!(colour_scale(16, 65535.0), 1.0);
+        assert_eq!(colour_scale(8, 65535.0), 257.0);
+        assert_eq!(quantize(65535.0 * colour_scale(16, 255.0), 255.0), 255);
+        assert_eq!(quantize(300.0 * colour_scale(16, 255.0), 255.0), 1); // 300/257 = 1.167
+        // 12-bit YBR: chroma offset 2048
+        assert_eq!(ybr_to_rgb_offset(1000.0, 2048.0, 2048.0, 2048.0), [1000.0, 1000.0, 1000.0]);
     }
 
     #[test]
