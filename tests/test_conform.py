@@ -219,13 +219,13 @@ def test_unreadable_file_gets_default_profile_and_reference_error(fake_backend: 
     # a DICOM header claiming 0 rows: every backend gets the same preflight error
     import pydicom
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian
+    from pydicom.uid import UID, ExplicitVRLittleEndian
 
     ds = pydicom.Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = "1.2.3.4"
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = UID("1.2.840.10008.5.1.4.1.1.7")
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = UID("1.2.3.4")
     ds.Modality, ds.Rows, ds.Columns, ds.BitsAllocated, ds.SamplesPerPixel = "OT", 0, 4, 8, 1
     ds.PixelData = b""
     ds.save_as(corpus / "zero_rows.dcm", enforce_file_format=True)
@@ -241,16 +241,16 @@ def test_unreadable_file_gets_default_profile_and_reference_error(fake_backend: 
 
 def test_only_the_reference_available_reports_its_renders(small_corpus: Path, tmp_path: Path) -> None:
     config = ConformConfig(out=tmp_path / "o", corpus=[small_corpus], backends=[], profiles=["default"], progress=False)
-    from interface import conform
+    from backends import registry
 
     # backends=[] means "none given": pretend the registry holds only the reference
-    original = conform.registry.BACKENDS.copy()
-    conform.registry.BACKENDS.clear()
-    conform.registry.BACKENDS["python_ref"] = original["python_ref"]
+    original = registry.BACKENDS.copy()
+    registry.BACKENDS.clear()
+    registry.BACKENDS["python_ref"] = original["python_ref"]
     try:
         report, _ = run_conformance(config)
     finally:
-        conform.registry.BACKENDS.update(original)
+        registry.BACKENDS.update(original)
     assert report["results"] == [] and len(report["references"]) == 2
     assert report["summary"]["unexplained_mismatches"] == 0
     assert any("no backend to compare" in n for n in report["summary"]["notes"])

@@ -83,7 +83,8 @@ function detail(c) {
   const renders = el('div', {class: 'renders'}, c.ref.ok ? image(c.ref.img, 'reference') : el('div', {class: 'err'}, 'reference error: ' + JSON.stringify(c.ref.error)));
   for (const r of c.results) {
     renders.append(r.img ? image(r.img, r.backend + ' (' + r.status + ')') : el('div', {class: 'render'}, el('div', {class: 'err'}, r.error ? r.error.code + ': ' + r.error.message : '(identical)'), el('div', {}, r.backend + ' (' + r.status + ')')));
-    if (r.diff) renders.append(image(r.diff, 'diff ' + r.backend + ' vs reference'));
+    if (r.diff) { const d = image(r.diff, 'diff ' + r.backend + ' vs reference');
+      d.append(el('div', {class: 'note'}, 'black 0 \u2026 yellow ' + fmt((r.metrics || {}).max_abs_diff))); renders.append(d); }
   }
   d.append(renders);
   const t = el('table', {class: 'metrics'}, el('tr', {}, ...['backend', 'status', 'max', 'mean', 'rmse', 'psnr', '>1', 'shape', 'mode', 'divergence'].map(h => el('th', {}, h))));
@@ -111,5 +112,16 @@ function attention() {
   if (bad.length > 100) a.append(el('div', {class: 'note'}, (bad.length - 100) + ' more: click their cells in the matrix'));
 }
 
-summary(); filters(); matrix(); attention(); apply();
+// a link may preset the filters: report.html#status=mismatch,error&backend=dcmtk&profile=minmax
+function fromHash() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  for (const name of ['status', 'backend', 'profile']) {
+    if (!params.has(name)) continue;
+    const wanted = new Set(params.get(name).split(','));
+    document.querySelectorAll('input[data-filter="' + name + '"]').forEach(cb => { cb.checked = wanted.has(cb.value); });
+  }
+}
+
+summary(); filters(); matrix(); attention(); fromHash(); apply();
+window.addEventListener('hashchange', () => { fromHash(); apply(); });
 document.body.dataset.ready = 'yes';
