@@ -54,8 +54,9 @@ def _inputs() -> list[tuple[Path, InputInfo]]:
     return out
 
 
-def agreement(profile: str, folder: Path) -> tuple[Counter[str], list[str]]:
-    """Counts per outcome and the unexplained mismatches of one profile over every sample file."""
+def agreement(profile: str, folder: Path, backend: str = "pixelmed") -> tuple[Counter[str], list[str]]:
+    """Counts per outcome and the unexplained mismatches of one profile over every sample file (all the
+    backend's requests through ``run_batch``: one JVM for PixelMed, few dcm2jpg calls for dcm4che)."""
     entries = divergence.load()
     cases: list[tuple[Path, InputInfo, dict[str, Any]]] = []
     for path, info in _inputs():
@@ -66,9 +67,9 @@ def agreement(profile: str, folder: Path) -> tuple[Counter[str], list[str]]:
     requests: list[dict[str, Any]] = [
         {
             "op": "to_image",
-            "backend": "pixelmed",
+            "backend": backend,
             "input": str(p),
-            "output": str(folder / f"{profile}-{k}.png"),
+            "output": str(folder / f"{backend}-{profile}-{k}.png"),
             "options": o,
         }
         for k, (p, _, o) in enumerate(cases)
@@ -89,7 +90,7 @@ def agreement(profile: str, folder: Path) -> tuple[Counter[str], list[str]]:
         if same_kind and metrics.max_abs_diff <= TOLERANCE:
             counts["agree"] += 1
             continue
-        case = divergence.Case("pixelmed", profile, str(path), options, info.dataset, info.transfer_syntax)
+        case = divergence.Case(backend, profile, str(path), options, info.dataset, info.transfer_syntax)
         found = divergence.find_explanation(entries, case, metrics.max_abs_diff, same_kind)
         if found.entry is not None:
             counts[f"explained: {found.entry.id}"] += 1
