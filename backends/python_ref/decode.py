@@ -75,21 +75,29 @@ def layout_of(ds: Any) -> PixelLayout:
 
 
 def mask_stored_bits(raw: np.ndarray, bits_stored: int, high_bit: int, signed: bool) -> np.ndarray:
-    """Keep the BitsStored bits ending at HighBit; sign-extend when signed; int64 out. Pure.
+    """Keep the BitsStored bits ending at HighBit; sign-extend when signed. Pure.
 
     ``(raw >> (HighBit + 1 - BitsStored)) & (2**BitsStored - 1)``: unused high bits (embedded overlays,
-    garbage) never leak into the stored values.
+    garbage) never leak into the stored values. Out: int32 for words up to 16 bits, else int64.
     """
     if raw.dtype.kind == "f":
         return raw
     native = raw.astype(raw.dtype.newbyteorder("="), copy=False)
     unsigned = native.view(f"u{native.dtype.itemsize}") if native.dtype.kind == "i" else native
+    out_type = np.int32 if unsigned.dtype.itemsize <= 2 else np.int64
     shift = max(high_bit + 1 - bits_stored, 0)
-    values = (unsigned.astype(np.uint64) >> np.uint64(shift)) & np.uint64((1 << bits_stored) - 1)
-    out = values.astype(np.int64)
-    if signed:
-        sign = np.int64(1) << np.int64(bits_stored - 1)
-        return np.where(out >= sign, out - (np.int64(1) << np.int64(bits_stored)), out)
+    width = unsigned.dtype.itemsize * 8
+    if shift == 0 and bits_stored == width:
+        values = unsigned
+    else:
+        values = (unsigned >> unsigned.dtype.type(shift)) & unsigned.dtype.type((1 << bits_stored) - 1)
+    if not signed:
+        return values.astype(out_type)
+    if bits_stored == width:  # a plain two's complement reinterpretation
+        return values.view(f"i{unsigned.dtype.itemsize}").astype(out_type)
+    out = values.astype(out_type)
+    # subtract 2**bits where the sign bit is set
+    np.subtract(out, np.left_shift(np.right_shift(out, bits_stored - 1), bits_stored), out=out)
     return out
 
 

@@ -19,7 +19,12 @@ class LUT:
 
 def rescale(values: np.ndarray, slope: float, intercept: float) -> np.ndarray:
     """``m*x + b`` in float64. Pure."""
-    return values.astype(np.float64) * slope + intercept
+    out = values.astype(np.float64)
+    if slope != 1.0:
+        out *= slope
+    if intercept != 0.0:
+        out += intercept
+    return out
 
 
 def lut_lookup(values: np.ndarray, lut: LUT) -> np.ndarray:

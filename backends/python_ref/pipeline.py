@@ -33,8 +33,10 @@ class Rendered:
 
 def quantize(y: np.ndarray, ymax: int) -> np.ndarray:
     """The contract's rounding rule: floor(y + 0.5), clipped to [0, ymax]."""
-    out = np.clip(np.floor(np.asarray(y, dtype=np.float64) + 0.5), 0, ymax)
-    return out.astype(np.uint16 if ymax > 255 else np.uint8)
+    t = np.asarray(y, dtype=np.float64) + 0.5  # one temporary, then in place
+    np.floor(t, out=t)
+    np.clip(t, 0, ymax, out=t)
+    return t.astype(np.uint16 if ymax > 255 else np.uint8)
 
 
 def check_color_options(options: ToImageOptions) -> None:

@@ -8,14 +8,18 @@ from backends.python_ref.modality import LUT, lut_lookup
 
 
 def window_linear(x: np.ndarray, c: float, w: float, ymax: float) -> np.ndarray:
-    """LINEAR (C.11.2.1.2.1), w >= 1."""
+    """LINEAR (C.11.2.1.2.1), w >= 1; w = 1 is a threshold at c - 0.5.
+
+    The standard's three branches equal the middle formula clipped to [0, ymax]: the formula is <= 0
+    exactly when x <= c-0.5-(w-1)/2 and > ymax exactly when x > c-0.5+(w-1)/2.
+    """
     x = np.asarray(x, dtype=np.float64)
-    lo = c - 0.5 - (w - 1) / 2
-    hi = c - 0.5 + (w - 1) / 2
-    if w <= 1:  # a threshold at c - 0.5
-        return np.where(x <= lo, 0.0, ymax)
-    y = ((x - (c - 0.5)) / (w - 1) + 0.5) * ymax
-    return np.where(x <= lo, 0.0, np.where(x > hi, ymax, y))
+    if w <= 1:
+        return np.where(x <= c - 0.5, 0.0, float(ymax))
+    y = x - (c - 0.5)  # the one temporary; the rest is in place
+    y *= ymax / (w - 1)
+    y += 0.5 * ymax
+    return np.clip(y, 0.0, ymax, out=y)
 
 
 def window_linear_exact(x: np.ndarray, c: float, w: float, ymax: float) -> np.ndarray:
