@@ -26,9 +26,8 @@ PROFILES = list(PROFILE_STATUS)
 
 
 def _run(out: Path, corpus: Path, registry: Path | None = None, **kw: Any) -> dict[str, Any]:
-    config = ConformConfig(
-        out=out, corpus=[corpus], backends=[FAKE], profiles=PROFILES, registry_path=registry, progress=False, **kw
-    )
+    kw.setdefault("profiles", PROFILES)
+    config = ConformConfig(out=out, corpus=[corpus], backends=[FAKE], registry_path=registry, progress=False, **kw)
     report, _ = run_conformance(config)
     return report
 
@@ -290,3 +289,27 @@ def test_statuses_are_the_documented_seven() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "report-schema.md").read_text()
     for status in STATUSES:
         assert f"`{status}`" in doc
+
+
+def test_synthetic_folder_adds_each_case_own_options(fake_backend: str, tmp_path: Path) -> None:
+    from interface import synth
+
+    folder = tmp_path / "synth"
+    made = synth.generate(folder, names=["mono1_presentation_identity", "linear_stored_window"])
+    report = _run(tmp_path / "out", folder, _empty_registry(tmp_path), html=False, profiles=["default", "synthetic"])
+    synthetic = [r for r in report["results"] if r["profile"] == "synthetic"]
+    assert {r["file"]: r["options"] for r in synthetic} == {c.path.name: c.options for c in made}
+    assert all(not r["input"].endswith((".npy", ".json")) for r in report["results"])
+
+
+def test_default_corpus_notes_when_synthetic_generation_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from interface import conform, synth
+
+    def broken(folder: Path, names: list[str] | None = None) -> list[Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(synth, "generate", broken)
+    notes: list[str] = []
+    files, own, default = conform.corpus_files(ConformConfig(out=tmp_path, limit=2), notes)
+    assert len(files) == 2 and own == {} and default is False
+    assert notes == ["synthetic cases skipped: interface.synth.generate failed: RuntimeError: boom"]
