@@ -232,6 +232,14 @@ def check_transcode_input(request: TranscodeRequest, info: InputInfo | None) -> 
     if info is None:
         return
     transcode_step(request.options, info.transfer_syntax)
+    if request.options.transfer_syntax == "jpeg_ls_near_lossless" and (
+        info.pixel_representation == 1 or info.photometric == "PALETTE COLOR"
+    ):
+        raise unsupported(
+            "transfer_syntax",
+            'dcmcjpls near-lossless refuses signed and PALETTE COLOR data ("Unsupported pixel representation / '
+            'photometric interpretation for near-lossless JPEG-LS compression")',
+        )
     if request.options.transfer_syntax == "jpeg_baseline" and info.bits_stored > 8:
         raise unsupported("transfer_syntax", f"JPEG baseline is 8-bit; the input has {info.bits_stored} bits stored")
 

@@ -6,8 +6,10 @@ Facts checked against gdcm 3.0.21 (Debian 12):
   only: with compressed input it answers "Sorry input Transfer Syntax not supported"); ``-R`` RLE, ``-J``
   JPEG lossless SV1, ``-L`` JPEG-LS, ``-K`` JPEG 2000 (all lossless by default); ``-Y`` lossy with
   ``-q`` (JPEG quality), ``-e`` (JPEG-LS NEAR), ``-r`` (J2K rate). ``-J -Y`` on > 8-bit data writes JPEG
-  extended (4.51), so ``jpeg_baseline`` is refused for it. gdcmconv can exit 0 after failing: the written
-  transfer syntax is always checked.
+  extended (4.51), so ``jpeg_baseline`` is refused for it. Lossy targets are refused for PALETTE COLOR
+  ("Could not change the Transfer Syntax") and for lossy-compressed input ("Failed to derives").
+  ``-w`` keeps an implicit VR input implicit: explicit VR LE is ``-w -X``. gdcmconv can exit 0 after
+  failing: the written transfer syntax is always checked.
 - gdcmanon ``-e`` (PS3.15 E.1.1) needs an X.509 certificate to encrypt the original attributes into the
   Encrypted Attributes Sequence: the adapter makes a throw-away self-signed one with ``openssl`` once per
   process. UIDs are replaced by random ones (no key, no retain option), dates are not shifted, and private
@@ -37,7 +39,7 @@ from contract.ops_models import AnonymizeRequest, TranscodeOptions, TranscodeReq
 
 #: Contract target -> gdcmconv flags.
 CONV_FLAGS: dict[str, tuple[str, ...]] = {
-    "explicit_vr_little_endian": ("-w",),
+    "explicit_vr_little_endian": ("-w", "-X"),  # -w alone keeps an implicit VR input implicit
     "implicit_vr_little_endian": ("-w", "-M"),
     "deflated_explicit_vr_little_endian": ("-d",),
     "rle_lossless": ("-R",),
@@ -48,6 +50,13 @@ CONV_FLAGS: dict[str, tuple[str, ...]] = {
     "jpeg_ls_near_lossless": ("-L", "-Y"),
     "jpeg_2000": ("-K", "-Y"),
 }
+
+
+LOSSY = frozenset({"jpeg_baseline", "jpeg_ls_near_lossless", "jpeg_2000"})
+#: Lossy-compressed input transfer syntaxes (JPEG baseline/extended, JPEG-LS near-lossless, JPEG 2000).
+LOSSY_INPUTS = frozenset(
+    {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.91"}
+)
 
 
 def capability_table() -> dict[str, dict[str, Capability]]:
@@ -170,6 +179,13 @@ class GdcmAdapter(ToolAdapter):
                     ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
                     f"gdcmconv deflates uncompressed input only (the input is {info.transfer_syntax})",
                     "input",
+                )
+            if target in LOSSY and info.photometric == "PALETTE COLOR":
+                raise unsupported("transfer_syntax", f"gdcmconv cannot encode PALETTE COLOR as {target} (measured)")
+            if target in LOSSY and info.transfer_syntax in LOSSY_INPUTS:
+                raise unsupported(
+                    "transfer_syntax",
+                    f'gdcmconv will not re-encode lossy input ({info.transfer_syntax}) lossily ("Failed to derives")',
                 )
             if target == "jpeg_baseline" and info.bits_stored > 8:
                 raise unsupported("transfer_syntax", f"JPEG baseline is 8-bit; the input has {info.bits_stored} bits")

@@ -332,7 +332,11 @@ def read_pixels(path: str | Path) -> np.ndarray:
     import pydicom
     from pydicom.pixels.utils import pixel_array
 
-    ds = pydicom.dcmread(path)
+    ds = pydicom.dcmread(path, force=True)
+    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+        from backends.preflight import infer_transfer_syntax
+
+        infer_transfer_syntax(ds)
     arr = np.asarray(pixel_array(ds))
     bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)) or 16)
     if arr.dtype.kind in "iu" and bits < arr.dtype.itemsize * 8 and int(ds.get("SamplesPerPixel", 1) or 1) == 1:
@@ -358,7 +362,7 @@ def metadata_json(path: str | Path) -> dict[str, Any]:
     from backends.python_ref.ops_dump import dataset_json
     from contract.ops_models import DumpOptions
 
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
     return normalise_json(dataset_json(ds, DumpOptions(bulk_data="inline")))
 
 

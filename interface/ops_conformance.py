@@ -336,7 +336,10 @@ def transcode_file(
             problems: list[Any] | None = None
             metrics: dict[str, Any] = {}
             if got.ok and got.output:
-                check = compare_ops.verify_transcode(path, got.output, TRANSFER_SYNTAXES[target], lossless)
+                try:
+                    check = compare_ops.verify_transcode(path, got.output, TRANSFER_SYNTAXES[target], lossless)
+                except Exception as exc:  # an unreadable output is a finding
+                    check = {"problems": [f"output not verifiable: {type(exc).__name__}: {exc}"[:300]], "pixels": None}
                 problems = list(check["problems"])
                 metrics = {"pixels": check["pixels"], "size_bytes": (got.result or {}).get("size_bytes")}
                 if lossless and check["pixels"] and check["pixels"]["identical"]:
@@ -379,7 +382,10 @@ def anonymize_file(ctx: Ctx, path: Path, case: str, backends: Sequence[str], cas
         )
         problems: list[Any] | None = None
         if got.ok and got.output:
-            problems = list(compare_ops.verify_anonymize(path, got.output, {})["problems"])
+            try:
+                problems = list(compare_ops.verify_anonymize(path, got.output, {})["problems"])
+            except Exception as exc:  # an unreadable output is a finding
+                problems = [f"output not verifiable: {type(exc).__name__}: {exc}"[:300]]
             if compare_ops.file_digest(path) != digest:
                 problems.append("the input file changed")
         if backend == ctx.config.reference:

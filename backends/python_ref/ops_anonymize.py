@@ -300,7 +300,18 @@ def anonymize(request: AnonymizeRequest, info: InputInfo, plan: OutputPlan) -> O
         meta.MediaStorageSOPInstanceUID = anon.new_uid(str(meta.MediaStorageSOPInstanceUID))
     mark(ds, opts)
     try:
-        ds.save_as(plan.targets[0].temp, enforce_file_format=True)
+        try:
+            ds.save_as(plan.targets[0].temp, enforce_file_format=True)
+        except (ValueError, AttributeError):  # no (complete) File Meta Information: written as a bare data set
+            from pydicom.dataset import FileMetaDataset
+
+            implicit, little = getattr(ds, "original_encoding", (True, True))
+            ds.file_meta = FileMetaDataset()
+            ds.save_as(
+                plan.targets[0].temp,
+                implicit_vr=True if implicit is None else implicit,
+                little_endian=True if little is None else little,
+            )
     except (ValueError, TypeError, OSError, AttributeError) as exc:
         raise HarnessError(ErrorCode.BACKEND_FAILED, f"pydicom could not write the result: {exc}"[:400]) from None
     c = anon.counts

@@ -85,7 +85,11 @@ def transcode(request: TranscodeRequest, info: InputInfo, plan: OutputPlan) -> O
         raise
     except NotImplementedError as exc:
         raise HarnessError(ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, f"cannot decode the input: {exc}"[:400]) from None
-    except (ValueError, RuntimeError, TypeError, AttributeError, KeyError, OSError) as exc:
+    except ValueError as exc:
+        if "is not valid for pixel data encoded with" in str(exc):  # the encoder's own input requirements
+            raise unsupported("transfer_syntax", f"python_ref: {' '.join(str(exc).split())}"[:400]) from None
+        raise HarnessError(ErrorCode.BACKEND_FAILED, f"pydicom could not transcode: {exc}"[:400]) from None
+    except (RuntimeError, TypeError, AttributeError, KeyError, OSError) as exc:
         raise HarnessError(ErrorCode.BACKEND_FAILED, f"pydicom could not transcode: {exc}"[:400]) from None
     written = written_transfer_syntax(plan.targets[0].temp)
     if written != opts.uid:
