@@ -237,6 +237,7 @@ def test_a_crashing_worker_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 CI_BACKENDS = ["python_ref", "dcmtk", "rust_render"]
 
 
+@pytest.mark.slow
 def test_fuzz_ci_run_every_request_gets_a_structured_answer() -> None:
     names = [b for b in CI_BACKENDS if b in registry.names()]
     report = fuzz.run_fuzz(300, names, seed=20261122, jobs=os.cpu_count() or 2, timeout=20)

@@ -159,6 +159,7 @@ def _assert_complete_outputs(out: Path) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_write_leaves_no_partial_output(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -173,6 +174,7 @@ def test_a_run_killed_mid_write_leaves_no_partial_output(tmp_path: Path) -> None
     assert all(TEMP_MARK in n for n in leftovers), leftovers
 
 
+@pytest.mark.slow
 def test_a_run_terminated_mid_write_removes_its_temporary_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -223,6 +225,7 @@ def test_concurrent_writers_without_overwrite_one_wins(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.png", "same.png"]
 
 
+@pytest.mark.slow
 def test_concurrent_writers_with_overwrite_are_serialised(tmp_path: Path) -> None:
     refs = []
     for i, (c, w) in enumerate(WINDOWS):
