@@ -1,0 +1,181 @@
+"""interface.compare_ops (normalisation and comparisons) and the ops conformance runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interface.compare_ops import (
+    Difference,
+    batch_uid_conflicts,
+    compare_dicom_json,
+    compare_histogram,
+    compare_info,
+    compare_stats,
+    cross_decode,
+    normalise_json,
+    pixel_difference,
+    read_pixels,
+)
+from interface.ops_conformance import OpsConfig, matrix_summary, matrix_table, run_ops_conformance
+
+
+def test_normalisation_of_what_the_model_leaves_open() -> None:
+    a = {
+        "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Doe^John^^^"}]},
+        "00180050": {"vr": "DS", "Value": [2.0]},
+        "00271041": {"vr": "FL", "Value": [-77.20406341552734]},
+        "7FE00010": {"vr": "OW", "InlineBinary": "AAAA"},
+        "00080000": {"vr": "UL", "Value": [100]},
+        "00080005": {"vr": "CS", "Value": ["ISO_IR 100"]},
+        "00080080": {"vr": "LO", "Value": ["Clinic "]},
+        "00081030": {"vr": "LO"},
+    }
+    b = {
+        "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Doe^John"}]},
+        "00180050": {"vr": "DS", "Value": ["2"]},
+        "00271041": {"vr": "FL", "Value": [-77.2040634]},
+        "7FE00010": {"vr": "OW", "BulkDataURI": "http://x/bulk"},
+        "00080005": {"vr": "CS", "Value": ["ISO_IR 192"]},
+        "00080080": {"vr": "LO", "Value": ["Clinic"]},
+        "00081030": {"vr": "LO", "Value": []},
+    }
+    assert compare_dicom_json(a, b) == []
+    assert normalise_json(a)["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "Doe^John"}]}
+    assert "00080000" not in normalise_json(a) and "00080005" not in normalise_json(a)
+
+
+def test_differences_are_named() -> None:
+    a = {
+        "00100020": {"vr": "LO", "Value": ["A"]},
+        "00100030": {"vr": "DA", "Value": ["20000101"]},
+        "00280010": {"vr": "US", "Value": [512]},
+        "00081115": {"vr": "SQ", "Value": [{"00081150": {"vr": "UI", "Value": ["1.2"]}}]},
+    }
+    b = {
+        "00100020": {"vr": "LO", "Value": ["B"]},
+        "00280010": {"vr": "SS", "Value": [512]},
+        "00081115": {"vr": "SQ", "Value": [{"00081150": {"vr": "UI", "Value": ["1.3"]}}]},
+        "00200010": {"vr": "SH", "Value": ["7"]},
+    }
+    assert compare_dicom_json(a, b) == [
+        Difference("00081115[0].00081150", "value", ["1.2"], ["1.3"]),
+        Difference("00100020", "value", ["A"], ["B"]),
+        Difference("00100030", "missing", {"vr": "DA", "Value": ["20000101"]}, None),
+        Difference("00200010", "extra", None, {"vr": "SH", "Value": ["7"]}),
+        Difference("00280010", "vr", "US", "SS"),
+    ]
+
+
+def test_inline_bulk_compared_when_both_sides_inline_it() -> None:
+    a = {"00091010": {"vr": "OB", "InlineBinary": "AAE="}}
+    assert compare_dicom_json(a, {"00091010": {"vr": "OB", "InlineBinary": "AAI="}})[0].kind == "value"
+    assert compare_dicom_json(a, {"00091010": {"vr": "UN", "InlineBinary": "AAI="}}) == []  # private guessed as UN
+
+
+def test_compare_stats_and_histogram() -> None:
+    frame = {
+        "frame": 0,
+        "count": 4,
+        "zero_count": 1,
+        "unique": 4,
+        "min": 0.0,
+        "max": 3.0,
+        "mean": 1.5,
+        "std": 1.118,
+        "percentiles": {"50": 1.5},
+    }
+    close = {**frame, "mean": 1.5 + 1e-13}
+    far = {**frame, "mean": 1.6, "percentiles": {"50": 1.0}}
+    assert compare_stats({"frames": [frame]}, {"frames": [close]}) == []
+    assert [d.path for d in compare_stats({"frames": [frame]}, {"frames": [far]})] == [
+        "frames[0].mean",
+        "frames[0].percentiles.50",
+    ]
+    h = {"frame": 0, "range": [0.0, 4.0], "bins": 2, "counts": [2, 3], "below": 0, "above": 0}
+    assert compare_histogram({"frames": [h]}, {"frames": [h]}) == []
+    diffs = compare_histogram({"frames": [h]}, {"frames": [{**h, "counts": [2, 4]}]})
+    assert diffs == [Difference("frames[0].counts[1]", "value", [3], [4])]
+
+
+def test_compare_info_numbers_as_numbers() -> None:
+    assert compare_info({"rows": 512, "pixel_spacing": [0.5, 0.5]}, {"rows": 512.0, "pixel_spacing": [0.5, 0.5]}) == []
+    assert compare_info({"modality": "CT"}, {"modality": "MR"}) == [Difference("modality", "value", "CT", "MR")]
+
+
+def test_pixel_difference_and_batch_conflicts() -> None:
+    a = np.array([[1, 2], [3, 4]], dtype=np.uint16)
+    assert pixel_difference(a, a.copy()) == {"identical": True, "max_abs_diff": 0.0}
+    assert pixel_difference(a, a + 3)["max_abs_diff"] == 3.0
+    assert pixel_difference(a, a[:1])["max_abs_diff"] is None
+    assert batch_uid_conflicts([{"1.2": "2.25.1"}, {"1.2": "2.25.1", "1.3": "2.25.2"}]) == []
+    assert batch_uid_conflicts([{"1.2": "2.25.1"}, {"1.2": "2.25.9"}]) == ["1.2: 2.25.1 and 2.25.9"]
+
+
+def test_matrix_summary_and_table() -> None:
+    matrix = {
+        "a.dcm": {
+            "rle_lossless": {
+                "python_ref": {"python_ref": "identical", "gdcm": "differs (max 3)", "dcmtk": "cannot: no decoder"}
+            }
+        }
+    }
+    s = matrix_summary(matrix)
+    assert (s["cells"], s["identical"], s["cannot"]) == (3, 1, 1)
+    assert s["differs"] == ["a.dcm rle_lossless: python_ref -> gdcm: differs (max 3)"]
+    assert "rle_lossless | python_ref | 0/1 identical (1 cannot) | 0/1 identical | 1/1 identical" in matrix_table(
+        matrix
+    )
+
+
+@pytest.mark.live
+def test_cross_decode_of_a_python_ref_encoding(mr_small: Path, tmp_path: Path) -> None:
+    from interface.api import run
+
+    out = tmp_path / "jls.dcm"
+    assert run(
+        {
+            "op": "transcode",
+            "input": str(mr_small),
+            "output": str(out),
+            "options": {"transfer_syntax": "jpeg_ls_lossless"},
+        }
+    ).ok
+    decoders = ["python_ref"] + [d for d, t in (("dcmtk", "dcmdjpls"), ("gdcm", "gdcmconv")) if shutil.which(t)]
+    matrix = cross_decode({"python_ref": str(out)}, read_pixels(mr_small), decoders)
+    assert matrix == {"python_ref": {d: "identical" for d in decoders}}
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_ops_conformance_transcode_report(ct_small: Path, tmp_path: Path) -> None:
+    report = run_ops_conformance(
+        OpsConfig(op="transcode", out=tmp_path, corpus=[ct_small], targets=["rle_lossless", "jpeg_2000_lossless"])
+    )
+    s = report["summary"]
+    assert s["op"] == "transcode" and s["files"] == 1 and s["unexplained_mismatches"] == 0
+    assert {r["profile"] for r in report["results"]} == {"transcode:rle_lossless", "transcode:jpeg_2000_lossless"}
+    ref = [r for r in report["results"] if r["backend"] == "python_ref"]
+    assert [r["status"] for r in ref] == ["match", "match"]
+    assert report["matrix"]["CT_small.dcm"]["rle_lossless"]["python_ref"]["python_ref"] == "identical"
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["counts"]["match"] >= 2
+
+
+@pytest.mark.live
+def test_ops_conformance_dump_and_anonymize(ct_small: Path, tmp_path: Path) -> None:
+    dump = run_ops_conformance(OpsConfig(op="dump", out=tmp_path / "d", corpus=[ct_small]))
+    assert dump["summary"]["unexplained_mismatches"] == 0
+    if shutil.which("dcm2json"):
+        assert [(r["backend"], r["status"]) for r in dump["results"] if r["backend"] == "dcmtk"] == [("dcmtk", "match")]
+    anon = run_ops_conformance(OpsConfig(op="anonymize", out=tmp_path / "a", corpus=[ct_small]))
+    statuses = {(r["backend"], r["profile"]): r["status"] for r in anon["results"]}
+    assert statuses[("python_ref", "anonymize")] == "match"
+    assert statuses[("python_ref", "anonymize_batch")] == "match"
+    if shutil.which("gdcmanon"):
+        assert statuses[("gdcm", "anonymize")] == "explained"  # gdcmanon-ps315-2008-table
+        assert statuses[("gdcm", "anonymize_batch")] == "unsupported"  # no keyed UID remapping
+    assert anon["summary"]["unexplained_mismatches"] == 0
