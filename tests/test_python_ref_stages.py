@@ -355,3 +355,10 @@ def test_burn_in_and_fill() -> None:
     with pytest.raises(HarnessError) as err:
         overlay_fill("#ff0000", 255, colour=False)
     assert err.value.code.value == "unsupported_option" and err.value.field == "options.overlay_value"
+
+
+def test_packed_8bit_entries_in_big_endian_words() -> None:
+    assert modality.packed_bytes(bytes([1, 2, 3, 4]), little_endian=True).tolist() == [1, 2, 3, 4]
+    assert modality.packed_bytes(bytes([2, 1, 4, 3]), little_endian=False).tolist() == [1, 2, 3, 4]
+    lut = modality.read_lut(_lut([4, 0, 8], bytes([2, 1, 4, 3])), little_endian=False)
+    assert lut.data.tolist() == [1, 2, 3, 4]

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from backends.python_ref.modality import packed_bytes
+
 CHANNELS = ("Red", "Green", "Blue")
 
 
@@ -75,14 +77,12 @@ def palette_lut(ds: Any, channel: str, little_endian: bool) -> tuple[np.ndarray,
     bits = desc[2]
     if f"Segmented{channel}PaletteColorLookupTableData" in ds:
         raw = ds[f"Segmented{channel}PaletteColorLookupTableData"].value
-        if bits == 8:
-            words = np.frombuffer(bytes(raw), dtype=np.uint8).astype(np.int64)
-        else:
-            words = words_from_bytes(bytes(raw), little_endian)
+        unpack = packed_bytes if bits == 8 else words_from_bytes
+        words = unpack(bytes(raw), little_endian)
         return expand_segmented(words, n), first, bits
     raw = ds[f"{channel}PaletteColorLookupTableData"].value
-    if bits == 8 and len(raw) in (n, n + 1):  # 8-bit entries packed one per byte
-        data = np.frombuffer(bytes(raw[:n]), dtype=np.uint8).astype(np.int64)
+    if bits == 8 and len(raw) in (n, n + 1, n + n % 2):  # 8-bit entries packed one per byte
+        data = packed_bytes(bytes(raw), little_endian)[:n]
     else:
         data = words_from_bytes(bytes(raw), little_endian)
         if bits == 8 and len(data) and int(data.max()) > 255:  # 8-bit entries in the high byte of words

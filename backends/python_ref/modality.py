@@ -49,8 +49,8 @@ def read_lut(item: Any, data_keyword: str = "LUTData", signed_first: bool = Fals
     bits = desc[2]
     raw = item[data_keyword].value
     if isinstance(raw, bytes | bytearray):
-        if bits == 8 and len(raw) in (n, n + 1):  # byte-packed 8-bit entries
-            data = np.frombuffer(bytes(raw[:n]), dtype=np.uint8).astype(np.int64)
+        if bits == 8 and len(raw) in (n, n + 1, n + n % 2):  # byte-packed 8-bit entries
+            data = packed_bytes(bytes(raw), little_endian)[:n]
         else:
             even = len(raw) - len(raw) % 2
             dtype = "<u2" if little_endian else ">u2"
@@ -63,6 +63,18 @@ def read_lut(item: Any, data_keyword: str = "LUTData", signed_first: bool = Fals
     if len(data) < n:
         data = np.concatenate([data, np.full(n - len(data), data[-1] if len(data) else 0, dtype=np.int64)])
     return LUT(first=first, bits=bits, data=data[:n])
+
+
+def packed_bytes(raw: bytes, little_endian: bool) -> np.ndarray:
+    """8-bit entries packed two per 16-bit OW word, first entry in the low byte, as int64. Pure.
+
+    In a big-endian file each word's bytes are swapped, so the entries come in pairs (1, 0), (3, 2), ...
+    """
+    data = np.frombuffer(raw, dtype=np.uint8)
+    if not little_endian:
+        even = len(data) - len(data) % 2
+        data = data[:even].reshape(-1, 2)[:, ::-1].reshape(-1)
+    return data.astype(np.int64)
 
 
 def rescale_params(ds: Any, frame: int) -> tuple[float, float] | None:
