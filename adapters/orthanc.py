@@ -50,7 +50,7 @@ from adapters.orthanc_server import URL_ENV, OrthancServer, find_plugins
 from adapters.runner import DEFAULT_TIMEOUT, ToolError
 from backends.base import Availability, Outcome, unsupported
 from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
+from backends.preflight import InputInfo, check_frame
 from contract.errors import ErrorCode, HarnessError
 from contract.models import RequestBase, ToImageRequest
 from contract.options import ToImageOptions, format_for
@@ -140,24 +140,46 @@ def stored_values(value: Any) -> list[float]:
     return out
 
 
-def file_function(ds: Any) -> str:
-    value = ds.get("VOILUTFunction")
+def function_of(value: Any) -> str:
+    """The contract's name for a VOI LUT Function (0028,1056) value; LINEAR when absent or unknown."""
     if value is not None and not isinstance(value, str) and hasattr(value, "__getitem__"):
         value = value[0] if len(value) else None
     v = str(value or "").strip().upper()
     return {"LINEAR_EXACT": "linear_exact", "SIGMOID": "sigmoid"}.get(v, "linear")
 
 
-def plan_voi(options: ToImageOptions, ds: Any) -> VoiPlan:
-    """The VOI transform of SEMANTICS.md section 3 as Orthanc can be asked for it (raises when it cannot)."""
+def stored_windows(ds: Any, frame: int) -> tuple[list[float], list[float], str]:
+    """The stored (centres, widths, function) of a 0-based frame: the VOI LUT module at the top level, else
+    the Frame VOI LUT Sequence of the per-frame, then the shared functional groups (as python_ref reads them)."""
+    centers, widths = stored_values(ds.get("WindowCenter")), stored_values(ds.get("WindowWidth"))
+    if centers and widths:
+        return centers, widths, function_of(ds.get("VOILUTFunction"))
+    for seq_name, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        seq = ds.get(seq_name)
+        if not seq or index >= len(seq):
+            continue
+        fvoi = seq[index].get("FrameVOILUTSequence")
+        if fvoi:
+            item = fvoi[0]
+            c, w = stored_values(item.get("WindowCenter")), stored_values(item.get("WindowWidth"))
+            if c and w:
+                return c, w, function_of(item.get("VOILUTFunction"))
+    return [], [], function_of(ds.get("VOILUTFunction"))
+
+
+def plan_voi(options: ToImageOptions, ds: Any, frame: int = 0) -> VoiPlan:
+    """The VOI transform of SEMANTICS.md section 3 for one frame, as Orthanc can be asked for it.
+
+    Orthanc never reads a stored window itself (its plugin stretches min-max): the contract's stored
+    window (``voi`` auto or window, also a functional group's Frame VOI LUT) is passed as an explicit one.
+    """
     explicit = options.explicit_window()
     if explicit is not None:
         return VoiPlan(Window(explicit[0], explicit[1], options.voi_function or "linear"), "explicit")
     source = options.voi
-    has_luts = bool(ds.get("VOILUTSequence"))
-    centers, widths = stored_values(ds.get("WindowCenter")), stored_values(ds.get("WindowWidth"))
+    centers, widths, stored_function = stored_windows(ds, frame)
     if source == "auto":
-        if has_luts:
+        if ds.get("VOILUTSequence"):
             raise unsupported("voi", "orthanc cannot apply a VOI LUT Sequence (voi auto selects the file's VOI LUT)")
         source = "window" if centers and widths else "minmax"
     if source == "window":
@@ -170,7 +192,7 @@ def plan_voi(options: ToImageOptions, ds: Any) -> VoiPlan:
                 "options.voi_index" if options.voi_index is not None else "options.voi",
             )
         c, w = centers[index], widths[index]
-        fn = options.voi_function or file_function(ds)
+        fn = options.voi_function or stored_function
         if fn == "linear" and w < 1:
             w = 1.0
         if w <= 0:
@@ -216,25 +238,35 @@ def _uid(ds: Any, keyword: str) -> str:
     return str(ds.get(keyword, "") or "").strip().rstrip("\x00").strip()
 
 
-def _rescale_slope(ds: Any) -> float:
+def _float(value: Any, default: float) -> float:
     try:
-        return float(ds.get("RescaleSlope", 1) or 1)
+        return default if value is None or value == "" else float(value)
     except (TypeError, ValueError):
-        return 1.0
+        return default
 
 
-def _functional_group_rescale(ds: Any) -> bool:
-    """True when an enhanced multi-frame file carries a non-identity rescale only in its functional groups."""
-    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
-        return False
+def top_level_rescale(ds: Any) -> tuple[float, float]:
+    """The Rescale Slope/Intercept Orthanc applies: the top-level ones (identity when absent)."""
+    return _float(ds.get("RescaleSlope"), 1.0), _float(ds.get("RescaleIntercept"), 0.0)
+
+
+def functional_group_rescale_ignored(ds: Any) -> bool:
+    """True when a functional group's Pixel Value Transformation (which the contract applies, per frame
+    before the top level) differs from the top-level rescale Orthanc applies."""
+    top = top_level_rescale(ds)
     for seq_name in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
         for group in ds.get(seq_name) or []:
-            for item in group.get("PixelValueTransformationSequence") or []:
-                slope = float(item.get("RescaleSlope", 1) or 1)
-                intercept = float(item.get("RescaleIntercept", 0) or 0)
-                if slope != 1 or intercept != 0:
+            for item in (group.get("PixelValueTransformationSequence") or [])[:1]:
+                if (_float(item.get("RescaleSlope"), 1.0), _float(item.get("RescaleIntercept"), 0.0)) != top:
                     return True
     return False
+
+
+#: Colour encodings Orthanc's decoders (built-in DCMTK, GDCM plugin) turn into RGB24 for the renderer.
+UNDECODABLE_COLOUR = {
+    "YBR_RCT": "the GDCM plugin answers 'Unsupported output photometric interpretation'",
+    "YBR_ICT": "the GDCM plugin answers 'Unsupported output photometric interpretation'",
+}
 
 
 def refusals(request: ToImageRequest, info: InputInfo) -> None:
@@ -262,19 +294,45 @@ def refusals(request: ToImageRequest, info: InputInfo) -> None:
         from backends.python_ref.pipeline import check_color_options
 
         check_color_options(opts)
+        photometric = info.photometric.upper()
+        if info.bits_allocated > 8:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_OPTION,
+                f"orthanc renders 8-bit colour only; this {photometric} image has {info.bits_allocated} bits "
+                "allocated (its renderer answers 'Not implemented yet')",
+                "input",
+            )
+        if photometric in UNDECODABLE_COLOUR:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_OPTION,
+                f"orthanc cannot decode {photometric} images: {UNDECODABLE_COLOUR[photometric]}",
+                "input",
+            )
+        if photometric.startswith(("YBR_FULL_422", "YBR_PARTIAL")) and not info.is_compressed:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_OPTION,
+                f"orthanc cannot decode uncompressed {photometric} (its DCMTK decoder: 'Unsupported DICOM image')",
+                "input",
+            )
     else:
         if "ModalityLUTSequence" in ds:
             raise unsupported("modality_lut", "orthanc ignores the Modality LUT Sequence (0028,3000) of this file")
-        if _functional_group_rescale(ds):
+        if functional_group_rescale_ignored(ds):
             raise unsupported(
-                "modality_lut", "orthanc ignores the rescale in the functional groups of this enhanced multi-frame file"
+                "modality_lut", "orthanc applies only the top-level rescale, not the functional groups' of this file"
             )
         shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
         if shape == "INVERSE" and info.photometric.upper() != "MONOCHROME1":
             raise unsupported("presentation", "orthanc ignores Presentation LUT Shape INVERSE (it inverts MONOCHROME1)")
-        voi = plan_voi(opts, ds)
-        if voi.window is None and _rescale_slope(ds) < 0:
-            raise unsupported("voi", "orthanc's min-max is reversed when Rescale Slope is negative")
+        for frame in check_frame(info, opts.frame):
+            voi = plan_voi(opts, ds, frame)
+            if voi.window is None and top_level_rescale(ds)[0] < 0:
+                raise unsupported("voi", "orthanc's min-max is reversed when Rescale Slope is negative")
+            if voi.window is not None and info.bits_allocated == 1:
+                raise unsupported(
+                    "window_center" if voi.source == "explicit" else "voi",
+                    "orthanc decodes 1-bit pixel data as 0/255, so a window in modality units (0/1) does not apply",
+                )
     planes = info.overlay_planes
     burned = (
         planes if opts.overlays is True else [] if opts.overlays is False else [p for p in opts.overlays if p in planes]
@@ -369,7 +427,8 @@ class OrthancAdapter(ToolAdapter):
         assert isinstance(request, ToImageRequest) and info is not None
         opts = request.options
         fmt = format_for(request.output, opts)
-        voi = VoiPlan(None, "color") if info.is_color else plan_voi(opts, info.dataset)
+        frames = [t.frame if t.frame is not None else 0 for t in plan.targets]
+        vois = [VoiPlan(None, "color") if info.is_color else plan_voi(opts, info.dataset, f) for f in frames]
         uids = instance_uids(info.dataset)
         timeout = request.timeout or DEFAULT_TIMEOUT
         server = self.server()
@@ -379,7 +438,7 @@ class OrthancAdapter(ToolAdapter):
         log_offset = server.log_offset()
         try:
             with self._same_uids(uids):
-                self._render(base, data, uids, fmt, opts.quality, voi, plan, timeout, commands)
+                self._render(base, data, uids, fmt, opts.quality, vois, plan, timeout, commands)
         except ToolError as exc:
             log = server.log_since(log_offset)
             stderr = "\n".join(part for part in (exc.stderr, log and f"--- orthanc log ---\n{log}") if part) or None
@@ -387,6 +446,7 @@ class OrthancAdapter(ToolAdapter):
             message = f"orthanc crashed: {crash}" if crash else exc.message
             raise ToolError(exc.code, message, commands, stderr) from None
         result = verify_images(plan, commands)
+        voi = vois[0]
         result["voi"] = {"source": voi.source} | (
             {"center": voi.window.center, "width": voi.window.width, "function": voi.window.function}
             if voi.window
@@ -403,15 +463,15 @@ class OrthancAdapter(ToolAdapter):
         uids: tuple[str, str, str],
         fmt: str,
         quality: int | None,
-        voi: VoiPlan,
+        vois: list[VoiPlan],
         plan: OutputPlan,
         timeout: float,
         commands: list[str],
     ) -> None:
-        """Upload, fetch every planned frame into its temp file, delete (also on failure)."""
+        """Upload, fetch every planned frame (with its VOI plan) into its temp file, delete (also on failure)."""
         instance_id = self._upload(base, data, timeout, commands)
         try:
-            for target in plan.targets:
+            for target, voi in zip(plan.targets, vois, strict=True):
                 frame = target.frame if target.frame is not None else 0
                 call = rendered_call(uids, frame, fmt, quality, voi)
                 commands.append(call.describe(base))

@@ -19,10 +19,12 @@ from adapters.orthanc import (
     Window,
     capability_table,
     delete_call,
+    functional_group_rescale_ignored,
     number,
     orthanc_message,
     plan_voi,
     rendered_call,
+    stored_windows,
     upload_call,
     window_parameter,
 )
@@ -161,6 +163,41 @@ def test_plan_voi_missing_stored_window_is_invalid_request() -> None:
     assert (err.value.code, err.value.field) == (ErrorCode.INVALID_REQUEST, "options.voi_index")
 
 
+def enhanced(per_frame: list[Dataset], shared: Dataset | None = None, **top: Any) -> Dataset:
+    ds = dataset(**top)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    if shared is not None:
+        ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    return ds
+
+
+def frame_voi(c: float, w: float, function: str | None = None) -> Dataset:
+    item = dataset(WindowCenter=c, WindowWidth=w)
+    if function:
+        item.VOILUTFunction = function
+    return dataset(FrameVOILUTSequence=Sequence([item]))
+
+
+def test_stored_windows_from_the_per_frame_then_shared_functional_groups() -> None:
+    ds = enhanced([frame_voi(100, 200), Dataset()], shared=frame_voi(7, 9, "SIGMOID"))
+    assert stored_windows(ds, 0) == ([100.0], [200.0], "linear")
+    assert stored_windows(ds, 1) == ([7.0], [9.0], "sigmoid")
+    assert plan_voi(opts(), ds, 1) == VoiPlan(Window(7.0, 9.0, "sigmoid"), "window", 0)
+
+
+def test_top_level_window_wins_over_the_functional_groups() -> None:
+    ds = enhanced([frame_voi(100, 200)], WindowCenter=40, WindowWidth=400)
+    assert stored_windows(ds, 0) == ([40.0], [400.0], "linear")
+
+
+def test_functional_group_rescale_is_ignored_only_when_it_differs_from_the_top_level() -> None:
+    pvt = dataset(PixelValueTransformationSequence=Sequence([dataset(RescaleSlope=1, RescaleIntercept=-1024)]))
+    assert functional_group_rescale_ignored(enhanced([pvt]))
+    assert not functional_group_rescale_ignored(enhanced([pvt], RescaleSlope=1, RescaleIntercept=-1024))
+    identity = dataset(PixelValueTransformationSequence=Sequence([dataset(RescaleSlope=1, RescaleIntercept=0)]))
+    assert not functional_group_rescale_ignored(enhanced([identity]))
+
+
 # -- refusals (before anything runs: check() starts no server) --------------------------------------------
 def check(name: str, output: str = "out.png", **options: Any) -> HarnessError | None:
     path = find(name)
@@ -194,6 +231,11 @@ def check(name: str, output: str = "out.png", **options: Any) -> HarnessError | 
         ("US1_UNCR.dcm", "x.png", {"window_center": 1.0, "window_width": 2.0}, "options.window_center"),
         ("rtdose_1frame.dcm", "x.png", {}, "input"),
         ("JPEGLSNearLossless_08.dcm", "x.png", {}, "input"),
+        ("SC_rgb_16bit.dcm", "x.png", {}, "input"),
+        ("gdcm-US-ALOKA-16.dcm", "x.png", {}, "input"),
+        ("US1_J2KR.dcm", "x.png", {}, "input"),
+        ("SC_ybr_full_422_uncompressed.dcm", "x.png", {}, "input"),
+        ("liver.dcm", "x.png", {"window_center": 0.0, "window_width": 2.0}, "options.window_center"),
     ],
 )
 def test_refused_before_anything_runs(name: str, output: str, options: dict[str, Any], field: str) -> None:
@@ -212,6 +254,9 @@ def test_refused_before_anything_runs(name: str, output: str, options: dict[str,
         ("MR-SIEMENS-DICOM-WithOverlays.dcm", "x.png", {"overlays": False}),
         ("US1_UNCR.dcm", "x.png", {}),
         ("emri_small.dcm", "x.png", {"frame": "all"}),
+        ("liver.dcm", "x.png", {"voi": "minmax"}),
+        ("SC_ybr_full_uncompressed.dcm", "x.png", {}),
+        ("color3d_jpeg_baseline.dcm", "x.jpg", {}),
     ],
 )
 def test_accepted(name: str, output: str, options: dict[str, Any]) -> None:
