@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="check at most N files")
     p.add_argument("--registry", type=Path, metavar="FILE", help="divergence registry (default: the built-in one)")
     p.add_argument("--timeout", type=float, metavar="S", help="timeout of each external backend request (s)")
+    p.add_argument("--no-batch", action="store_true", help="send batch-capable backends one request at a time")
     p.add_argument("--no-html", action="store_true", help="write report.json only")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (created; case renders go in DIR/cases)")
@@ -97,6 +98,7 @@ def main(args: argparse.Namespace) -> int:
         html=not args.no_html,
         progress=not args.quiet,
         timeout=args.timeout,
+        batch=not args.no_batch,
     )
     try:
         report, _ = run_conformance(config)

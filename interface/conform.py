@@ -23,7 +23,7 @@ from typing import Any
 from backends import registry
 from contract.errors import ErrorCode, HarnessError
 from interface import divergence
-from interface.conform_case import CaseOutcome, CaseTask, run_case
+from interface.conform_case import CaseOutcome, CaseTask, run_cases
 from interface.conform_executor import Progress, executor_name, map_ordered
 from interface.profiles import PROFILES, SYNTHETIC
 
@@ -45,6 +45,7 @@ class ConformConfig:
     html: bool = True
     progress: bool = True
     timeout: float | None = None
+    batch: bool = True  # batch-capable backends (execute_batch) render each file's cases in one tool process
 
 
 @dataclass
@@ -184,9 +185,21 @@ def plan(config: ConformConfig, backends: Sequence[str], registry_entries: Seque
                     registry=tuple(registry_entries),
                     thumbnails=config.thumbnails and config.html,
                     timeout=config.timeout,
+                    batch=config.batch,
                 )
             )
     return Plan(tasks, kept, notes, default_corpus)
+
+
+def work_units(tasks: Sequence[CaseTask]) -> list[list[CaseTask]]:
+    """The unit of work: one file's cases (a batch-capable backend then starts its tool once per file)."""
+    units: list[list[CaseTask]] = []
+    for task in tasks:
+        if units and units[-1][0].input == task.input:
+            units[-1].append(task)
+        else:
+            units.append([task])
+    return units
 
 
 def run_conformance(config: ConformConfig) -> tuple[dict[str, Any], list[CaseOutcome]]:
@@ -217,7 +230,9 @@ def run_conformance(config: ConformConfig) -> tuple[dict[str, Any], list[CaseOut
     the_plan = plan(config, [c[0] for c in chosen], entries)
     notes += the_plan.notes
     progress = Progress(len(the_plan.tasks), enabled=config.progress)
-    outcomes = map_ordered(run_case, the_plan.tasks, jobs=config.jobs, scheduler=config.scheduler, progress=progress)
+    units = work_units(the_plan.tasks)
+    done = map_ordered(run_cases, units, jobs=config.jobs, scheduler=config.scheduler, progress=progress, weight=len)
+    outcomes = [o for unit in done for o in unit]
     full = the_plan.default_corpus and config.limit is None and not config.profiles
     info = conform_report.RunInfo(
         out=config.out,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interface import divergence
 from interface.conform_status import (
@@ -24,6 +25,9 @@ from interface.conform_status import (
     UNSUPPORTED_CODES,
     WITHIN_TOLERANCE,
 )
+
+if TYPE_CHECKING:
+    from contract.models import Response
 
 FORMAT_EXT = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "pnm": ".pnm"}
 
@@ -45,6 +49,7 @@ class CaseTask:
     registry: tuple[divergence.Divergence, ...] = ()
     thumbnails: bool = True
     timeout: float | None = None
+    batch: bool = True  # let batch-capable backends render a work unit's cases in one go
 
 
 @dataclass
@@ -85,27 +90,28 @@ def output_path(task: CaseTask, who: str) -> Path:
     return Path(task.case_dir) / f"{who}{FORMAT_EXT.get(fmt, '.png')}"
 
 
-def render(task: CaseTask, backend: str, label: str) -> Render:
-    from interface.api import RunContext, run
-
-    out = output_path(task, label)
+def request_for(task: CaseTask, backend: str, label: str) -> dict[str, Any]:
+    """The ``to_image`` request of one render of the case (the same options for every backend)."""
     request: dict[str, Any] = {
         "id": f"{task.case_id}/{label}",
         "op": "to_image",
         "input": task.input,
-        "output": str(out),
+        "output": str(output_path(task, label)),
         "backend": backend,
         "overwrite": True,
         "options": task.options,
     }
     if task.timeout is not None:
         request["timeout"] = task.timeout
-    resp = run(request, RunContext())
+    return request
+
+
+def from_response(resp: Response, backend: str, output: str) -> Render:
     if resp.ok:
         return Render(
             backend,
             True,
-            resp.outputs[0] if resp.outputs else str(out),
+            resp.outputs[0] if resp.outputs else output,
             None,
             resp.backend_version,
             resp.duration_ms,
@@ -115,6 +121,60 @@ def render(task: CaseTask, backend: str, label: str) -> Render:
     if resp.stderr:
         err["stderr"] = resp.stderr[-2000:]
     return Render(backend, False, None, err, resp.backend_version, resp.duration_ms, resp.command)
+
+
+def render(task: CaseTask, backend: str, label: str) -> Render:
+    from interface.api import RunContext, run
+
+    request = request_for(task, backend, label)
+    return from_response(run(request, RunContext()), backend, request["output"])
+
+
+def batch_capable(backend: str) -> bool:
+    """Whether the backend offers ``execute_batch`` (many requests, one tool process: the Java tools)."""
+    from backends import registry
+
+    try:
+        return callable(getattr(registry.get(backend), "execute_batch", None))
+    except Exception:
+        return False
+
+
+def prerender_batches(tasks: Sequence[CaseTask]) -> dict[tuple[str, str], Render]:
+    """The renders of the batch-capable backends for all ``tasks`` at once, by (case id, backend).
+
+    A batch that fails as a whole is left out: those cases then run request by request.
+    """
+    if len(tasks) < 2 or not tasks[0].batch:
+        return {}
+    try:
+        from adapters.java.batch import run_batch
+    except ImportError:
+        return {}
+    from interface.api import RunContext
+
+    done: dict[tuple[str, str], Render] = {}
+    for backend in tasks[0].backends:
+        if not batch_capable(backend):
+            continue
+        requests = [request_for(t, backend, backend) for t in tasks]
+        for t in tasks:
+            Path(t.case_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            responses = run_batch(requests, RunContext())
+        except Exception:
+            continue
+        if len(responses) != len(requests):
+            continue
+        for t, req, resp in zip(tasks, requests, responses, strict=True):
+            done[(t.case_id, backend)] = from_response(resp, backend, req["output"])
+    return done
+
+
+def run_cases(tasks: Sequence[CaseTask]) -> list[CaseOutcome]:
+    """Several cases (typically every profile of one file): batch-capable backends render them in one go."""
+    pre = prerender_batches(tasks)
+    return [run_case(t, pre) for t in tasks]
 
 
 def finite(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +215,7 @@ def _dataset_case(task: CaseTask, backend: str) -> divergence.Case:
     return divergence.Case(backend, task.profile, task.input, task.options, ds, ts)
 
 
-def run_case(task: CaseTask) -> CaseOutcome:
+def run_case(task: CaseTask, prerendered: Mapping[tuple[str, str], Render] | None = None) -> CaseOutcome:
     """Render the case on the reference and on every backend; compare; make the thumbnails."""
     import numpy as np
 
@@ -176,7 +236,7 @@ def run_case(task: CaseTask) -> CaseOutcome:
         outcome.thumbs["reference"] = thumbnail(ref_img)
     header: Any = None
     for backend in task.backends:
-        r = render(task, backend, backend)
+        r = (prerendered or {}).get((task.case_id, backend)) or render(task, backend, backend)
         if not r.ok:
             code = (r.error or {}).get("code")
             status = UNSUPPORTED if code in UNSUPPORTED_CODES else ERROR

@@ -114,8 +114,12 @@ def map_ordered(
     jobs: int = 1,
     scheduler: Any = None,
     progress: Progress | None = None,
+    weight: Callable[[R], int] | None = None,
 ) -> list[R]:
-    """``[fn(t) for t in tasks]`` run on the chosen executor, in task order."""
+    """``[fn(t) for t in tasks]`` run on the chosen executor, in task order.
+
+    ``weight(result)``: how far one result advances the progress (default 1).
+    """
     if scheduler is not None:
         stream = _dask(fn, tasks, scheduler)
     elif jobs <= 1 or len(tasks) <= 1:
@@ -127,7 +131,7 @@ def map_ordered(
         for i, result in stream:
             results[i] = result
             if progress is not None:
-                progress.advance()
+                progress.advance(weight(result) if weight is not None else 1)
     finally:
         if progress is not None:
             progress.close()

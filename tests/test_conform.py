@@ -313,3 +313,30 @@ def test_default_corpus_notes_when_synthetic_generation_fails(monkeypatch: pytes
     files, own, default = conform.corpus_files(ConformConfig(out=tmp_path, limit=2), notes)
     assert len(files) == 2 and own == {} and default is False
     assert notes == ["synthetic cases skipped: interface.synth.generate failed: RuntimeError: boom"]
+
+
+def test_batch_capable_backend_gets_one_batch_per_file(
+    fake_backend: str, small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.java import batch
+    from interface.api import run
+    from tests.test_conform_fake import FakeBackend
+
+    calls: list[list[str]] = []
+
+    def recording_run_batch(requests: list[dict[str, Any]], ctx: Any = None) -> list[Any]:
+        calls.append([r["id"] for r in requests])
+        return [run(r, ctx) for r in requests]
+
+    monkeypatch.setattr(FakeBackend, "execute_batch", lambda self, jobs: [], raising=False)
+    monkeypatch.setattr(batch, "run_batch", recording_run_batch)
+    reg = _empty_registry(tmp_path)
+    batched = _run(tmp_path / "a", small_corpus, reg, html=False)
+    assert calls == [
+        [f"0000-CT_small.dcm/{p}/fake" for p in PROFILES],
+        [f"0001-MR_small.dcm/{p}/fake" for p in PROFILES],
+    ]
+    calls.clear()
+    single = _run(tmp_path / "b", small_corpus, reg, html=False, batch=False)
+    assert calls == []
+    assert [r["status"] for r in batched["results"]] == [r["status"] for r in single["results"]]
