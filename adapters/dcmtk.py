@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import Capability, ToolAdapter, ToolInfo, version_tuple
+from adapters.base import Capability, ToolAdapter, ToolInfo, verify_images, version_tuple
 from adapters.dcmtk_ops import with_ops  # dump, info, transcode: adapters/dcmtk_ops.py
 from adapters.runner import ToolError, ToolRun
 from backends.base import Outcome, unsupported
@@ -299,6 +299,14 @@ def tool_for(info: InputInfo | None, tool: ToolInfo) -> str:
     return tool.path
 
 
+def runs_per_frame(options: ToImageOptions, info: InputInfo) -> bool:
+    """``frame: "all"`` with min-max VOI needs one run per frame: with ``+Fa`` dcmtk loads every frame and
+    ``+Wm`` takes the min and max of them all, while the contract's min-max is of the rendered frame."""
+    if options.frame != "all" or info.is_color or info.frames < 2:
+        return False
+    return resolve_voi(options, info.dataset, 0)[0] == "minmax"
+
+
 def check_route(executable: str, fmt: str) -> None:
     """dcml2pnm (JPEG-LS input on dcmtk <= 3.6.8) writes no JPEG: it answers "Unknown option +oj"."""
     if os.path.basename(executable) == "dcml2pnm" and fmt == "jpeg":
@@ -415,6 +423,8 @@ class DcmtkAdapter(ToolAdapter):
                     os.unlink(leftover)
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        if isinstance(request, ToImageRequest) and info is not None and runs_per_frame(request.options, info):
+            return self._execute_per_frame(request, info, plan)
         try:
             return super().execute(request, info, plan)
         finally:
@@ -422,3 +432,17 @@ class DcmtkAdapter(ToolAdapter):
                 for leftover in glob.glob(glob.escape(frames_prefix(plan)) + ".*"):  # a failed or timed-out +Fa
                     with contextlib.suppress(OSError):
                         os.unlink(leftover)
+
+    def _execute_per_frame(self, request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+        """One run per frame (``+F k``), each writing its own target; see ``runs_per_frame``."""
+        commands: list[list[str]] = []
+        stderr: list[str] = []
+        for target in plan.targets:
+            one = request.model_copy(update={"options": request.options.model_copy(update={"frame": target.frame})})
+            outcome = ToolAdapter.execute(self, one, info, OutputPlan(targets=[target], overwrite=plan.overwrite))
+            commands.append(outcome.command or [])
+            if outcome.stderr:
+                stderr.append(f"frame {target.frame}: {outcome.stderr}")
+        result = verify_images(plan, commands[0])
+        note = f"min-max is per frame: dcmtk ran once per frame ({len(commands)} runs); command is the first run"
+        return Outcome(result=result, warnings=[note], command=commands[0], stderr="\n".join(stderr) or None)

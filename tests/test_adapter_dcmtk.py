@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from adapters.base import ToolInfo, check_capabilities
-from adapters.dcmtk import DcmtkAdapter, Generation, build_to_image_argv, capability_table
+from adapters.dcmtk import DcmtkAdapter, Generation, build_to_image_argv, capability_table, runs_per_frame
 from backends.outputs import OutputPlan, OutputTarget
 from backends.preflight import InputInfo
 from contract.errors import ErrorCode, HarnessError
@@ -322,6 +322,22 @@ def test_overlay_flags(tool: ToolInfo, overlays: bool | list[int], flags: list[s
 @pytest.mark.parametrize("tool", GENERATIONS)
 def test_colour_images_get_no_grayscale_flags(tool: ToolInfo) -> None:
     assert argv({}, colour(), tool) == [tool.path, "+F", "1", "+on", IN, TEMP]
+
+
+@pytest.mark.parametrize(
+    ("options", "info", "expected"),
+    [
+        ({"frame": "all"}, enhanced([None, None]), True),  # auto -> min-max (no window, no LUT)
+        ({"frame": "all", "voi": "minmax"}, gray(windows=1), False),  # one frame only
+        ({"frame": "all", "voi": "minmax"}, enhanced([(1, 2), (3, 4)]), True),
+        ({"frame": "all"}, enhanced([(1, 2), (3, 4)]), False),  # stored windows: one +Fa run
+        ({"frame": "all", "voi": "none"}, enhanced([None, None]), False),
+        ({"frame": 1, "voi": "minmax"}, enhanced([None, None]), False),
+    ],
+)
+def test_min_max_of_all_frames_runs_per_frame(options: dict[str, Any], info: InputInfo, expected: bool) -> None:
+    # with +Fa, dcmtk's +Wm takes the min and max over every frame; the contract's is per frame
+    assert runs_per_frame(request(options).options, info) is expected
 
 
 # -- tools and paths ------------------------------------------------------------------------------------------

@@ -237,6 +237,108 @@ def test_explained_pairs_name_a_registered_cause(corpus: list[Pair]) -> None:
             assert pair.divergence in ids
 
 
+# -- single options, live ---------------------------------------------------------------------------------------
+OPTION_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("6154", {"voi": "window", "presentation": "inverse"}, ".png"),  # MONOCHROME1: +Piv inverts once
+    ("6154", {"voi": "window", "presentation": "identity"}, ".png"),
+    ("RG3_UNCR.dcm", {"presentation": "identity"}, ".png"),
+    ("MR-SIEMENS-DICOM-WithOverlays.dcm", {"overlays": False}, ".png"),
+    ("MR-SIEMENS-DICOM-WithOverlays.dcm", {"overlays": [0]}, ".png"),
+    ("examples_overlay.dcm", {}, ".png"),
+    ("CT_small.dcm", {"window_preset": "soft_tissue", "voi_function": "sigmoid"}, ".png"),
+    ("CT_small.dcm", {"window_center": 40, "window_width": 400, "bit_depth": 16}, ".png"),
+    ("CT_small.dcm", {"voi": "none", "bit_depth": 16}, ".pgm"),
+    ("CT_small.dcm", {"modality_lut": False, "voi": "minmax"}, ".tif"),
+    ("MR_small.dcm", {"voi": "window", "voi_function": "sigmoid"}, ".png"),
+    ("vlut_04.dcm", {"voi": "lut", "bit_depth": 16}, ".png"),
+    ("mlut_18.dcm", {}, ".png"),
+    ("emri_small_jpeg_ls_lossless.dcm", {"frame": 3}, ".png"),  # dcml2pnm on 3.6.7
+    ("emri_small_RLE.dcm", {"frame": 9}, ".png"),
+    ("eCT_Supplemental.dcm", {"frame": 1}, ".png"),  # functional-group window, passed as +Ww
+    ("US1_UNCR.dcm", {}, ".png"),
+    ("OBXXXX1A.dcm", {}, ".png"),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "ext"), OPTION_CASES, ids=lambda v: str(v))
+def test_single_options_agree_with_the_reference(name: str, options: dict[str, Any], ext: str, tmp_path: Path) -> None:
+    reason = dcmtk_missing()
+    if reason:
+        pytest.skip(reason)
+    from interface.samples import find
+
+    outputs = []
+    for backend in ("python_ref", "dcmtk"):
+        resp = run(
+            {
+                "op": "to_image",
+                "input": str(find(name)),
+                "output": str(tmp_path / f"{backend}{ext}"),
+                "backend": backend,
+                "options": options,
+            }
+        )
+        assert resp.ok, (backend, resp.error, resp.stderr)
+        outputs.append(resp.outputs[0])
+    metrics = compare_files(outputs[0], outputs[1])
+    assert metrics.shape_match and metrics.mode_match
+    assert metrics.max_abs_diff <= TOLERANCE
+
+
+def test_all_frames_match_frame_by_frame(tmp_path: Path) -> None:
+    reason = dcmtk_missing()
+    if reason:
+        pytest.skip(reason)
+    from interface.samples import find
+
+    source = str(find("emri_small.dcm"))
+    resp = run({"op": "to_image", "input": source, "output": str(tmp_path / "e.png"), "backend": "dcmtk",
+                "options": {"frame": "all", "voi": "minmax"}})  # fmt: skip
+    assert resp.ok, resp.error
+    assert resp.outputs == [str(tmp_path / f"e_{k:04d}.png") for k in range(10)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"e_{k:04d}.png" for k in range(10)]  # no leftovers
+    for k, output in enumerate(resp.outputs):
+        ref = run({"op": "to_image", "input": source, "output": str(tmp_path / f"r{k}.png"),
+                   "options": {"frame": k, "voi": "minmax"}})  # fmt: skip
+        assert compare_files(ref.outputs[0], output).max_abs_diff <= TOLERANCE, k
+
+
+def test_paths_starting_with_a_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reason = dcmtk_missing()
+    if reason:
+        pytest.skip(reason)
+    from interface.samples import find
+
+    shutil.copy(find("CT_small.dcm"), tmp_path / "-ct.dcm")
+    monkeypatch.chdir(tmp_path)
+    resp = run({"op": "to_image", "input": "-ct.dcm", "output": "-ct.png", "backend": "dcmtk"})
+    assert resp.ok, (resp.error, resp.stderr)
+    assert resp.outputs == [str(tmp_path / "-ct.png")]
+    assert resp.command is not None and resp.command[-2] == str(tmp_path / "-ct.dcm")
+
+
+def test_jpeg_ls_to_jpeg_is_refused_or_written(tmp_path: Path) -> None:
+    """dcml2pnm (3.6.7) writes no JPEG: refused before running; dcm2img (3.6.9+) writes it."""
+    reason = dcmtk_missing()
+    if reason:
+        pytest.skip(reason)
+    from adapters.dcmtk import DcmtkAdapter, Generation
+    from interface.samples import find
+
+    tool = DcmtkAdapter().tool()
+    assert tool is not None
+    resp = run({"op": "to_image", "input": str(find("MR_small_jpeg_ls_lossless.dcm")),
+                "output": str(tmp_path / "mr.jpg"), "backend": "dcmtk"})  # fmt: skip
+    if Generation.of(tool.path, tool.version).jpeg_ls_tool:
+        assert resp.error is not None and (resp.error.code, resp.error.field) == (
+            "unsupported_option",
+            "options.format",
+        )
+        assert resp.command is None
+    else:
+        assert resp.ok, resp.error
+
+
 def main() -> int:
     reason = dcmtk_missing()
     if reason:
