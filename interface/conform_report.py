@@ -12,7 +12,7 @@ from typing import Any
 
 from interface.conform_case import CaseOutcome, Render
 from interface.conform_status import EXPLAINED, MISMATCH, STATUSES
-from interface.divergence import Divergence, stale_entries
+from interface.divergence import Divergence, concerns_run, stale_entries
 
 SCHEMA_VERSION = 1
 
@@ -110,7 +110,7 @@ def summary(records: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]], i
     used = Counter(r["divergence"]["id"] for r in records if r["status"] == EXPLAINED and r["divergence"])
     exceeded = Counter(e for r in records for e in r["exceeded"])
     run_backends = [b["name"] for b in info.backends]
-    unmatched = stale_entries(info.registry, set(used), run_backends)
+    unmatched = stale_entries(info.registry, set(used), run_backends, info.profiles)
     return {
         "schema_version": SCHEMA_VERSION,
         "started_at": info.started_at,
@@ -137,7 +137,7 @@ def summary(records: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]], i
             "full_run": info.full_run,
             "unmatched": unmatched,
             "stale": unmatched if info.full_run else [],
-            "not_run": [e.id for e in info.registry if not set(e.backends) & set(run_backends)],
+            "not_run": [e.id for e in info.registry if not concerns_run(e, run_backends, info.profiles)],
         },
         "notes": info.notes,
     }

@@ -270,6 +270,18 @@ def find_explanation(
     return Explanation(None, tuple(exceeded))
 
 
-def stale_entries(entries: Sequence[Divergence], used: set[str], backends_run: Sequence[str]) -> list[str]:
-    """Entries concerning a backend of the run that explained nothing (only meaningful for a full run)."""
-    return [e.id for e in entries if e.id not in used and set(e.backends) & set(backends_run)]
+def concerns_run(entry: Divergence, backends_run: Sequence[str], profiles_run: Sequence[str]) -> bool:
+    """Whether the run could have matched the entry: one of its backends and (if given) profiles ran."""
+    if not set(entry.backends) & set(backends_run):
+        return False
+    return entry.profiles is None or bool(set(entry.profiles) & set(profiles_run))
+
+
+def stale_entries(
+    entries: Sequence[Divergence], used: set[str], backends_run: Sequence[str], profiles_run: Sequence[str]
+) -> list[str]:
+    """Entries the run could have matched that explained nothing (stale when the run was a full one).
+
+    Entries for other ops (e.g. ``profiles = ["anonymize"]``) or for backends not run are never stale here.
+    """
+    return [e.id for e in entries if e.id not in used and concerns_run(e, backends_run, profiles_run)]
