@@ -100,6 +100,9 @@ def test_chromium_filters_from_the_link(report_dir: Path, tmp_path: Path) -> Non
     assert "Showing 4 of 10 results" in dom
     hidden_sections = re.findall(r'<section class="profile hidden" data-profile="(\w+)"', dom)
     assert sorted(hidden_sections) == ["default", "explicit_window", "minmax"]
+    # the attention list follows the filters too: the explained minmax cases hide, the inverse errors stay
+    assert len(re.findall(r'<div class="detail hidden" data-case="[^"]+/minmax"', dom)) == 2
+    assert len(re.findall(r'<div class="detail" data-case="[^"]+/inverse"', dom)) == 2
 
 
 def test_screenshot_renders(report_dir: Path, tmp_path: Path) -> None:

@@ -50,6 +50,10 @@ function apply() {
     sec.classList.toggle('hidden', !showSec || rows === 0);
   }
   document.getElementById('shown').textContent = 'Showing ' + shown + ' of ' + S.results + ' results';
+  for (const d of document.querySelectorAll('#attention-list > .detail')) {
+    const c = byCase.get(d.dataset.case);
+    d.classList.toggle('hidden', !(pr.has(c.profile) && c.results.some(r => be.has(r.backend) && st.has(r.status))));
+  }
 }
 
 function matrix() {
