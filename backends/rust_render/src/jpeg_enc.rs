@@ -1,4 +1,4 @@
-//! A small baseline JPEG encoder (ITU-T T.81 process 1): 8-bit gray or YCbCr 4:4:4,
+//! A small baseline JPEG encoder (ITU-T T.81 process 1): 8-bit gray or YCbCr 4:2:0 (libjpeg's default),
 //! IJG-style quality scaling of the Annex K quantisation tables, Annex K Huffman tables.
 
 use crate::render::Image;
@@ -164,7 +164,8 @@ pub fn encode(img: &Image, quality: u8) -> Vec<u8> {
     out.extend_from_slice(&(w as u16).to_be_bytes());
     out.push(nc as u8);
     for c in 0..nc {
-        out.extend_from_slice(&[c as u8 + 1, 0x11, if c == 0 { 0 } else { 1 }]);
+        let hv = if nc == 3 && c == 0 { 0x22 } else { 0x11 };
+        out.extend_from_slice(&[c as u8 + 1, hv, if c == 0 { 0 } else { 1 }]);
     }
     // DHT
     let mut dht = |class_id: u8, bits: &[u8; 16], vals: &[u8]| {
@@ -189,17 +190,39 @@ pub fn encode(img: &Image, quality: u8) -> Vec<u8> {
     }
     out.extend_from_slice(&[0, 63, 0]);
 
-    // colour planes as f32 (level-shifted)
+    // Sample planes (integers 0..255 as libjpeg computes them), then level-shifted blocks. Colour is
+    // YCbCr 4:2:0 like libjpeg's (and Pillow's) default: chroma averaged over 2x2 with alternating bias.
     let n = w * h;
-    let mut planes = vec![vec![0f32; n]; nc];
+    let mut planes: Vec<Vec<i32>> = vec![vec![0; n]; nc];
     for i in 0..n {
         if nc == 3 {
-            let (r, g, b) = (img.data[i * 3] as f32, img.data[i * 3 + 1] as f32, img.data[i * 3 + 2] as f32);
-            planes[0][i] = 0.299 * r + 0.587 * g + 0.114 * b - 128.0;
-            planes[1][i] = -0.168736 * r - 0.331264 * g + 0.5 * b;
-            planes[2][i] = 0.5 * r - 0.418688 * g - 0.081312 * b;
+            let (r, g, b) = (img.data[i * 3] as f64, img.data[i * 3 + 1] as f64, img.data[i * 3 + 2] as f64);
+            planes[0][i] = (0.299 * r + 0.587 * g + 0.114 * b + 0.5).floor() as i32;
+            planes[1][i] = (-0.168736 * r - 0.331264 * g + 0.5 * b + 128.0 + 0.5).floor().clamp(0.0, 255.0) as i32;
+            planes[2][i] = (0.5 * r - 0.418688 * g - 0.081312 * b + 128.0 + 0.5).floor().clamp(0.0, 255.0) as i32;
         } else {
-            planes[0][i] = img.data[i] as f32 - 128.0;
+            planes[0][i] = img.data[i] as i32;
+        }
+    }
+    let (mcu_w, mcu_h) = if nc == 3 { (16, 16) } else { (8, 8) };
+    let mcux = (w + mcu_w - 1) / mcu_w;
+    let mcuy = (h + mcu_h - 1) / mcu_h;
+    // chroma planes downsampled over the edge-replicated, MCU-padded image
+    let (cw, ch) = (mcux * 8, mcuy * 8);
+    let mut chroma: Vec<Vec<i32>> = Vec::new();
+    if nc == 3 {
+        for plane in &planes[1..] {
+            let at = |x: usize, y: usize| plane[y.min(h - 1) * w + x.min(w - 1)];
+            let mut d = vec![0i32; cw * ch];
+            for y in 0..ch {
+                let mut bias = 1;
+                for x in 0..cw {
+                    let s = at(2 * x, 2 * y) + at(2 * x + 1, 2 * y) + at(2 * x, 2 * y + 1) + at(2 * x + 1, 2 * y + 1);
+                    d[y * cw + x] = (s + bias) >> 2;
+                    bias ^= 3;
+                }
+            }
+            chroma.push(d);
         }
     }
     let mut cos = [[0f32; 8]; 8];
@@ -211,55 +234,71 @@ pub fn encode(img: &Image, quality: u8) -> Vec<u8> {
     }
     let mut bw = BitWriter { out: Vec::new(), acc: 0, n: 0 };
     let mut pred = [0i32; 3];
-    let mut block = [0f32; 64];
     let mut coef = [0f32; 64];
-    for by in (0..h).step_by(8) {
-        for bx in (0..w).step_by(8) {
-            for c in 0..nc {
-                for y in 0..8 {
-                    let sy = (by + y).min(h - 1);
-                    for x in 0..8 {
-                        let sx = (bx + x).min(w - 1);
-                        block[y * 8 + x] = planes[c][sy * w + sx];
-                    }
-                }
-                fdct(&block, &cos, &mut coef);
-                let t = &tables[if c == 0 { 0 } else { 1 }];
-                let tid = if c == 0 { 0 } else { 1 };
-                let mut q = [0i32; 64];
-                for k in 0..64 {
-                    let nat = ZIGZAG[k];
-                    q[k] = (coef[nat] / t[nat] as f32).round() as i32;
-                }
-                let diff = q[0] - pred[c];
-                pred[c] = q[0];
-                let cat = category(diff);
-                let (code, len) = dc_codes[tid][cat as usize];
+    let mut encode_block = |bw: &mut BitWriter, block: &[f32; 64], c: usize| {
+        fdct(block, &cos, &mut coef);
+        let tid = if c == 0 { 0 } else { 1 };
+        let t = &tables[tid];
+        let mut q = [0i32; 64];
+        for k in 0..64 {
+            let nat = ZIGZAG[k];
+            q[k] = (coef[nat] / t[nat] as f32).round() as i32;
+        }
+        let diff = q[0] - pred[c];
+        pred[c] = q[0];
+        let cat = category(diff);
+        let (code, len) = dc_codes[tid][cat as usize];
+        bw.put(code as u32, len as u32);
+        let bits = if diff < 0 { diff - 1 } else { diff };
+        bw.put(bits as u32, cat);
+        let mut run = 0;
+        for &v in q.iter().skip(1) {
+            if v == 0 {
+                run += 1;
+                continue;
+            }
+            while run > 15 {
+                let (code, len) = ac_codes[tid][0xF0];
                 bw.put(code as u32, len as u32);
-                let bits = if diff < 0 { diff - 1 } else { diff };
-                bw.put(bits as u32, cat);
-                let mut run = 0;
-                for &v in q.iter().skip(1) {
-                    if v == 0 {
-                        run += 1;
-                        continue;
+                run -= 16;
+            }
+            let cat = category(v).min(10);
+            let (code, len) = ac_codes[tid][((run << 4) | cat) as usize];
+            bw.put(code as u32, len as u32);
+            let bits = if v < 0 { v - 1 } else { v };
+            bw.put(bits as u32, cat);
+            run = 0;
+        }
+        if run > 0 {
+            let (code, len) = ac_codes[tid][0x00];
+            bw.put(code as u32, len as u32);
+        }
+    };
+    let mut block = [0f32; 64];
+    for my in 0..mcuy {
+        for mx in 0..mcux {
+            // luminance (or gray): 1 block, or 2x2 blocks per MCU for 4:2:0
+            let per = if nc == 3 { 2 } else { 1 };
+            for v in 0..per {
+                for hh in 0..per {
+                    let (bx, by) = ((mx * per + hh) * 8, (my * per + v) * 8);
+                    for y in 0..8 {
+                        let sy = (by + y).min(h - 1);
+                        for x in 0..8 {
+                            let sx = (bx + x).min(w - 1);
+                            block[y * 8 + x] = (planes[0][sy * w + sx] - 128) as f32;
+                        }
                     }
-                    while run > 15 {
-                        let (code, len) = ac_codes[tid][0xF0];
-                        bw.put(code as u32, len as u32);
-                        run -= 16;
+                    encode_block(&mut bw, &block, 0);
+                }
+            }
+            for (k, d) in chroma.iter().enumerate() {
+                for y in 0..8 {
+                    for x in 0..8 {
+                        block[y * 8 + x] = (d[(my * 8 + y) * cw + mx * 8 + x] - 128) as f32;
                     }
-                    let cat = category(v).min(10);
-                    let (code, len) = ac_codes[tid][((run << 4) | cat) as usize];
-                    bw.put(code as u32, len as u32);
-                    let bits = if v < 0 { v - 1 } else { v };
-                    bw.put(bits as u32, cat);
-                    run = 0;
                 }
-                if run > 0 {
-                    let (code, len) = ac_codes[tid][0x00];
-                    bw.put(code as u32, len as u32);
-                }
+                encode_block(&mut bw, &block, k + 1);
             }
         }
     }
@@ -287,7 +326,7 @@ mod tests {
         for y in 0..h {
             for x in 0..w {
                 for c in 0..channels {
-                    data.push(((x * 6 + y * 3 + c * 40) % 256) as u16);
+                    data.push((x * 3 + y * 2 + c * 40) as u16); // smooth: chroma is subsampled
                 }
             }
         }
