@@ -269,6 +269,23 @@ UNDECODABLE_COLOUR = {
 }
 
 
+def layout_refusal(info: InputInfo) -> str | None:
+    """Pixel layouts Orthanc 1.10 + GDCM 1.5 decode wrongly or crash on (found on the synthetic cases)."""
+    ds = info.dataset
+    high_bit = _float(ds.get("HighBit"), info.bits_stored - 1)
+    if info.bits_allocated > 1 and high_bit != info.bits_stored - 1:
+        return f"High Bit {high_bit:g} is not Bits Stored - 1 ({info.bits_stored - 1}); Orthanc ignores High Bit"
+    if info.bits_allocated == 1 and info.frames > 1 and (info.rows * info.columns) % 8:
+        return "1-bit frames that do not end on a byte boundary (Orthanc answers 'Parameter out of range')"
+    if info.photometric.upper() == "PALETTE COLOR":
+        if "SegmentedRedPaletteColorLookupTableData" in ds:
+            return "segmented Palette Color LUTs abort the server (a GDCM plugin assertion)"
+        descriptor = ds.get("RedPaletteColorLookupTableDescriptor")
+        if descriptor is not None and len(descriptor) > 1 and int(descriptor[1]) != 0:
+            return "a Palette Color LUT whose first mapped value is not 0 aborts the server (a GDCM plugin assertion)"
+    return None
+
+
 def refusals(request: ToImageRequest, info: InputInfo) -> None:
     """The input-dependent ``unsupported_option`` checks (raise on the first)."""
     opts = request.options
@@ -290,6 +307,9 @@ def refusals(request: ToImageRequest, info: InputInfo) -> None:
     fmt = format_for(request.output, opts)
     if fmt not in MIME:
         raise unsupported("format", f"orthanc renders png or jpeg only, not {fmt}")
+    layout = layout_refusal(info)
+    if layout:
+        raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"orthanc cannot render this file: {layout}", "input")
     if info.is_color:
         from backends.python_ref.pipeline import check_color_options
 

@@ -20,6 +20,7 @@ from adapters.orthanc import (
     capability_table,
     delete_call,
     functional_group_rescale_ignored,
+    layout_refusal,
     number,
     orthanc_message,
     plan_voi,
@@ -29,7 +30,7 @@ from adapters.orthanc import (
     window_parameter,
 )
 from adapters.orthanc_server import find_plugins, server_config
-from backends.preflight import inspect
+from backends.preflight import InputInfo, inspect
 from backends.python_ref import voi as ref_voi
 from contract.errors import ErrorCode, HarnessError
 from contract.models import ToImageRequest
@@ -196,6 +197,26 @@ def test_functional_group_rescale_is_ignored_only_when_it_differs_from_the_top_l
     assert not functional_group_rescale_ignored(enhanced([pvt], RescaleSlope=1, RescaleIntercept=-1024))
     identity = dataset(PixelValueTransformationSequence=Sequence([dataset(RescaleSlope=1, RescaleIntercept=0)]))
     assert not functional_group_rescale_ignored(enhanced([identity]))
+
+
+def info_of(ds: Dataset, **kw: Any) -> InputInfo:
+    return InputInfo(path=Path("x.dcm"), dataset=ds, transfer_syntax="1.2.840.10008.1.2.1", has_pixel_data=True, **kw)
+
+
+def test_layout_refusals() -> None:
+    gray = {"rows": 16, "columns": 32, "bits_allocated": 16, "bits_stored": 10, "photometric": "MONOCHROME2"}
+    assert layout_refusal(info_of(dataset(HighBit=9), **gray)) is None
+    assert "High Bit 12" in str(layout_refusal(info_of(dataset(HighBit=12), **gray)))
+    one_bit = {"rows": 5, "columns": 7, "bits_allocated": 1, "bits_stored": 1, "photometric": "MONOCHROME2"}
+    assert layout_refusal(info_of(dataset(), **one_bit)) is None  # one frame
+    assert "byte boundary" in str(layout_refusal(info_of(dataset(), frames=2, **one_bit)))
+    assert layout_refusal(info_of(dataset(), **{**one_bit, "rows": 8, "frames": 2})) is None
+    pal = {"rows": 4, "columns": 4, "bits_allocated": 8, "bits_stored": 8, "photometric": "PALETTE COLOR"}
+    assert layout_refusal(info_of(dataset(RedPaletteColorLookupTableDescriptor=[256, 0, 16]), **pal)) is None
+    assert "first mapped" in str(
+        layout_refusal(info_of(dataset(RedPaletteColorLookupTableDescriptor=[256, 10, 16]), **pal))
+    )
+    assert "segmented" in str(layout_refusal(info_of(dataset(SegmentedRedPaletteColorLookupTableData=b"\0\0"), **pal)))
 
 
 # -- refusals (before anything runs: check() starts no server) --------------------------------------------
