@@ -68,8 +68,17 @@ pub fn read_lut(item: &DataSet, desc_tag: u32, data_tag: u32, signed_first: bool
         crate::dicom::Value::Bytes(b) => b,
         _ => return None,
     };
-    let mut data: Vec<i64> = if bits == 8 && (raw.len() == n || raw.len() == n + 1) {
-        raw[..n].iter().map(|&v| v as i64).collect()
+    let mut data: Vec<i64> = if bits == 8 && (raw.len() == n || raw.len() == n + 1 || raw.len() == n + n % 2) {
+        // 8-bit entries byte-packed two per OW word, first entry in the low byte: in a big-endian
+        // file each word's bytes are swapped, so the entries come in pairs (1, 0), (3, 2), ...
+        let take = raw.len().min(n + n % 2);
+        let mut v: Vec<i64> = if item.big_endian {
+            (0..take - take % 2).map(|i| raw[i ^ 1] as i64).collect()
+        } else {
+            raw[..take].iter().map(|&b| b as i64).collect()
+        };
+        v.truncate(n);
+        v
     } else if &el.vr == b"SS" {
         raw.chunks_exact(2).map(|c| item.rd_u16(c) as i16 as i64).collect()
     } else {
