@@ -39,7 +39,7 @@ from adapters.java import header
 from adapters.java.batch import Job, JobResult
 from adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from backends.base import Availability, Outcome, unsupported
-from backends.outputs import OutputPlan
+from backends.outputs import OutputPlan, OutputTarget
 from backends.preflight import InputInfo
 from contract.errors import ErrorCode, HarnessError
 from contract.models import RequestBase, ToImageRequest
@@ -131,13 +131,29 @@ def frame_file(out: Path, frame: int) -> Path:
     return out.with_name(f"{out.stem}_{frame + 1:010d}{out.suffix}")
 
 
-def tool_args(request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> list[str]:
-    """ConsumerFormatImageMaker's positional arguments for a request (pure; golden-tested)."""
+def per_frame(request: ToImageRequest, info: InputInfo) -> bool:
+    """Whether each frame must be its own ConsumerFormatImageMaker job: ``frame: "all"`` of a multi-frame
+    file windowed by min/max (PixelMed windows a frame range by the first frame's min/max)."""
+    opts = request.options
+    if opts.frame != "all" or info.frames < 2 or info.is_color:
+        return False
+    return header.resolve_voi(opts, info.dataset)[0] == "minmax"
+
+
+def tool_args(
+    request: ToImageRequest, info: InputInfo, plan: OutputPlan, target: OutputTarget | None = None
+) -> list[str]:
+    """ConsumerFormatImageMaker's positional arguments for a request (pure; golden-tested); with ``target``,
+    only that target's frame, written straight to its temp file."""
     opts = request.options
     fmt = FORMATS[format_for(request.output, opts)]
-    out = multi_frame_output(plan) if len(plan.targets) > 1 else plan.targets[0].temp
+    if target is not None:
+        out = target.temp
+        first = last = target.frame if target.frame is not None else 0
+    else:
+        out = multi_frame_output(plan) if len(plan.targets) > 1 else plan.targets[0].temp
+        first, last = frame_range(opts)
     quality = (opts.quality if opts.quality is not None else DEFAULT_QUALITY) if fmt == "jpeg" else -1
-    first, last = frame_range(opts)
     wc_ww = ["0", "0"] if info.is_color else window_args(opts, info.dataset)
     return [
         os.path.abspath(str(info.path)),
@@ -152,6 +168,13 @@ def tool_args(request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> lis
         str(first),
         str(last),
     ]
+
+
+def job_args(request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> list[list[str]]:
+    """The launcher jobs of one request: one, or one per frame (``per_frame``)."""
+    if per_frame(request, info):
+        return [tool_args(request, info, plan, target) for target in plan.targets]
+    return [tool_args(request, info, plan)]
 
 
 def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPlan, java: str, jar: str) -> list[str]:
@@ -296,8 +319,12 @@ class PixelMedAdapter(ToolAdapter):
         source, _ = header.resolve_voi(opts, ds)
         if source == "lut":
             raise unsupported("voi", "PixelMed does not apply VOI LUT Sequences (this file's auto VOI is its LUT)")
-        if source == "minmax" and info.frames > 1 and opts.frame == "all":
-            raise unsupported("voi", "PixelMed windows every frame of a multi-frame range by the first frame's min/max")
+        if per_frame(request, info) and self.launcher_classes() is None:
+            raise unsupported(
+                "voi",
+                "PixelMed windows a frame range by its first frame's min/max; rendering each frame on its own "
+                "needs the batch launcher (bash adapters/java/build.sh)",
+            )
         function = header.window_function(opts, ds, source)
         if source in ("explicit", "window") and function != "linear":
             raise unsupported(
@@ -315,6 +342,11 @@ class PixelMedAdapter(ToolAdapter):
         tool = self.tool()
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "pixelmed: java or the jar not found", "backend")
+        if isinstance(request, ToImageRequest) and info is not None and per_frame(request, info):
+            outcome = self.execute_batch([Job(request, info, plan)])[0]  # one JVM, one job per frame
+            if isinstance(outcome, HarnessError):
+                raise outcome
+            return outcome
         argv = self.build_argv(request, info, plan, tool)
         try:
             run = run_tool(argv, timeout=request.timeout)
@@ -358,29 +390,37 @@ class PixelMedAdapter(ToolAdapter):
         if tool is None or self.jar is None:
             err = HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "pixelmed: java or the jar not found", "backend")
             return [err for _ in jobs]
-        if classes is None or len(jobs) < 2:
+        split = [job_args(job.request, job.info, job.plan) for job in jobs]
+        if classes is None or (len(jobs) < 2 and len(split[0]) < 2):
             return [self._one(job) for job in jobs]
         argv = batch_argv(tool.path, self.jar, classes)
-        lines = [batch_line(tool_args(job.request, job.info, job.plan)) for job in jobs]
+        owner = [k for k, lines in enumerate(split) for _ in lines]
+        text = "".join(batch_line(args) + "\n" for lines in split for args in lines)
         timeout = sum(job.request.timeout or DEFAULT_TIMEOUT for job in jobs)
         try:
-            run = run_tool(argv, timeout=timeout, stdin=("\n".join(lines) + "\n").encode("utf-8"))
+            run = run_tool(argv, timeout=timeout, stdin=text.encode("utf-8"))
         except HarnessError as exc:
             for job in jobs:
                 self.clean(job.plan)
             return [exc for _ in jobs]
         answers = parse_answers(run.stdout_text)
+        failed: dict[int, str] = {}
+        for line, k in enumerate(owner):
+            ok, payload = answers.get(line, (False, [f"the launcher did not answer ({run.stderr_text[-300:]})"]))
+            if not ok:
+                failed.setdefault(k, payload[0] if payload else "no message")
         results: list[JobResult] = []
         for k, job in enumerate(jobs):
             single = build_to_image_argv(job.request, job.info, job.plan, tool.path, self.jar)
-            ok, payload = answers.get(k, (False, [f"the launcher did not answer ({run.stderr_text[-300:]})"]))
+            command = argv if len(split[k]) > 1 else single
             try:
-                if not ok:
-                    raise ToolError(ErrorCode.BACKEND_FAILED, f"PixelMed failed: {payload[0]}", single, None)
-                self.gather_frames(job.plan, single, None)
-                result = verify_images(job.plan, single)
-                result["batch"] = {"launcher": BATCH_CLASS, "jobs": len(jobs), "job": k, "command": argv}
-                results.append(Outcome(result=result, command=single))
+                if k in failed:
+                    raise ToolError(ErrorCode.BACKEND_FAILED, f"PixelMed failed: {failed[k]}", command, None)
+                self.gather_frames(job.plan, command, None)
+                result = verify_images(job.plan, command)
+                if len(jobs) > 1:
+                    result["batch"] = {"launcher": BATCH_CLASS, "jobs": len(jobs), "job": k, "command": argv}
+                results.append(Outcome(result=result, command=command))
             except HarnessError as exc:
                 results.append(exc)
             finally:

@@ -17,8 +17,10 @@ from adapters.pixelmed import (
     frame_file,
     jar_version,
     java_error,
+    job_args,
     multi_frame_output,
     parse_answers,
+    per_frame,
     tool_args,
     unescape_field,
 )
@@ -175,7 +177,6 @@ def test_jar_version_from_the_file_name(tmp_path: Path) -> None:
         ("vlut_04.dcm", "/o/x.png", {}, "unsupported_option", "options.voi"),  # auto = its VOI LUT
         ("mlut_18.dcm", "/o/x.png", {"voi": "window"}, "unsupported_option", "options.modality_lut"),
         ("MR-SIEMENS-DICOM-WithOverlays.dcm", "/o/x.png", {}, "unsupported_option", "options.overlays"),
-        ("emri_small.dcm", "/o/x.png", {"frame": "all"}, "unsupported_option", "options.voi"),  # min-max per range
         ("JPEG2000.dcm", "/o/x.png", {}, "unsupported_transfer_syntax", "input"),
         ("JPEG-LL.dcm", "/o/x.png", {}, "unsupported_transfer_syntax", "input"),
         ("MR_small.dcm", "/o/x.png", {"voi": "window", "voi_index": 2}, "invalid_request", "options.voi_index"),
@@ -186,6 +187,25 @@ def test_refused_before_running(name: str, output: str, options: dict[str, Any],
     with pytest.raises(HarnessError) as err:
         PixelMedAdapter().check(req, info)
     assert (err.value.code, err.value.field) == (code, field)
+
+
+def test_min_max_of_every_frame_needs_the_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    req, info = request("emri_small.dcm", frame="all")  # no stored window: min-max of each frame
+    monkeypatch.setattr(PixelMedAdapter, "launcher_classes", lambda self: None)
+    with pytest.raises(HarnessError) as err:
+        PixelMedAdapter().check_input(req, info)
+    assert (err.value.code, err.value.field) == ("unsupported_option", "options.voi")
+
+
+def test_min_max_frames_become_one_job_each() -> None:
+    req, info = request("emri_small.dcm", "/o/em.png", frame="all")
+    plan = OutputPlan(targets=[OutputTarget(Path(f"/o/em_{k:04d}.png"), Path(f"/o/.em{k}.png"), k) for k in range(10)])
+    assert per_frame(req, info)
+    jobs = job_args(req, info, plan)
+    assert [(j[1], j[13], j[14]) for j in jobs[:2]] == [("/o/.em0.png", "0", "0"), ("/o/.em1.png", "1", "1")]
+    assert len(jobs) == 10
+    windowed, _ = request("emri_small.dcm", "/o/em.png", frame="all", window_center=600, window_width=1200)
+    assert not per_frame(windowed, info) and len(job_args(windowed, info, plan)) == 1
 
 
 def test_overlays_off_is_accepted_on_an_overlay_file() -> None:

@@ -151,6 +151,18 @@ def test_frame_all_names_map_back(folder: Path) -> None:
         assert compare_files(ref.outputs[0], pm.outputs[k]).max_abs_diff <= TOLERANCE
 
 
+def test_min_max_frames_each_by_their_own_range(folder: Path) -> None:
+    """emri_small has no stored window: each frame is windowed by its own min/max, as python_ref does."""
+    emri = str(find("emri_small.dcm"))
+    req = {"op": "to_image", "backend": "pixelmed", "input": emri, "output": str(folder / "mm.png")}
+    pm = run({**req, "options": {"frame": "all"}})
+    assert pm.ok, pm.error
+    assert len(pm.outputs) == 10
+    for k in (0, 4, 9):
+        ref = run({**req, "backend": "python_ref", "output": str(folder / f"mm-ref-{k}.png"), "options": {"frame": k}})
+        assert compare_files(ref.outputs[0], pm.outputs[k]).max_abs_diff <= TOLERANCE
+
+
 def test_failure_is_detected_though_it_exits_0(folder: Path) -> None:
     """RT Dose is not an image for PixelMed: exit 0, no file; the response says why, nothing is left."""
     rtdose = str(find("rtdose_1frame.dcm"))
