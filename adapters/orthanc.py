@@ -373,6 +373,7 @@ class OrthancAdapter(ToolAdapter):
     def __init__(self) -> None:
         super().__init__()
         self._server: OrthancServer | None = None
+        self._availability: Availability | None = None
         self._server_lock = threading.Lock()
         self._uid_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._uid_locks_guard = threading.Lock()
@@ -388,6 +389,10 @@ class OrthancAdapter(ToolAdapter):
         return found
 
     def availability(self) -> Availability:
+        """Installed binary and DICOMweb plugin (or a server answering at ``$DCMHARNESS_ORTHANC_URL``); a
+        positive answer is kept for the process (every request asks)."""
+        if self._availability is not None:
+            return self._availability
         url = os.environ.get(URL_ENV)
         if url:
             probe = OrthancServer.from_url(url)
@@ -395,10 +400,15 @@ class OrthancAdapter(ToolAdapter):
                 probe.start()
             except HarnessError as exc:
                 return Availability(False, None, exc.message)
-            return Availability(True, probe.version, location=url)
-        avail = super().availability()
-        if avail.available and "dicomweb" not in find_plugins():
-            return Availability(False, avail.version, "the Orthanc DICOMweb plugin (libOrthancDicomWeb.so) is missing")
+            avail = Availability(True, probe.version, location=url)
+        else:
+            avail = super().availability()
+            if avail.available and "dicomweb" not in find_plugins():
+                avail = Availability(
+                    False, avail.version, "the Orthanc DICOMweb plugin (libOrthancDicomWeb.so) is missing"
+                )
+        if avail.available:
+            self._availability = avail
         return avail
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
@@ -452,13 +462,12 @@ class OrthancAdapter(ToolAdapter):
         uids = instance_uids(info.dataset)
         timeout = request.timeout or DEFAULT_TIMEOUT
         server = self.server()
-        base = server.base_url
         commands: list[str] = []
         data = info.path.read_bytes()
         log_offset = server.log_offset()
         try:
             with self._same_uids(uids):
-                self._render(base, data, uids, fmt, opts.quality, vois, plan, timeout, commands)
+                warnings = self._render(server, data, uids, fmt, opts.quality, vois, plan, timeout, commands)
         except ToolError as exc:
             log = server.log_since(log_offset)
             stderr = "\n".join(part for part in (exc.stderr, log and f"--- orthanc log ---\n{log}") if part) or None
@@ -474,11 +483,11 @@ class OrthancAdapter(ToolAdapter):
         )
         if voi.index is not None:
             result["voi"]["index"] = voi.index
-        return Outcome(result=result, command=commands)
+        return Outcome(result=result, command=commands, warnings=warnings)
 
     def _render(
         self,
-        base: str,
+        server: OrthancServer,
         data: bytes,
         uids: tuple[str, str, str],
         fmt: str,
@@ -487,9 +496,19 @@ class OrthancAdapter(ToolAdapter):
         plan: OutputPlan,
         timeout: float,
         commands: list[str],
-    ) -> None:
-        """Upload, fetch every planned frame (with its VOI plan) into its temp file, delete (also on failure)."""
-        instance_id = self._upload(base, data, timeout, commands)
+    ) -> list[str]:
+        """Upload, fetch every planned frame (with its VOI plan) into its temp file, delete (also on failure).
+
+        Returns the warnings (an instance of someone else's server that was already there is rendered as
+        stored and left in place).
+        """
+        base = server.base_url
+        instance_id, ours = self._upload(base, data, timeout, commands, replace=not server.external)
+        warnings = (
+            []
+            if ours
+            else [f"{base} already stored an instance with these UIDs: it was rendered as stored and left in place"]
+        )
         try:
             for target, voi in zip(plan.targets, vois, strict=True):
                 frame = target.frame if target.frame is not None else 0
@@ -505,13 +524,19 @@ class OrthancAdapter(ToolAdapter):
                     )
                 target.temp.write_bytes(body)
         finally:
-            with contextlib.suppress(HarnessError):
-                call = delete_call(instance_id)
-                commands.append(call.describe(base))
-                http(call, base, None, timeout, commands)
+            if ours:
+                with contextlib.suppress(HarnessError):
+                    call = delete_call(instance_id)
+                    commands.append(call.describe(base))
+                    http(call, base, None, timeout, commands)
+        return warnings
 
-    def _upload(self, base: str, data: bytes, timeout: float, commands: list[str]) -> str:
-        """POST the file; an instance already stored under the same UIDs is deleted and the file re-sent."""
+    def _upload(self, base: str, data: bytes, timeout: float, commands: list[str], replace: bool) -> tuple[str, bool]:
+        """POST the file: (instance ID, whether it is ours to delete).
+
+        On our own server an instance already stored under the same UIDs (Orthanc would keep it and ignore
+        the upload) is deleted and the file sent again; on someone else's server it is left alone.
+        """
         call = upload_call()
         for _attempt in range(2):
             commands.append(call.describe(base))
@@ -521,7 +546,9 @@ class OrthancAdapter(ToolAdapter):
             if not instance_id:
                 raise ToolError(ErrorCode.BACKEND_FAILED, f"orthanc stored nothing: {answer}", commands, None)
             if answer.get("Status") != "AlreadyStored":
-                return instance_id
+                return instance_id, True
+            if not replace:
+                return instance_id, False
             stale = delete_call(instance_id)
             commands.append(stale.describe(base))
             http(stale, base, None, timeout, commands)

@@ -34,7 +34,7 @@ import pytest
 from PIL import Image
 
 from adapters.orthanc import OrthancAdapter
-from adapters.orthanc_server import orthanc_pids, pid_alive
+from adapters.orthanc_server import URL_ENV, OrthancServer, find_plugins, orthanc_pids, pid_alive
 from backends import registry
 from backends.outputs import plan_outputs
 from backends.preflight import InputInfo, inspect
@@ -347,6 +347,41 @@ def test_close_stops_the_server_and_removes_its_folder(orthanc: OrthancAdapter) 
     assert not pid_alive(pid)
     assert not folder.exists()
     adapter.close()  # idempotent
+
+
+def test_a_server_given_by_url_is_used_and_left_alone(
+    orthanc: OrthancAdapter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tool = orthanc.tool()
+    assert tool is not None
+    theirs = OrthancServer(binary=tool.path, plugins=list(find_plugins().values()))
+    theirs.start()
+    try:
+        monkeypatch.setenv(URL_ENV, theirs.base_url)
+        adapter = OrthancAdapter()
+        assert adapter.availability().location == theirs.base_url
+        ct = find("CT_small.dcm")
+        request = ToImageRequest.model_validate(
+            {"op": "to_image", "input": str(ct), "options": {"window_center": 40.0, "window_width": 400.0}}
+        )
+        plan = plan_outputs([(tmp_path / "u.png", 0)], overwrite=True)
+        outcome = adapter.execute(request, inspect(str(ct)), plan)
+        assert outcome.command is not None and outcome.command[0] == f"POST {theirs.base_url}/instances"
+        assert outcome.warnings == []
+        # an instance of theirs with the same UIDs is rendered as stored and never deleted
+        req = urllib.request.Request(theirs.base_url + "/instances", data=ct.read_bytes(), method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            kept = json.loads(r.read())["ID"]
+        plan = plan_outputs([(tmp_path / "v.png", 0)], overwrite=True)
+        outcome = adapter.execute(request, inspect(str(ct)), plan)
+        assert len(outcome.warnings) == 1 and "left in place" in outcome.warnings[0]
+        assert not any(c.startswith("DELETE") for c in outcome.command or [])
+        with urllib.request.urlopen(theirs.base_url + "/instances", timeout=30) as r:
+            assert json.loads(r.read()) == [kept]
+        adapter.close()
+        assert theirs.running  # not ours to stop
+    finally:
+        theirs.stop()
 
 
 def test_a_cli_run_leaves_no_server_behind(orthanc: OrthancAdapter, tmp_path: Path) -> None:
