@@ -361,3 +361,41 @@ def test_integer_ramp_stays_within_one_level(name: str, profile: str) -> None:
         modelled = 255 - modelled
     reference = render(str(find(name)), 0, **options).astype(np.int64)
     assert int(np.abs(modelled - reference).max()) <= 1
+
+
+# -- run_batch: the dispatcher of the batch path ------------------------------------------------------------
+def test_run_batch_keeps_order_and_answers_like_run(fake_dcm2jpg: Path, tmp_path: Path) -> None:
+    ct, mr = str(find("CT_small.dcm")), str(find("MR_small.dcm"))
+    reqs: list[Any] = [
+        {"id": "a", "op": "to_image", "backend": "dcm4che", "input": ct, "output": str(tmp_path / "a.png")},
+        {"id": "b", "op": "to_image", "backend": "python_ref", "input": ct, "output": str(tmp_path / "b.png")},
+        {"id": "c", "op": "to_image", "backend": "dcm4che", "input": ct, "options": {"bit_depth": 16}},
+        {"id": "d", "op": "to_image", "backend": "dcm4che", "input": str(tmp_path / "missing.dcm")},
+        "not an object",
+        {"id": "f", "op": "to_image", "backend": "dcm4che", "input": mr, "output": str(tmp_path / "f.png")},
+    ]  # fmt: skip
+    batched = run_batch(reqs)
+    assert [r.id for r in batched] == ["a", "b", "c", "d", None, "f"]
+    assert [r.ok for r in batched] == [True, True, False, False, False, True]
+    # the refusals are exactly what run() answers
+    for k in (2, 3, 4):
+        got, want = batched[k].error, run(reqs[k]).error
+        assert got is not None and want is not None
+        assert (got.code, got.field) == (want.code, want.field)
+    assert batched[2].error is not None and batched[2].error.code == "unsupported_option"
+    assert batched[3].error is not None and batched[3].error.code == "input_not_found"
+    assert len(_calls(fake_dcm2jpg)) == 1  # a and f (same options) shared one dcm2jpg call
+    assert batched[0].result is not None and batched[0].result["batch"] == {"jobs": 2, "calls": 1}
+
+
+def test_run_batch_output_exists_is_per_request(fake_dcm2jpg: Path, tmp_path: Path) -> None:
+    (tmp_path / "taken.png").write_bytes(b"keep me")
+    ct = str(find("CT_small.dcm"))
+    reqs = [
+        {"op": "to_image", "backend": "dcm4che", "input": ct, "output": str(tmp_path / "taken.png")},
+        {"op": "to_image", "backend": "dcm4che", "input": ct, "output": str(tmp_path / "free.png")},
+    ]
+    first, second = run_batch(reqs)
+    assert first.error is not None and first.error.code == "output_exists"
+    assert second.ok
+    assert (tmp_path / "taken.png").read_bytes() == b"keep me"
