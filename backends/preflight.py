@@ -214,13 +214,43 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
 def _check_image_attributes(ds: Any) -> None:
     """Parse every Image Pixel / presentation attribute (group 0028) now: a damaged one is ``decode_failed``
     here, the same for every backend, instead of an exception wherever a backend first reads it."""
+    from pydicom.datadict import dictionary_VR
+
     for tag in [t for t in ds.keys() if t.group == 0x0028]:
         try:
-            ds[tag].value  # noqa: B018 - converting the raw element is the check
+            value = ds[tag].value
+            expected = dictionary_VR(tag) if not tag.is_private else ""
+        except KeyError:
+            continue  # not in the dictionary (retired or unknown): no backend reads it
         except Exception as exc:
             raise HarnessError(
                 ErrorCode.DECODE_FAILED, f"unreadable image attribute {tag}: {_short(exc)}", "input"
             ) from None
+        if expected in _NUMERIC_VRS and not _numeric(value):
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED, f"image attribute {tag} is not a number: {str(value)[:40]!r}", "input"
+            )
+
+
+#: dictionary VRs of the numeric image attributes (Rows, Bits Stored, Window Center, Rescale Slope ...)
+_NUMERIC_VRS = {"US", "SS", "UL", "SL", "IS", "DS", "FL", "FD", "US or SS"}
+
+
+def _numeric(value: Any) -> bool:
+    """Every value of an element is a number (or is empty); bytes count (LUT data read as OW)."""
+    if value is None or isinstance(value, bytes | bytearray):
+        return True
+    values = list(value) if _is_multi(value) else [value]
+    for v in values:
+        if isinstance(v, bool):
+            return False
+        if isinstance(v, int | float) or v is None or v == "":
+            continue
+        try:
+            float(str(v))
+        except ValueError:
+            return False
+    return True
 
 
 def _check_pixel_container(ds: Any, info: InputInfo) -> None:
