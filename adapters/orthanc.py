@@ -22,6 +22,8 @@ re-check them):
   darker, the lower half black; WadoRsRetrieveRendered.cpp, ``exactYOffset``). LINEAR_EXACT is therefore
   sent as the LINEAR window with centre ``c + 0.5`` and width ``w + 1``, which is the same function
   exactly: ``((x-(c+0.5-0.5))/(w+1-1)+0.5)*255`` with the same bounds ``c -/+ w/2``.
+- ``voi: "none"`` (the theoretical range ``[lo, hi]``) is sent as the LINEAR_EXACT window
+  ``c = (lo+hi)/2``, ``w = hi-lo``, i.e. the LINEAR window ``(lo+hi+1)/2, hi-lo+1``: the same ramp.
 - Without ``window`` it uses the frame's min-max through Rescale Slope/Intercept (the contract's
   ``voi: "minmax"``); by its source the ramp is reversed when the slope is negative (refused then; no
   sample file has one).
@@ -73,7 +75,7 @@ def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
             "window_center": True,
             "window_width": True,
             "voi_function": True,
-            "voi": ("auto", "window", "minmax"),
+            "voi": ("auto", "window", "minmax", "none"),
             "voi_index": True,
             "modality_lut": (True,),
             "presentation": ("auto",),
@@ -96,7 +98,7 @@ class VoiPlan:
     """What the query asks for: a window, or (``window`` None) the route's min-max."""
 
     window: Window | None
-    source: str  # explicit / window / minmax (for the response's result)
+    source: str  # explicit / window / minmax / none (for the response's result)
     index: int | None = None
 
 
@@ -200,7 +202,25 @@ def plan_voi(options: ToImageOptions, ds: Any, frame: int = 0) -> VoiPlan:
         return VoiPlan(Window(c, w, fn), "window", index)
     if source == "minmax":
         return VoiPlan(None, "minmax")
+    if source == "none":
+        lo, hi = theoretical_range(ds)
+        return VoiPlan(Window((lo + hi) / 2, hi - lo, "linear_exact"), "none")
     raise unsupported("voi", f"orthanc cannot honour voi={source!r}")
+
+
+def theoretical_range(ds: Any) -> tuple[float, float]:
+    """``voi: "none"``: the stored range (Bits Stored, Pixel Representation) through the top-level rescale.
+
+    ``(x-lo)/(hi-lo)*ymax`` on ``[lo, hi]`` is exactly LINEAR_EXACT with ``c = (lo+hi)/2``, ``w = hi-lo``
+    (C.11.2.1.3.2), which Orthanc is asked for as its equal LINEAR window (see ``window_parameter``).
+    Files with a Modality LUT Sequence or a functional-group rescale are refused before this is used.
+    """
+    bits = int(_float(ds.get("BitsStored", ds.get("BitsAllocated", 8)), 8))
+    signed = int(_float(ds.get("PixelRepresentation"), 0)) == 1
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    slope, intercept = top_level_rescale(ds)
+    a, b = lo * slope + intercept, hi * slope + intercept
+    return min(a, b), max(a, b)
 
 
 def rendered_call(uids: tuple[str, str, str], frame: int, fmt: str, quality: int | None, voi: VoiPlan) -> HttpCall:

@@ -151,6 +151,24 @@ def test_plan_voi_linear_width_below_one_is_one() -> None:
     assert plan_voi(opts(voi="window"), ds).window == Window(10.0, 1.0, "linear")
 
 
+def test_plan_voi_none_is_the_theoretical_range_as_a_linear_exact_window() -> None:
+    # 12-bit unsigned, rescale 1/-1024: [-1024, 3071] -> c = 1023.5, w = 4095
+    ds = dataset(BitsStored=12, PixelRepresentation=0, RescaleSlope=1, RescaleIntercept=-1024)
+    plan = plan_voi(opts(voi="none"), ds)
+    assert plan == VoiPlan(Window(1023.5, 4095.0, "linear_exact"), "none")
+    assert window_parameter(plan.window) == "1024,4096,linear"  # type: ignore[arg-type]
+    # 16-bit signed, negative slope: endpoints swap
+    ds = dataset(BitsStored=16, PixelRepresentation=1, RescaleSlope=-2, RescaleIntercept=0)
+    assert plan_voi(opts(voi="none"), ds).window == Window(1.0, 131070.0, "linear_exact")
+
+
+def test_linear_exact_window_of_the_range_is_the_none_ramp() -> None:
+    lo, hi = -1024.0, 3071.0
+    x = np.arange(lo - 5, hi + 6)
+    ramp = np.clip((x - lo) / (hi - lo), 0, 1) * 255
+    np.testing.assert_allclose(ref_voi.window(x, (lo + hi) / 2 + 0.5, hi - lo + 1, "linear", 255), ramp, atol=1e-9)
+
+
 def test_plan_voi_auto_with_voi_lut_is_refused() -> None:
     ds = dataset(WindowCenter=10, WindowWidth=20, VOILUTSequence=Sequence([Dataset()]))
     with pytest.raises(HarnessError) as err:
@@ -239,7 +257,6 @@ def check(name: str, output: str = "out.png", **options: Any) -> HarnessError | 
         ("CT_small.dcm", "x.pgm", {}, "options.format"),
         ("CT_small.dcm", "x.png", {"bit_depth": 16}, "options.bit_depth"),
         ("CT_small.dcm", "x.png", {"png_compression": 6}, "options.png_compression"),
-        ("CT_small.dcm", "x.png", {"voi": "none"}, "options.voi"),
         ("CT_small.dcm", "x.png", {"voi": "lut"}, "options.voi"),
         ("CT_small.dcm", "x.png", {"modality_lut": False}, "options.modality_lut"),
         ("CT_small.dcm", "x.png", {"presentation": "inverse"}, "options.presentation"),
@@ -286,7 +303,7 @@ def test_accepted(name: str, output: str, options: dict[str, Any]) -> None:
 
 def test_capability_table_lists_only_honoured_values() -> None:
     caps = capability_table("1.10.1")["to_image"]
-    assert caps["voi"] == ("auto", "window", "minmax")
+    assert caps["voi"] == ("auto", "window", "minmax", "none")
     assert caps["bit_depth"] == (8,)
     assert caps["format"] == (None, "png", "jpeg")
     assert caps["png_compression"] is False and caps["overlay_value"] is False
