@@ -8,7 +8,8 @@ record is the op (``dump``, ``info``, ``stats``, ``histogram``, ``anonymize``, `
 - dump / info / stats / histogram: each backend's result against the reference's (``interface.compare_ops``).
 - transcode: every backend, the reference included, is verified against the input (transfer syntax,
   metadata, pixels bit-identical for lossless targets); then the cross-decoding matrix: each backend's
-  lossless encoding decoded by every decoder (python_ref/pydicom, dcmtk, GDCM), in ``report["matrix"]``.
+  lossless encoding decoded by every decoder (python_ref/pydicom, dcmtk, GDCM), in ``report["matrix"]`` and
+  as records of profile ``cross_decode:<target>`` (backend = the decoder, options = {"encoder": ...}).
 - anonymize: every backend's output checked against PS3.15 E.1 (``verify_anonymize``) with the input's
   digest unchanged; ``anonymize_batch`` anonymizes each file twice with one ``uid_secret`` and checks the
   two UID maps agree (a backend without keyed remapping answers ``unsupported``).
@@ -368,7 +369,34 @@ def transcode_file(
                 "explicit_vr_little_endian",
             )
         ):
-            matrix.setdefault(path.name, {})[target] = compare_ops.cross_decode(encoded, reference_pixels)
+            cells = compare_ops.cross_decode(encoded, reference_pixels)
+            matrix.setdefault(path.name, {})[target] = cells
+            matrix_records(ctx, f"{case}/{target}", path, target, cells)
+
+
+def matrix_records(ctx: Ctx, case: str, path: Path, target: str, cells: dict[str, dict[str, str]]) -> None:
+    """One record per (encoder, decoder) cell: profile ``cross_decode:<target>``, backend = the decoder."""
+    for encoder, row in cells.items():
+        for decoder, cell in row.items():
+            options = {"encoder": encoder}
+            if cell.startswith("cannot"):
+                code = "unsupported_transfer_syntax" if "has no decoder" in cell else "backend_failed"
+                got = Run(ok=False, error={"code": code, "message": cell, "field": None})
+                problems: list[Any] | None = None
+            else:
+                got = Run(ok=True)
+                problems = [] if cell == "identical" else [cell]
+            record(
+                ctx,
+                case=f"{case}/{encoder}",
+                path=path,
+                profile=f"cross_decode:{target}",
+                options=options,
+                backend=decoder,
+                run=got,
+                problems=problems,
+                reference=None,
+            )
 
 
 def anonymize_file(ctx: Ctx, path: Path, case: str, backends: Sequence[str], case_dir: Path) -> None:
