@@ -153,8 +153,9 @@ def test_jpeg_output_honours_quality(orthanc: OrthancAdapter, tmp_path: Path) ->
         {"window_center": 40.0, "window_width": 400.0, "voi_function": "linear_exact"},
         {"window_center": 40.0, "window_width": 400.0, "voi_function": "sigmoid"},
         {"voi": "minmax"},
+        {"voi": "none"},
     ],
-    ids=["linear_exact", "sigmoid", "minmax"],
+    ids=["linear_exact", "sigmoid", "minmax", "none"],
 )
 def test_ct_agrees_with_the_reference(orthanc: OrthancAdapter, tmp_path: Path, options: dict[str, Any]) -> None:
     ours, ref = (
