@@ -214,12 +214,13 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
 def _check_image_attributes(ds: Any) -> None:
     """Parse every Image Pixel / presentation attribute (group 0028) now: a damaged one is ``decode_failed``
     here, the same for every backend, instead of an exception wherever a backend first reads it."""
-    from pydicom.datadict import dictionary_VR
+    from pydicom.datadict import dictionary_VM, dictionary_VR
 
     for tag in [t for t in ds.keys() if t.group == 0x0028]:
         try:
             value = ds[tag].value
             expected = dictionary_VR(tag) if not tag.is_private else ""
+            single = dictionary_VM(tag) == "1" if expected else False
         except KeyError:
             continue  # not in the dictionary (retired or unknown): no backend reads it
         except Exception as exc:
@@ -229,6 +230,10 @@ def _check_image_attributes(ds: Any) -> None:
         if expected in _NUMERIC_VRS and not _numeric(value):
             raise HarnessError(
                 ErrorCode.DECODE_FAILED, f"image attribute {tag} is not a number: {str(value)[:40]!r}", "input"
+            )
+        if expected in _NUMERIC_VRS and single and _is_multi(value):
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED, f"image attribute {tag} has several values where one is allowed", "input"
             )
 
 

@@ -246,3 +246,73 @@ def test_fuzz_ci_run_every_request_gets_a_structured_answer() -> None:
     assert "python_ref" in report.backends
     assert set(report.kinds) == set(MUTATORS)
     assert report.failures == [], fuzz.format_report(report)
+
+
+# -- the refusals the fuzzer led to (backends/preflight.py), each pinned with a deterministic mutation ------
+
+
+def _us(value: int) -> bytes:
+    return struct.pack("<H", value)
+
+
+def _rows(data: bytes, rows: int, columns: int) -> bytes:
+    return set_element(set_element(data, 0x00280010, "US", _us(rows)), 0x00280011, "US", _us(columns))
+
+
+def _patch_vr(data: bytes, tag: int, vr: str) -> bytes:
+    el = next(e for e in walk(data).elements if e.tag == tag and not e.in_meta)
+    return data[: el.offset + 4] + vr.encode() + data[el.offset + 6 :]
+
+
+def _long_bot(data: bytes) -> bytes:
+    px = next(e for e in walk(data).elements if e.tag == PIXEL_DATA)
+    bot = next(e for e in walk(data).elements if e.tag == ITEM and e.offset > px.offset)
+    return data[: bot.length_offset] + struct.pack("<I", bot.length + 0x1000) + data[bot.length_offset + 4 :]
+
+
+MR_SMALL = find("MR_small.dcm").read_bytes()
+REFUSALS: list[tuple[str, Any, str, str]] = [
+    ("high-bit-as-text", lambda: _patch_vr(MR_SMALL, 0x00280102, "IS"), "decode_failed", "is not a number"),
+    (
+        "high-bit-twice",
+        lambda: set_element(MR_SMALL, 0x00280102, "US", _us(15) + _us(15)),
+        "decode_failed",
+        "several values",
+    ),
+    (
+        "planar-configuration-text",
+        lambda: set_element(MR_SMALL, 0x00280006, "CS", b"MONOCHROME2 "),
+        "decode_failed",
+        "is not a number",
+    ),
+    (
+        "unknown-vr-in-image-module",
+        lambda: _patch_vr(CT, 0x00281052, "DW"),
+        "decode_failed",
+        "unreadable image attribute (0028,1052)",
+    ),
+    ("frame-of-4-gigabytes", lambda: _rows(MR_SMALL, 0xFFFF, 0xFFFF), "input_too_large", "per frame"),
+    ("native-data-shorter-than-a-frame", lambda: _rows(MR_SMALL, 4096, 4096), "decode_failed", "less than one frame"),
+    ("pixel-data-beyond-the-file", lambda: find("MR_truncated.dcm").read_bytes(), "decode_failed", "the file ends"),
+    ("offset-table-beyond-the-data", lambda: _long_bot(J2K), "decode_failed", "encapsulated pixel data is damaged"),
+    (
+        "palette-without-descriptors",
+        lambda: set_element(MR_SMALL, 0x00280004, "CS", b"PALETTE COLOR "),
+        "decode_failed",
+        "Palette Color LUT Descriptors",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "code", "words"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
+def test_preflight_refuses_what_the_fuzzer_found(tmp_path: Path, make: Any, code: str, words: str) -> None:
+    from interface.api import run
+
+    path = tmp_path / "damaged.dcm"
+    path.write_bytes(make())
+    for backend in [b for b in ("python_ref", "dcmtk") if b in registry.names()]:
+        resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": backend})
+        assert resp.error is not None, backend
+        assert (resp.error.code, resp.error.field) == (code, "input"), resp.error
+        assert words in resp.error.message
+        assert resp.command is None  # refused before any tool ran
