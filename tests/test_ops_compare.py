@@ -158,9 +158,18 @@ def test_ops_conformance_transcode_report(ct_small: Path, tmp_path: Path) -> Non
     )
     s = report["summary"]
     assert s["op"] == "transcode" and s["files"] == 1 and s["unexplained_mismatches"] == 0
-    assert {r["profile"] for r in report["results"]} == {"transcode:rle_lossless", "transcode:jpeg_2000_lossless"}
-    ref = [r for r in report["results"] if r["backend"] == "python_ref"]
+    assert {r["profile"] for r in report["results"]} == {
+        "transcode:rle_lossless",
+        "transcode:jpeg_2000_lossless",
+        "cross_decode:rle_lossless",
+        "cross_decode:jpeg_2000_lossless",
+    }
+    ref = [r for r in report["results"] if r["backend"] == "python_ref" and r["profile"].startswith("transcode")]
     assert [r["status"] for r in ref] == ["match", "match"]
+    cell = [
+        r for r in report["results"] if r["profile"] == "cross_decode:rle_lossless" and r["backend"] == "python_ref"
+    ]
+    assert {r["options"]["encoder"] for r in cell} >= {"python_ref"} and {r["status"] for r in cell} == {"match"}
     assert report["matrix"]["CT_small.dcm"]["rle_lossless"]["python_ref"]["python_ref"] == "identical"
     assert json.loads((tmp_path / "report.json").read_text())["summary"]["counts"]["match"] >= 2
 
