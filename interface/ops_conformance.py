@@ -600,6 +600,40 @@ def text_summary(report: dict[str, Any], path: Path) -> str:
     return "\n".join(lines)
 
 
+def cli_main(args: Any) -> int:
+    """``dcmharness conform --op OP``: the hook of ``interface/cmd_conform.py`` (its parsed arguments).
+
+    Uses --out, --corpus, --backends, --reference, --limit, --registry, --timeout and --quiet; exit status
+    0 without unexplained mismatch, 1 with, 2 for unusable arguments (as the to_image run).
+    """
+    import sys
+
+    if getattr(args, "out", None) is None:
+        print("dcmharness conform: --out DIR is required", file=sys.stderr)
+        return 2
+    config = OpsConfig(
+        op=args.op,
+        out=Path(args.out).resolve(),
+        corpus=[Path(c).resolve() for c in args.corpus] if getattr(args, "corpus", None) else None,
+        backends=getattr(args, "backends", None),
+        reference=getattr(args, "reference", None) or "python_ref",
+        limit=getattr(args, "limit", None),
+        registry_path=getattr(args, "registry", None),
+        timeout=getattr(args, "timeout", None),
+        progress=not getattr(args, "quiet", False),
+    )
+    try:
+        report = run_ops_conformance(config)
+    except HarnessError as exc:
+        print(f"dcmharness conform: {exc.code.value}: {exc.message}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a malformed registry
+        print(f"dcmharness conform: {exc}", file=sys.stderr)
+        return 2
+    print(text_summary(report, config.out / REPORT_JSON))
+    return 1 if report["summary"]["unexplained_mismatches"] else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin CLI over run_ops_conformance
     import argparse
 
