@@ -4,6 +4,10 @@ refusals, the server configuration. Golden values are written out by hand."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from adapters.orthanc import (
     capability_table,
     delete_call,
     functional_group_rescale_ignored,
+    http,
     layout_refusal,
     number,
     orthanc_message,
@@ -335,3 +340,61 @@ def test_find_plugins_prefers_the_shortest_name_in_the_first_folder(tmp_path: Pa
     (b / "libOrthancGdcm.so").touch()
     found = find_plugins([str(a), str(b)])
     assert found == {"dicomweb": str(a / "libOrthancDicomWeb.so.1.7"), "gdcm": str(b / "libOrthancGdcm.so")}
+
+
+# -- HTTP failures become contract errors -------------------------------------------------------------------
+@pytest.fixture()
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections (backlog) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4)
+        yield int(sock.getsockname()[1])
+
+
+def test_a_server_that_does_not_answer_is_a_timeout(silent_port: int) -> None:
+    commands: list[str] = []
+    with pytest.raises(HarnessError) as err:
+        http(upload_call(), f"http://127.0.0.1:{silent_port}", b"x", 0.3, commands)
+    assert err.value.code == ErrorCode.TIMEOUT
+    assert "within 0.3 s" in err.value.message
+
+
+def test_a_closed_port_is_backend_failed() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])  # bound, not listening: connection refused
+        with pytest.raises(HarnessError) as err:
+            http(upload_call(), f"http://127.0.0.1:{port}", b"x", 2.0, [])
+    assert err.value.code == ErrorCode.BACKEND_FAILED
+    assert "unreachable" in err.value.message
+
+
+class _Answer400(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"HttpStatus": 400, "Message": "Parameter out of range", "Method": "GET"}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_http_error_carries_orthancs_message_and_body() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Answer400)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        call = rendered_call(UIDS, 0, "png", None, VoiPlan(None, "minmax"))
+        with pytest.raises(HarnessError) as err:
+            http(call, f"http://127.0.0.1:{server.server_address[1]}", None, 5.0, ["GET x"])
+    finally:
+        thread.join(5)
+        server.server_close()
+    assert err.value.code == ErrorCode.BACKEND_FAILED
+    assert err.value.message.endswith("/frames/1/rendered: Parameter out of range")
+    assert getattr(err.value, "command", None) == ["GET x"]
+    assert "Parameter out of range" in str(getattr(err.value, "stderr", ""))
