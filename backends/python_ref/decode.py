@@ -185,7 +185,7 @@ def decode_words(ds: Any, frame: int, transfer_syntax: str | None) -> Decoded:
 
 
 def decode_frame(ds: Any, frame: int, transfer_syntax: str | None) -> np.ndarray:
-    """Stored values of one frame: grayscale masked and sign-extended (int64); colour samples as words."""
+    """Stored values of one frame: masked to BitsStored and sign-extended (int32, or int64 above 16 bits)."""
     decoded = decode_words(ds, frame, transfer_syntax)
     return stored_values(decoded.words, layout_of(ds))
 
