@@ -282,7 +282,7 @@ def functional_group_rescale_ignored(ds: Any) -> bool:
     return False
 
 
-#: Colour encodings Orthanc's decoders (built-in DCMTK, GDCM plugin) turn into RGB24 for the renderer.
+#: Colour encodings neither of Orthanc's decoders (built-in DCMTK, GDCM plugin) turns into RGB for the renderer.
 UNDECODABLE_COLOUR = {
     "YBR_RCT": "the GDCM plugin answers 'Unsupported output photometric interpretation'",
     "YBR_ICT": "the GDCM plugin answers 'Unsupported output photometric interpretation'",
