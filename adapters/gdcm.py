@@ -2,8 +2,8 @@
 
 Facts checked against gdcm 3.0.21 (Debian 12):
 
-- gdcmconv: ``-w`` decompresses (explicit VR LE), ``-w -M`` implicit; ``-d`` deflates (uncompressed input
-  only: with compressed input it answers "Sorry input Transfer Syntax not supported"); ``-R`` RLE, ``-J``
+- gdcmconv: ``-w`` decompresses (explicit VR LE), ``-w -M`` implicit; ``-d`` deflates (uncompressed little
+  endian input only: otherwise it answers "Sorry input Transfer Syntax not supported"); ``-R`` RLE, ``-J``
   JPEG lossless SV1, ``-L`` JPEG-LS, ``-K`` JPEG 2000 (all lossless by default); ``-Y`` lossy with
   ``-q`` (JPEG quality), ``-e`` (JPEG-LS NEAR), ``-r`` (J2K rate). ``-J -Y`` on > 8-bit data writes JPEG
   extended (4.51), so ``jpeg_baseline`` is refused for it. Lossy targets are refused for PALETTE COLOR
@@ -28,7 +28,7 @@ import threading
 from pathlib import Path
 
 from adapters.base import Capability, ToolAdapter, ToolInfo
-from adapters.dcmtk_ops import UNCOMPRESSED_TS, sibling
+from adapters.dcmtk_ops import sibling
 from adapters.runner import ToolError, run_tool
 from backends.base import Outcome, unsupported
 from backends.outputs import OutputPlan
@@ -52,6 +52,8 @@ CONV_FLAGS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Inputs gdcmconv -d accepts ("Sorry input Transfer Syntax not supported" for the others, big endian included).
+DEFLATABLE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99"})
 LOSSY = frozenset({"jpeg_baseline", "jpeg_ls_near_lossless", "jpeg_2000"})
 #: Lossy-compressed input transfer syntaxes (JPEG baseline/extended, JPEG-LS near-lossless, JPEG 2000).
 LOSSY_INPUTS = frozenset(
@@ -174,10 +176,10 @@ class GdcmAdapter(ToolAdapter):
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if isinstance(request, TranscodeRequest) and info is not None:
             target = request.options.transfer_syntax
-            if target == "deflated_explicit_vr_little_endian" and info.transfer_syntax not in UNCOMPRESSED_TS:
+            if target == "deflated_explicit_vr_little_endian" and info.transfer_syntax not in DEFLATABLE:
                 raise HarnessError(
                     ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
-                    f"gdcmconv deflates uncompressed input only (the input is {info.transfer_syntax})",
+                    f"gdcmconv deflates uncompressed little endian input only (the input is {info.transfer_syntax})",
                     "input",
                 )
             if target in LOSSY and info.photometric == "PALETTE COLOR":

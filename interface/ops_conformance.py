@@ -72,6 +72,8 @@ TRANSCODE_FILES = (
     "OT-PAL-8-face.dcm",
     "MR_small_RLE.dcm",
     "SC_rgb_jpeg_dcmtk.dcm",
+    "ExplVR_BigEnd.dcm",  # big endian, colour by plane
+    "MR_small_bigendian.dcm",
 )
 ANON_FILES = (
     "CT_small.dcm",

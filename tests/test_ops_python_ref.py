@@ -340,3 +340,20 @@ def test_verify_anonymize_catches_what_remains(ct_small: Path, tmp_path: Path) -
     assert "00100010: attribute the profile empties (Z) has a value" in problems
     assert any("private attribute remains" in p for p in problems)
     assert any(p.startswith("00080018: UID not remapped") for p in problems)
+
+
+def test_swap_bytes_per_word() -> None:
+    from backends.python_ref.ops_transcode import swap_bytes
+
+    assert swap_bytes(b"\x01\x02\x03\x04\x05", 2) == b"\x02\x01\x04\x03\x05"
+    assert swap_bytes(b"\x01\x02\x03\x04", 4) == b"\x04\x03\x02\x01"
+
+
+@pytest.mark.parametrize("name", ["MR_small_bigendian.dcm", "ExplVR_BigEnd.dcm"])
+@pytest.mark.parametrize("target", ["explicit_vr_little_endian", "rle_lossless"])
+def test_transcode_big_endian_and_colour_by_plane_inputs(name: str, target: str, tmp_path: Path) -> None:
+    src, out = find(name), tmp_path / "x.dcm"
+    resp = run({"op": "transcode", "input": str(src), "output": str(out), "options": {"transfer_syntax": target}})
+    assert resp.ok, resp.error
+    uid = TranscodeOptions(transfer_syntax=target).uid  # type: ignore[arg-type]
+    assert verify_transcode(src, out, uid, True)["problems"] == []

@@ -63,7 +63,41 @@ def transcode_dataset(ds: Any, opts: TranscodeOptions, source_compressed: bool) 
         return
     if source_compressed:
         ds.decompress(generate_instance_uid=False)
-    ds.compress(uid, generate_instance_uid=not opts.lossless, **_encode_kwargs(opts))
+    arr = None
+    if int(ds.get("SamplesPerPixel", 1) or 1) > 1 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
+        # pydicom 3.0.2 compress() to RLE from colour-by-plane data decodes back wrong (measured on
+        # ExplVR_BigEnd.dcm): encode the decoded, colour-by-pixel array instead
+        arr = ds.pixel_array
+        ds.PlanarConfiguration = 0
+    ds.compress(uid, arr, generate_instance_uid=not opts.lossless, **_encode_kwargs(opts))
+
+
+#: Bytes per word of the VRs whose values pydicom keeps as raw bytes (OB and UN are byte streams).
+WORD_SIZES = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+def swap_bytes(data: bytes, size: int) -> bytes:
+    """Reverse the byte order of every ``size``-byte word (a trailing partial word is kept). Pure."""
+    import numpy as np
+
+    whole = len(data) - len(data) % size
+    words = np.frombuffer(data[:whole], dtype=np.uint8).reshape(-1, size)[:, ::-1]
+    return words.tobytes() + data[whole:]
+
+
+def swap_words(ds: Any) -> None:
+    """Big endian -> little endian for the raw word values (OW, OF, OL, OD, OV), sequences included.
+
+    pydicom decodes numbers (US, SS, FL, ...) to Python values, re-encoded on write; it keeps these VRs as
+    raw bytes and refuses to change endianness on write (``dcmwrite``: "must be converted manually").
+    """
+    for elem in ds:
+        if elem.VR == "SQ":
+            for item in elem.value or []:
+                swap_words(item)
+        elif elem.VR in WORD_SIZES and isinstance(elem.value, bytes | bytearray):
+            elem.value = swap_bytes(bytes(elem.value), WORD_SIZES[elem.VR])
+    ds.is_little_endian = True
 
 
 def transcode(request: TranscodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
@@ -78,9 +112,15 @@ def transcode(request: TranscodeRequest, info: InputInfo, plan: OutputPlan) -> O
     try:
         if info.has_pixel_data and "PixelData" in ds:
             ds.PixelData  # noqa: B018 - read deferred pixel data before the dataset changes
+        big_endian = getattr(ds, "original_encoding", (None, True))[1] is False
+        if big_endian:
+            swap_words(ds)
+            ds.file_meta.TransferSyntaxUID = TRANSFER_SYNTAXES["explicit_vr_little_endian"]  # what memory holds now
         transcode_dataset(ds, opts, source_compressed)
         implicit = opts.transfer_syntax == "implicit_vr_little_endian"
-        ds.save_as(plan.targets[0].temp, implicit_vr=implicit, little_endian=True, enforce_file_format=True)
+        import pydicom
+
+        pydicom.dcmwrite(plan.targets[0].temp, ds, implicit_vr=implicit, little_endian=True, enforce_file_format=True)
     except HarnessError:
         raise
     except NotImplementedError as exc:
