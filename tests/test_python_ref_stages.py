@@ -362,3 +362,14 @@ def test_packed_8bit_entries_in_big_endian_words() -> None:
     assert modality.packed_bytes(bytes([2, 1, 4, 3]), little_endian=False).tolist() == [1, 2, 3, 4]
     lut = modality.read_lut(_lut([4, 0, 8], bytes([2, 1, 4, 3])), little_endian=False)
     assert lut.data.tolist() == [1, 2, 3, 4]
+
+
+def test_check_color_options_16bit_only_for_writers_of_16bit_rgb() -> None:
+    from backends.python_ref.pipeline import check_color_options
+    from contract.options import ToImageOptions
+
+    opts = ToImageOptions(bit_depth=16)
+    check_color_options(opts, colour_16bit=True)
+    with pytest.raises(HarnessError) as err:
+        check_color_options(opts)  # what adapters call: they keep refusing 16-bit colour
+    assert err.value.field == "options.bit_depth"

@@ -39,8 +39,12 @@ def quantize(y: np.ndarray, ymax: int) -> np.ndarray:
     return t.astype(np.uint16 if ymax > 255 else np.uint8)
 
 
-def check_color_options(options: ToImageOptions) -> None:
-    """Grayscale-only options on a colour image are refused (SEMANTICS.md, Colour)."""
+def check_color_options(options: ToImageOptions, colour_16bit: bool = False) -> None:
+    """Grayscale-only options on a colour image are refused (SEMANTICS.md, Colour).
+
+    Adapters call this for the reference's refusals; ``bit_depth`` 16 on colour is refused unless the
+    caller writes 16-bit RGB (``colour_16bit``: python_ref does).
+    """
     for name in _GRAY_ONLY:
         if getattr(options, name) is not None:
             raise unsupported(name, f"{name} applies to grayscale images only; this image is colour")
@@ -50,6 +54,8 @@ def check_color_options(options: ToImageOptions) -> None:
         raise unsupported("presentation", "presentation applies to grayscale images only; this image is colour")
     if not options.modality_lut:
         raise unsupported("modality_lut", "modality_lut applies to grayscale images only; this image is colour")
+    if options.bit_depth == 16 and not colour_16bit:
+        raise unsupported("bit_depth", "this backend writes colour images at 8 bits per sample only")
 
 
 def overlay_fill(overlay_value: int | str | None, ymax: int, colour: bool) -> Fill:
@@ -152,7 +158,7 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
     lay = decode.layout_of(ds)
     little = decode.little_endian_of(ds, transfer_syntax)
     if lay.samples > 1 or lay.photometric == "PALETTE COLOR":
-        check_color_options(options)  # refused before anything is decoded
+        check_color_options(options, colour_16bit=True)  # refused before anything is decoded
         fill = overlay_fill(options.overlay_value, ymax, colour=True)
         decoded = decode.decode_words(ds, frame, transfer_syntax)
         rgb, bits = to_rgb(decoded, lay, ds, little)
