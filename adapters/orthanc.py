@@ -78,7 +78,7 @@ def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
             "voi": ("auto", "window", "minmax", "none"),
             "voi_index": True,
             "modality_lut": (True,),
-            "presentation": ("auto",),
+            "presentation": True,  # refused in refusals() unless it means what Orthanc does (invert MONOCHROME1)
             "overlays": True,  # refused in refusals() when the file has a plane that would be burned in
             "overlay_value": False,
         }
@@ -306,6 +306,20 @@ def layout_refusal(info: InputInfo) -> str | None:
     return None
 
 
+def presentation_refusal(presentation: str, photometric: str, shape: Any) -> str | None:
+    """Orthanc inverts exactly the MONOCHROME1 images; the request must want exactly those inverted."""
+    mono1 = photometric.strip().upper() == "MONOCHROME1"
+    inverse_shape = str(shape or "").strip().upper() == "INVERSE"
+    wanted = {"auto": mono1 or inverse_shape, "identity": False, "inverse": True}[presentation]
+    if wanted == mono1:
+        return None
+    if presentation == "auto":
+        return "orthanc ignores Presentation LUT Shape INVERSE (it inverts MONOCHROME1 images only)"
+    if presentation == "identity":
+        return "orthanc always inverts MONOCHROME1 images"
+    return "orthanc inverts MONOCHROME1 images only"
+
+
 def refusals(request: ToImageRequest, info: InputInfo) -> None:
     """The input-dependent ``unsupported_option`` checks (raise on the first)."""
     opts = request.options
@@ -361,9 +375,9 @@ def refusals(request: ToImageRequest, info: InputInfo) -> None:
             raise unsupported(
                 "modality_lut", "orthanc applies only the top-level rescale, not the functional groups' of this file"
             )
-        shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
-        if shape == "INVERSE" and info.photometric.upper() != "MONOCHROME1":
-            raise unsupported("presentation", "orthanc ignores Presentation LUT Shape INVERSE (it inverts MONOCHROME1)")
+        reason = presentation_refusal(opts.presentation, info.photometric, ds.get("PresentationLUTShape"))
+        if reason:
+            raise unsupported("presentation", reason)
         for frame in check_frame(info, opts.frame):
             voi = plan_voi(opts, ds, frame)
             if voi.window is None and top_level_rescale(ds)[0] < 0:

@@ -29,6 +29,7 @@ from adapters.orthanc import (
     number,
     orthanc_message,
     plan_voi,
+    presentation_refusal,
     rendered_call,
     stored_windows,
     upload_call,
@@ -226,6 +227,26 @@ def info_of(ds: Dataset, **kw: Any) -> InputInfo:
     return InputInfo(path=Path("x.dcm"), dataset=ds, transfer_syntax="1.2.840.10008.1.2.1", has_pixel_data=True, **kw)
 
 
+@pytest.mark.parametrize(
+    ("presentation", "photometric", "shape", "ok"),
+    [
+        ("auto", "MONOCHROME2", None, True),
+        ("auto", "MONOCHROME1", None, True),
+        ("auto", "MONOCHROME1", "INVERSE", True),  # one inversion, as Orthanc does
+        ("auto", "MONOCHROME1", "IDENTITY", True),  # still shown inverted (SEMANTICS.md 4)
+        ("auto", "MONOCHROME2", "INVERSE", False),
+        ("identity", "MONOCHROME2", "INVERSE", True),
+        ("identity", "MONOCHROME1", None, False),
+        ("inverse", "MONOCHROME1", None, True),
+        ("inverse", "MONOCHROME2", None, False),
+    ],
+)
+def test_presentation_is_honoured_when_it_means_inverting_monochrome1(
+    presentation: str, photometric: str, shape: str | None, ok: bool
+) -> None:
+    assert (presentation_refusal(presentation, photometric, shape) is None) == ok
+
+
 def test_layout_refusals() -> None:
     gray = {"rows": 16, "columns": 32, "bits_allocated": 16, "bits_stored": 10, "photometric": "MONOCHROME2"}
     assert layout_refusal(info_of(dataset(HighBit=9), **gray)) is None
@@ -265,7 +286,7 @@ def check(name: str, output: str = "out.png", **options: Any) -> HarnessError | 
         ("CT_small.dcm", "x.png", {"voi": "lut"}, "options.voi"),
         ("CT_small.dcm", "x.png", {"modality_lut": False}, "options.modality_lut"),
         ("CT_small.dcm", "x.png", {"presentation": "inverse"}, "options.presentation"),
-        ("CT_small.dcm", "x.png", {"presentation": "identity"}, "options.presentation"),
+        ("RG1_UNCI.dcm", "x.png", {"presentation": "identity"}, "options.presentation"),
         ("CT_small.dcm", "x.png", {"overlay_value": 128}, "options.overlay_value"),
         ("mlut_18.dcm", "x.png", {}, "options.modality_lut"),
         ("vlut_04.dcm", "x.png", {}, "options.voi"),
@@ -298,6 +319,8 @@ def test_refused_before_anything_runs(name: str, output: str, options: dict[str,
         ("US1_UNCR.dcm", "x.png", {}),
         ("emri_small.dcm", "x.png", {"frame": "all"}),
         ("liver.dcm", "x.png", {"voi": "minmax"}),
+        ("CT_small.dcm", "x.png", {"presentation": "identity"}),
+        ("RG1_UNCI.dcm", "x.png", {"presentation": "inverse"}),
         ("SC_ybr_full_uncompressed.dcm", "x.png", {}),
         ("color3d_jpeg_baseline.dcm", "x.jpg", {}),
     ],
@@ -311,6 +334,7 @@ def test_capability_table_lists_only_honoured_values() -> None:
     assert caps["voi"] == ("auto", "window", "minmax", "none")
     assert caps["bit_depth"] == (8,)
     assert caps["format"] == (None, "png", "jpeg")
+    assert caps["presentation"] is True  # input-dependent: presentation_refusal
     assert caps["png_compression"] is False and caps["overlay_value"] is False
 
 
