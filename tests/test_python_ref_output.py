@@ -152,3 +152,19 @@ def test_colour_rejects_gray_only_options(tmp_path: Path) -> None:
     resp = _run(tmp_path, "US1_UNCR.dcm", "x.png", presentation="inverse")
     assert not resp.ok and resp.error.field == "options.presentation"
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["emri_small.dcm", "MR_small_bigendian.dcm", "OBXXXX1A_expb.dcm", "SC_rgb_jpeg_dcmtk.dcm"]
+)
+def test_rendering_never_modifies_the_input(tmp_path: Path, name: str) -> None:
+    import hashlib
+
+    try:
+        source = find(name)
+    except KeyError:
+        pytest.skip(f"sample file absent: {name}")
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    resp = _run(tmp_path, name, "out.png", frame="all")
+    assert resp.ok, resp.error
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before
