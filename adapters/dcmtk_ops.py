@@ -13,6 +13,9 @@ looked up next to the main dcmtk binary, else on PATH. Facts (dcmtk 3.6.7, Debia
   decoder (``dcmdjpeg``, ``dcmdrle``, ``dcmdjpls``) and are refused for other targets; deflate from a
   compressed input is refused too. No JPEG 2000 codec in the free dcmtk.
 - ``+q`` (dcmcjpeg) and ``+md`` (dcmcjpls) imply a new SOP Instance UID (lossy); lossless runs keep it.
+- dcm2json converts text to UTF-8 with the character set library dcmtk was built with (Debian: glibc
+  iconv, without ISO 2022 IR 87): "'ISO 2022 IR 87' is not supported by the utilized character set
+  conversion library" becomes ``unsupported_option`` (field ``input``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ DECODERS: dict[str, str] = {
 }
 UNCOMPRESSED_TS = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+#: How dcm2json says its build cannot convert the input's character set (Debian's dcmtk uses glibc iconv,
+#: which lacks e.g. ISO 2022 IR 87): reported as ``unsupported_option`` on ``input``, not as a failure.
+CHARSET_UNSUPPORTED = "is not supported by the utilized character set conversion library"
 
 
 def ops_capabilities() -> dict[str, dict[str, Capability]]:
@@ -175,6 +181,9 @@ def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | Non
         raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
     argv = build_ops_argv(request, info, plan, tool)
     run = run_tool(argv, timeout=request.timeout)
+    if run.returncode != 0 and CHARSET_UNSUPPORTED in run.stderr_text:
+        line = next(ln for ln in run.stderr_text.splitlines() if CHARSET_UNSUPPORTED in ln)
+        raise ToolError(ErrorCode.UNSUPPORTED_OPTION, f"dcm2json: {line.removeprefix('E: ')}", argv, run.stderr_text)
     adapter.interpret(run, plan)
     stderr = run.stderr_text or None
     assert info is not None

@@ -334,3 +334,19 @@ def test_dcm4che_and_dicom_rs_argv() -> None:
         "-o",
         "/b",
     ]
+
+
+@pytest.mark.live
+def test_live_dcmtk_dump_of_an_unconvertible_character_set(tmp_path: Path) -> None:
+    need("dcm2json", "dcmtk")
+    from pydicom.data import get_charset_files
+
+    src = get_charset_files("chrH31.dcm")[0]  # ISO 2022 IR 87: Debian's dcmtk (glibc iconv) cannot convert it
+    ref, out = tmp_path / "ref.json", tmp_path / "dcmtk.json"
+    assert run({"op": "dump", "input": src, "output": str(ref)}).ok
+    resp = run({"op": "dump", "backend": "dcmtk", "input": src, "output": str(out)})
+    if resp.ok:  # a dcmtk built with ICU converts it: then it must agree with the reference
+        assert compare_dicom_json(load_json(ref), load_json(out)) == []
+    else:
+        assert resp.error is not None and (resp.error.code, resp.error.field) == ("unsupported_option", "input")
+        assert "ISO 2022 IR 87" in resp.error.message and not out.exists()
