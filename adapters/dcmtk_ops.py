@@ -183,7 +183,9 @@ def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | Non
     run = run_tool(argv, timeout=request.timeout)
     if run.returncode != 0 and CHARSET_UNSUPPORTED in run.stderr_text:
         line = next(ln for ln in run.stderr_text.splitlines() if CHARSET_UNSUPPORTED in ln)
-        raise ToolError(ErrorCode.UNSUPPORTED_OPTION, f"dcm2json: {line.removeprefix('E: ')}", argv, run.stderr_text)
+        error = ToolError(ErrorCode.UNSUPPORTED_OPTION, f"dcm2json: {line.removeprefix('E: ')}", argv, run.stderr_text)
+        error.field = "input"
+        raise error
     adapter.interpret(run, plan)
     stderr = run.stderr_text or None
     assert info is not None
