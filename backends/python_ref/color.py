@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.python_ref.modality import packed_bytes
+from backends.python_ref.modality import invalid_lut, lut_descriptor, packed_bytes
 
 CHANNELS = ("Red", "Green", "Blue")
 
@@ -39,20 +39,27 @@ def expand_segmented(words: np.ndarray, n: int) -> np.ndarray:
     32-bit offset (low word first) counts entries of the segmented data.
     """
     out: list[int] = []
-    _expand_into(words.tolist(), 0, None, out)
+    try:
+        _expand_into(words.tolist(), 0, None, out, n, 0)
+    except IndexError:
+        raise invalid_lut("segmented palette LUT data ends inside a segment") from None
     arr = np.asarray(out[:n], dtype=np.int64)
     if len(arr) < n:
         arr = np.concatenate([arr, np.full(n - len(arr), arr[-1] if len(arr) else 0, dtype=np.int64)])
     return arr
 
 
-def _expand_into(data: list[int], start: int, max_segments: int | None, out: list[int]) -> None:
+def _expand_into(data: list[int], start: int, max_segments: int | None, out: list[int], n: int, depth: int) -> None:
+    if depth > 8:
+        raise invalid_lut("segmented palette LUT: indirect segments nested deeper than 8")
     pos = start
     done = 0
-    while pos + 1 < len(data) and (max_segments is None or done < max_segments):
+    while pos + 1 < len(data) and (max_segments is None or done < max_segments) and len(out) < n:
         opcode, length = data[pos], data[pos + 1]
         pos += 2
         if opcode == 0:
+            if pos + length > len(data):
+                raise IndexError(pos + length)
             out.extend(data[pos : pos + length])
             pos += length
         elif opcode == 1:
@@ -63,24 +70,23 @@ def _expand_into(data: list[int], start: int, max_segments: int | None, out: lis
         elif opcode == 2:
             offset = data[pos] | (data[pos + 1] << 16)
             pos += 2
-            _expand_into(data, offset, length, out)
+            _expand_into(data, offset, length, out, n, depth + 1)
         else:
-            raise ValueError(f"unknown segment type {opcode} in a segmented palette LUT")
+            raise invalid_lut(f"unknown segment type {opcode} in a segmented palette LUT")
         done += 1
 
 
 def palette_lut(ds: Any, channel: str, little_endian: bool) -> tuple[np.ndarray, int, int]:
     """One Palette Color LUT: (entries as int64, first mapped value, bits per entry)."""
-    desc = [int(v) for v in ds[f"{channel}PaletteColorLookupTableDescriptor"].value]
-    n = desc[0] or 65536
-    first = desc[1]
-    bits = desc[2]
-    if f"Segmented{channel}PaletteColorLookupTableData" in ds:
-        raw = ds[f"Segmented{channel}PaletteColorLookupTableData"].value
+    name = f"{channel}PaletteColorLookupTableDescriptor"
+    n, first, bits = lut_descriptor(ds[name].value if name in ds else None, f"{channel} Palette Color LUT Descriptor")
+    segmented = ds.get(f"Segmented{channel}PaletteColorLookupTableData")
+    if segmented is not None and segmented != b"":
         unpack = packed_bytes if bits == 8 else words_from_bytes
-        words = unpack(bytes(raw), little_endian)
-        return expand_segmented(words, n), first, bits
-    raw = ds[f"{channel}PaletteColorLookupTableData"].value
+        return expand_segmented(unpack(bytes(segmented), little_endian), n), first, bits
+    raw = ds.get(f"{channel}PaletteColorLookupTableData")
+    if raw is None or len(raw) == 0:
+        raise invalid_lut(f"{channel} Palette Color LUT Data is absent or empty")
     if bits == 8 and len(raw) in (n, n + 1, n + n % 2):  # 8-bit entries packed one per byte
         data = packed_bytes(bytes(raw), little_endian)[:n]
     else:

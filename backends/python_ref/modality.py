@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from contract.errors import ErrorCode, HarnessError
+
 
 @dataclass(frozen=True)
 class LUT:
@@ -41,13 +43,12 @@ def read_lut(item: Any, data_keyword: str = "LUTData", signed_first: bool = Fals
     ``signed_first``. OW data is read in the file's byte order (``little_endian``); 8-bit entries may be
     byte-packed, two per 16-bit word, first entry in the low byte (in OW bytes or in a US word list).
     """
-    desc = [int(v) for v in item.LUTDescriptor]
-    n = desc[0] or 65536
-    first = desc[1]
+    n, first, bits = lut_descriptor(item.get("LUTDescriptor"), "LUT Descriptor (0028,3002)")
     if signed_first and first >= 32768:
         first -= 65536
-    bits = desc[2]
-    raw = item[data_keyword].value
+    raw = item[data_keyword].value if data_keyword in item else None
+    if raw is None or len(raw) == 0:
+        raise invalid_lut("LUT Data (0028,3006) is absent or empty")
     if isinstance(raw, bytes | bytearray):
         if bits == 8 and len(raw) in (n, n + 1, n + n % 2):  # byte-packed 8-bit entries
             data = packed_bytes(bytes(raw), little_endian)[:n]
@@ -63,6 +64,22 @@ def read_lut(item: Any, data_keyword: str = "LUTData", signed_first: bool = Fals
     if len(data) < n:
         data = np.concatenate([data, np.full(n - len(data), data[-1] if len(data) else 0, dtype=np.int64)])
     return LUT(first=first, bits=bits, data=data[:n])
+
+
+def invalid_lut(message: str) -> HarnessError:
+    """A malformed LUT in the input: ``decode_failed`` (never a traceback)."""
+    return HarnessError(ErrorCode.DECODE_FAILED, f"invalid lookup table: {message}", "input")
+
+
+def lut_descriptor(value: Any, what: str) -> tuple[int, int, int]:
+    """A LUT descriptor ``[n, first, bits]`` with n = 0 read as 65536; ``decode_failed`` if malformed."""
+    try:
+        desc = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise invalid_lut(f"{what} is absent or not numbers: {value!r}") from None
+    if len(desc) != 3 or not 1 <= desc[2] <= 16 or not 0 <= desc[0] <= 65535:
+        raise invalid_lut(f"{what} must be [entries, first mapped value, bits 1..16], got {desc}")
+    return desc[0] or 65536, desc[1], desc[2]
 
 
 def packed_bytes(raw: bytes, little_endian: bool) -> np.ndarray:
