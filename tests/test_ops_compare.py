@@ -188,3 +188,38 @@ def test_ops_conformance_dump_and_anonymize(ct_small: Path, tmp_path: Path) -> N
         assert statuses[("gdcm", "anonymize")] == "explained"  # gdcmanon-ps315-2008-table
         assert statuses[("gdcm", "anonymize_batch")] == "unsupported"  # no keyed UID remapping
     assert anon["summary"]["unexplained_mismatches"] == 0
+
+
+@pytest.mark.parametrize("op", ["dump", "stats", "transcode", "anonymize"])
+def test_default_corpora_exist(op: str) -> None:
+    from interface.ops_conformance import ANON_FILES, DUMP_FILES, STATS_FILES, TRANSCODE_FILES, default_corpus
+
+    names = {"dump": DUMP_FILES, "stats": STATS_FILES, "transcode": TRANSCODE_FILES, "anonymize": ANON_FILES}[op]
+    files = default_corpus(op)
+    assert [p.name for p in files[: len(names)]] == list(names)
+    if op == "dump":  # pydicom's character-set files are part of the dump corpus
+        assert {"chrX1.dcm", "chrH31.dcm", "chrJapMulti.dcm"} <= {p.name for p in files}
+
+
+def test_cli_main_exit_codes(ct_small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from interface.ops_conformance import cli_main
+
+    args = argparse.Namespace(
+        op="stats",
+        out=tmp_path,
+        corpus=[ct_small],
+        backends=None,
+        reference=None,
+        limit=None,
+        registry=None,
+        timeout=None,
+        quiet=True,
+    )
+    assert cli_main(args) == 0
+    assert "op stats: reference python_ref" in capsys.readouterr().out
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["files"] == 1
+    assert cli_main(argparse.Namespace(op="stats", out=None)) == 2
+    bad = argparse.Namespace(**{**vars(args), "backends": ["nope"]})
+    assert cli_main(bad) == 2
