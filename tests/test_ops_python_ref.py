@@ -357,3 +357,23 @@ def test_transcode_big_endian_and_colour_by_plane_inputs(name: str, target: str,
     assert resp.ok, resp.error
     uid = TranscodeOptions(transfer_syntax=target).uid  # type: ignore[arg-type]
     assert verify_transcode(src, out, uid, True)["problems"] == []
+
+
+def test_ct_percentiles_follow_the_type_7_formula(ct_small: Path) -> None:
+    """The documented formula, computed by hand (sorted values, rank p/100 * (n - 1)), against the op."""
+    values = sorted(int(v) - 1024 for v in pydicom.dcmread(ct_small).pixel_array.ravel())
+    n = len(values)
+
+    def type7(p: float) -> float:
+        rank = p / 100 * (n - 1)
+        lo = math.floor(rank)
+        hi = min(lo + 1, n - 1)
+        return values[lo] + (rank - lo) * (values[hi] - values[lo])
+
+    resp = run({"op": "stats", "input": str(ct_small), "options": {"percentiles": [0.5, 10, 33.3, 50, 99.9]}})
+    assert resp.ok and resp.result is not None
+    got = resp.result["frames"][0]["percentiles"]
+    for p in (0.5, 10, 33.3, 50, 99.9):
+        assert got[percentile_key(p)] == pytest.approx(type7(p), abs=1e-9)
+    assert resp.result["frames"][0]["unique"] == len(set(values))
+    assert resp.result["frames"][0]["zero_count"] == values.count(0)
