@@ -66,6 +66,8 @@ def list_profiles() -> str:
     lines = []
     for p in PROFILES.values():
         tol = f"tolerance {p.tolerance:g}" + (f" or PSNR >= {p.min_psnr:g} dB" if p.min_psnr is not None else "")
+        if p.fidelity_margin_db is not None:
+            tol += f" or fidelity within {p.fidelity_margin_db:g} dB of the reference's"
         opts = p.options_for(example) if example is not None else None
         shown = json.dumps(opts) if opts is not None else "(does not fit CT_small.dcm)"
         lines.append(f"{p.name:16} {p.description} [{tol}]\n{'':16} e.g. CT_small.dcm: {shown}")

@@ -182,6 +182,7 @@ def plan(config: ConformConfig, backends: Sequence[str], registry_entries: Seque
                     case_dir=str(config.out / "cases" / file_id / name),
                     tolerance=profile.tolerance,
                     min_psnr=profile.min_psnr,
+                    fidelity_margin_db=profile.fidelity_margin_db,
                     registry=tuple(registry_entries),
                     thumbnails=config.thumbnails and config.html,
                     timeout=config.timeout,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,8 @@ class CaseTask:
     case_dir: str
     tolerance: float = 1.0
     min_psnr: float | None = None
+    #: lossy output (JPEG): also judge each render by its fidelity to the reference's lossless render
+    fidelity_margin_db: float | None = None
     registry: tuple[divergence.Divergence, ...] = ()
     thumbnails: bool = True
     timeout: float | None = None
@@ -196,11 +198,35 @@ def classify(
     if shape_mode and (
         max_diff <= task.tolerance
         or (task.min_psnr is not None and metrics["psnr"] is not None and metrics["psnr"] >= task.min_psnr)
+        or as_faithful(task, metrics)
     ):
         return WITHIN_TOLERANCE, None
     case = dataset_case or divergence.Case(backend, task.profile, task.input, task.options)
     explanation = divergence.find_explanation(task.registry, case, max_diff, shape_mode)
     return (EXPLAINED if explanation.entry is not None else MISMATCH), explanation
+
+
+def as_faithful(task: CaseTask, metrics: Mapping[str, Any]) -> bool:
+    """Lossy profiles: the render is as close to the lossless truth as the reference's own encoding
+    (within ``fidelity_margin_db``), e.g. 4:2:2 vs 4:2:0 chroma subsampling of two JPEG encoders."""
+    if task.fidelity_margin_db is None:
+        return False
+    own, ref = metrics.get("fidelity_psnr", 0.0), metrics.get("reference_fidelity_psnr", math.inf)
+    if own is None or ref is None:  # identical to the truth: infinite PSNR
+        return own is None
+    return bool(own >= ref - task.fidelity_margin_db)
+
+
+def lossless_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The same rendering written losslessly (PNG): the truth a lossy output is judged against."""
+    return {k: v for k, v in options.items() if k not in ("format", "quality")} | {"format": "png"}
+
+
+def _psnr(reference: Any, other: Any) -> float | None:
+    from interface.compare import compare
+
+    m = compare(reference, other)
+    return m.psnr if m.shape_match else 0.0
 
 
 def _dataset_case(task: CaseTask, backend: str) -> divergence.Case:
@@ -234,6 +260,14 @@ def run_case(task: CaseTask, prerendered: Mapping[tuple[str, str], Render] | Non
             ref.ok, ref.error = False, {"code": "internal_error", "message": f"reference output unreadable: {exc}"}
     if ref_img is not None and task.thumbnails:
         outcome.thumbs["reference"] = thumbnail(ref_img)
+    truth: np.ndarray | None = None
+    ref_fidelity: float | None = None
+    if ref_img is not None and task.fidelity_margin_db is not None:
+        lossless = replace(task, options=lossless_options(task.options))
+        truth_render = render(lossless, task.reference, "reference_lossless")
+        if truth_render.ok and truth_render.output:
+            truth = load_image(truth_render.output)
+            ref_fidelity = _psnr(truth, ref_img)
     header: Any = None
     for backend in task.backends:
         r = (prerendered or {}).get((task.case_id, backend)) or render(task, backend, backend)
@@ -254,6 +288,9 @@ def run_case(task: CaseTask, prerendered: Mapping[tuple[str, str], Render] | Non
             outcome.results.append(BackendResult(backend, ERROR, r))
             continue
         metrics = compare(ref_img, img).as_dict()
+        if truth is not None:
+            metrics["fidelity_psnr"] = _psnr(truth, img)
+            metrics["reference_fidelity_psnr"] = ref_fidelity
         needs_registry = not (metrics["shape_match"] and metrics["mode_match"] and metrics["max_abs_diff"] <= 0)
         dcase = None
         if needs_registry and task.registry:

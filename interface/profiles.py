@@ -22,6 +22,9 @@ class Profile:
     tolerance: float = 1.0
     #: ... or (lossy outputs) when its PSNR against the reference is >= ``min_psnr`` dB
     min_psnr: float | None = None
+    #: ... or (lossy outputs) when its PSNR against the reference's lossless render is at most this many dB
+    #: below the reference's own (encoders differ: quantisation tables, chroma subsampling 4:2:0 vs 4:2:2)
+    fidelity_margin_db: float | None = None
 
     def options_for(self, info: InputInfo) -> dict[str, Any] | None:
         return self.build(info)
@@ -98,9 +101,11 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             "jpeg",
-            "JPEG output, quality 90 (encoders differ: within tolerance when PSNR >= 40 dB)",
+            "JPEG output, quality 90 (encoders differ: within tolerance when PSNR >= 40 dB against the "
+            "reference's JPEG, or as faithful to the lossless render as the reference's JPEG, 3 dB margin)",
             lambda i: {"format": "jpeg", "quality": 90},
             min_psnr=40.0,
+            fidelity_margin_db=3.0,
         ),
         Profile(
             SYNTHETIC, "a synthetic case's own options (interface.synth manifest; synthetic files only)", lambda i: None

@@ -340,3 +340,27 @@ def test_batch_capable_backend_gets_one_batch_per_file(
     single = _run(tmp_path / "b", small_corpus, reg, html=False, batch=False)
     assert calls == []
     assert [r["status"] for r in batched["results"]] == [r["status"] for r in single["results"]]
+
+
+def test_lossy_fidelity_rule() -> None:
+    from interface.conform_case import CaseTask, as_faithful, classify, lossless_options
+
+    assert lossless_options({"format": "jpeg", "quality": 90, "voi": "minmax"}) == {"voi": "minmax", "format": "png"}
+    task = CaseTask(0, "c", "/x.dcm", "jpeg", {}, "python_ref", ("b",), "/tmp/c", min_psnr=40.0, fidelity_margin_db=3.0)
+    # 4:2:2 vs 4:2:0: far from the reference's JPEG (28 dB) but closer to the truth than it (46.6 vs 28.2 dB)
+    m = {
+        "shape_match": True,
+        "mode_match": True,
+        "max_abs_diff": 76.0,
+        "psnr": 28.3,
+        "fidelity_psnr": 46.6,
+        "reference_fidelity_psnr": 28.2,
+    }
+    assert as_faithful(task, m) and classify(task, "b", m, None)[0] == "within_tolerance"
+    assert as_faithful(task, {**m, "fidelity_psnr": 25.3})  # 2.9 dB worse: within the margin
+    assert not as_faithful(task, {**m, "fidelity_psnr": 25.1})
+    assert classify(task, "b", {**m, "fidelity_psnr": 25.1}, None)[0] == "mismatch"
+    assert as_faithful(task, {**m, "fidelity_psnr": None})  # identical to the truth
+    assert not as_faithful(task, {**m, "reference_fidelity_psnr": None})  # only the reference is exact
+    lossless_task = CaseTask(0, "c", "/x.dcm", "default", {}, "python_ref", ("b",), "/tmp/c")
+    assert not as_faithful(lossless_task, m)
