@@ -347,13 +347,17 @@ def read_pixels(path: str | Path) -> np.ndarray:
     return arr
 
 
-def pixel_difference(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
-    """Identical? and the max abs difference (None when the shapes differ). Pure."""
+def pixel_difference(a: np.ndarray, b: np.ndarray, peak: float | None = None) -> dict[str, Any]:
+    """Identical? the max abs difference (None when the shapes differ) and, given the peak value, the
+    PSNR in dB (``10 log10(peak^2 / MSE)``; omitted when identical). Pure."""
     if a.shape != b.shape:
         return {"identical": False, "max_abs_diff": None, "shapes": [list(a.shape), list(b.shape)]}
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
     max_diff = float(diff.max()) if diff.size else 0.0
-    return {"identical": max_diff == 0.0, "max_abs_diff": max_diff}
+    out: dict[str, Any] = {"identical": max_diff == 0.0, "max_abs_diff": max_diff}
+    if peak is not None and max_diff > 0:
+        out["psnr_db"] = round(10 * math.log10(peak**2 / float(np.mean(diff**2))), 3)
+    return out
 
 
 def metadata_json(path: str | Path) -> dict[str, Any]:
@@ -383,7 +387,7 @@ def verify_transcode(
         problems.append(f"{len(meta)} metadata difference(s): " + ", ".join(d.path for d in meta[:8]))
     pixels: dict[str, Any] | None = None
     try:
-        pixels = pixel_difference(read_pixels(input_path), read_pixels(output_path))
+        pixels = pixel_difference(read_pixels(input_path), read_pixels(output_path), _peak(input_path))
     except Exception as exc:  # an output pydicom cannot decode is a finding, not a crash
         problems.append(f"pixels not decodable by pydicom: {type(exc).__name__}: {exc}"[:300])
     if pixels is not None and lossless and not pixels["identical"]:
@@ -395,6 +399,14 @@ def verify_transcode(
         "pixels": pixels,
         "problems": problems,
     }
+
+
+def _peak(path: str | Path) -> float:
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
+    return float((1 << bits) - 1)
 
 
 #: Decoders of the cross-decoding matrix: name -> how to get uncompressed pixels from a file.

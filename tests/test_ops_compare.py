@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -111,6 +112,7 @@ def test_pixel_difference_and_batch_conflicts() -> None:
     a = np.array([[1, 2], [3, 4]], dtype=np.uint16)
     assert pixel_difference(a, a.copy()) == {"identical": True, "max_abs_diff": 0.0}
     assert pixel_difference(a, a + 3)["max_abs_diff"] == 3.0
+    assert pixel_difference(a, a + 3, peak=255.0)["psnr_db"] == pytest.approx(20 * math.log10(255 / 3), abs=1e-3)
     assert pixel_difference(a, a[:1])["max_abs_diff"] is None
     assert batch_uid_conflicts([{"1.2": "2.25.1"}, {"1.2": "2.25.1", "1.3": "2.25.2"}]) == []
     assert batch_uid_conflicts([{"1.2": "2.25.1"}, {"1.2": "2.25.9"}]) == ["1.2: 2.25.1 and 2.25.9"]
