@@ -245,7 +245,7 @@ def voi_args(options: ToImageOptions, ds: Any, frames: list[int] | None = None) 
     if source == "lut":
         return ["+Wl", str(index + 1)]
     if source == "minmax":
-        return ["+Wm"]
+        return ["+Wm", "+Wfl"]  # linear, as the contract's min-max: dcmtk would apply a file's SIGMOID to it
     return ["-W"]
 
 

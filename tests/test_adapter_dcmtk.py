@@ -64,6 +64,11 @@ def gray(
     )
 
 
+def with_function(info: InputInfo, function: str) -> InputInfo:
+    info.dataset.VOILUTFunction = function
+    return info
+
+
 def colour() -> InputInfo:
     ds = Dataset()
     ds.PhotometricInterpretation = "RGB"
@@ -100,7 +105,7 @@ def middle(args: list[str]) -> list[str]:
 @pytest.mark.parametrize("tool", GENERATIONS)
 def test_default_request_full_argv(tool: ToolInfo) -> None:
     # no stored window, no VOI LUT: the contract's auto is min-max (+Wm), not dcmtk's default -W
-    assert argv({}, tool=tool) == [tool.path, "+F", "1", "+Wm", "+on", IN, TEMP]
+    assert argv({}, tool=tool) == [tool.path, "+F", "1", "+Wm", "+Wfl", "+on", IN, TEMP]
 
 
 @pytest.mark.parametrize("tool", GENERATIONS)
@@ -157,7 +162,7 @@ def test_all_frames_write_under_a_private_prefix(tool: ToolInfo) -> None:
     ],
 )
 def test_output_format_flags(tool: ToolInfo, options: dict[str, Any], output: str | None, flags: list[str]) -> None:
-    assert middle(argv(options, tool=tool, output=output))[3:] == flags
+    assert middle(argv(options, tool=tool, output=output))[4:] == flags
 
 
 def test_sixteen_bit_tiff_is_refused() -> None:
@@ -174,7 +179,7 @@ def test_sixteen_bit_tiff_is_refused() -> None:
         # auto: the contract's choice (first VOI LUT, else first window, else min-max)
         ({}, gray(luts=2, windows=2), ["+Wl", "1"]),
         ({}, gray(windows=2), ["+Wi", "1", "+Wfl"]),
-        ({}, gray(), ["+Wm"]),
+        ({}, gray(), ["+Wm", "+Wfl"]),
         # explicit windows are LINEAR unless asked: never the file's function
         ({"window_center": 40, "window_width": 400}, gray(windows=1), ["+Ww", "40", "400", "+Wfl"]),
         ({"window_center": -600.25, "window_width": 1500}, gray(), ["+Ww", "-600.25", "1500", "+Wfl"]),
@@ -188,19 +193,15 @@ def test_sixteen_bit_tiff_is_refused() -> None:
         ({"voi": "window", "voi_function": "linear"}, gray(windows=1), ["+Wi", "1", "+Wfl"]),
         ({"voi": "lut"}, gray(luts=1), ["+Wl", "1"]),
         ({"voi": "lut", "voi_index": 2}, gray(luts=3), ["+Wl", "3"]),
-        ({"voi": "minmax"}, gray(windows=1, luts=1), ["+Wm"]),
+        ({"voi": "minmax"}, gray(windows=1, luts=1), ["+Wm", "+Wfl"]),
+        ({"voi": "minmax"}, with_function(gray(windows=1), "SIGMOID"), ["+Wm", "+Wfl"]),  # never the file's
         ({"voi": "none"}, gray(windows=1, luts=1), ["-W"]),
         # the function applies to windows only (as in the reference)
-        ({"voi": "minmax", "voi_function": "sigmoid"}, gray(), ["+Wm"]),
+        ({"voi": "minmax", "voi_function": "sigmoid"}, gray(), ["+Wm", "+Wfl"]),
     ],
 )
 def test_voi_flags(tool: ToolInfo, options: dict[str, Any], info: InputInfo, flags: list[str]) -> None:
     assert middle(argv(options, info, tool))[2:-1] == flags
-
-
-def with_function(info: InputInfo, function: str) -> InputInfo:
-    info.dataset.VOILUTFunction = function
-    return info
 
 
 def enhanced(per_frame: list[tuple[float, float] | None], shared: tuple[float, float] | None = None) -> InputInfo:
@@ -301,7 +302,7 @@ def test_modality_lut(tool: ToolInfo) -> None:
     ],
 )
 def test_presentation_flags(tool: ToolInfo, presentation: str, info: InputInfo, flags: list[str]) -> None:
-    assert middle(argv({"presentation": presentation}, info, tool))[3:-1] == flags
+    assert middle(argv({"presentation": presentation}, info, tool))[4:-1] == flags
 
 
 @pytest.mark.parametrize("tool", GENERATIONS)
@@ -316,7 +317,7 @@ def test_presentation_flags(tool: ToolInfo, presentation: str, info: InputInfo, 
     ],
 )
 def test_overlay_flags(tool: ToolInfo, overlays: bool | list[int], flags: list[str]) -> None:
-    assert middle(argv({"overlays": overlays}, tool=tool))[3:-1] == flags
+    assert middle(argv({"overlays": overlays}, tool=tool))[4:-1] == flags
 
 
 @pytest.mark.parametrize("tool", GENERATIONS)
@@ -355,7 +356,7 @@ def test_dcml2pnm_writes_no_jpeg() -> None:
     with pytest.raises(HarnessError) as exc:
         argv({"format": "jpeg"}, gray(transfer_syntax=JPEG_LS), OLD)
     assert (exc.value.code, exc.value.field) == (ErrorCode.UNSUPPORTED_OPTION, "options.format")
-    assert middle(argv({"format": "jpeg"}, gray(transfer_syntax=JPEG_LS), NEW))[3:] == ["+oj", "+Jq", "90"]
+    assert middle(argv({"format": "jpeg"}, gray(transfer_syntax=JPEG_LS), NEW))[4:] == ["+oj", "+Jq", "90"]
 
 
 @pytest.mark.parametrize(
