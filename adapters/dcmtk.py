@@ -12,6 +12,11 @@ Facts it relies on (checked against ``dcmj2pnm --help`` 3.6.7 on Debian 12 and d
 - The default output format of 3.6.7 is PNM whatever the file name says, so the format flag is always given.
 - An input path starting with ``-`` is taken as an option (``--`` is not honoured: "Unknown option --"),
   so every path on the command line is absolute.
+- Found by running it (3.6.7): ``dcml2pnm`` writes no JPEG ("Unknown option +oj"); ``+Wm`` takes a file's
+  SIGMOID VOI LUT Function (so ``+Wfl`` goes with it); with ``+Fa`` the min-max spans every frame (so
+  ``frame: "all"`` + min-max runs once per frame); windows in the functional groups of enhanced objects are
+  not read by ``+Wi`` (so they go as ``+Ww c w``); ``+Piv`` inverts MONOCHROME1 exactly once.
+  Known rendering differences are in ``interface/divergences.toml`` (ids ``dcmtk-*``).
 
 ``build_argv`` is a pure function of (request, input header, output plan, tool path and version).
 """
