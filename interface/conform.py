@@ -131,6 +131,10 @@ def resolve_backends(config: ConformConfig, notes: list[str]) -> list[tuple[str,
     chosen = []
     for name in names:
         backend = registry.get(name)  # invalid_request for an unknown name
+        if "to_image" not in backend.ops:
+            if config.backends:
+                notes.append(f"backend {name} skipped: it does not implement to_image")
+            continue
         try:
             avail = backend.availability()
         except Exception as exc:

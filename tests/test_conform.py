@@ -364,3 +364,14 @@ def test_lossy_fidelity_rule() -> None:
     assert not as_faithful(task, {**m, "reference_fidelity_psnr": None})  # only the reference is exact
     lossless_task = CaseTask(0, "c", "/x.dcm", "default", {}, "python_ref", ("b",), "/tmp/c")
     assert not as_faithful(lossless_task, m)
+
+
+def test_backends_without_to_image_are_left_out(fake_backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interface.conform import resolve_backends
+    from tests.test_conform_fake import FakeBackend
+
+    notes: list[str] = []
+    assert [n for n, _, _ in resolve_backends(ConformConfig(out=Path("."), backends=[FAKE]), notes)] == [FAKE]
+    monkeypatch.setattr(FakeBackend, "ops", ("anonymize",))
+    assert resolve_backends(ConformConfig(out=Path("."), backends=[FAKE]), notes) == []
+    assert notes == ["backend fake skipped: it does not implement to_image"]
