@@ -163,6 +163,27 @@ def test_min_max_frames_each_by_their_own_range(folder: Path) -> None:
         assert compare_files(ref.outputs[0], pm.outputs[k]).max_abs_diff <= TOLERANCE
 
 
+def test_batch_equals_single_calls(folder: Path) -> None:
+    """The launcher renders exactly what ConsumerFormatImageMaker's own main does."""
+    cases = [("CT_small.dcm", {"window_center": 40, "window_width": 400}), ("MR_small.dcm", {}), ("RG1_UNCI.dcm", {})]
+    reqs: list[dict[str, Any]] = [
+        {
+            "op": "to_image",
+            "backend": "pixelmed",
+            "input": str(find(n)),
+            "output": str(folder / f"one{k}.png"),
+            "options": o,
+        }
+        for k, (n, o) in enumerate(cases)
+    ]
+    singles = [run(r) for r in reqs]
+    batched = run_batch([{**r, "output": str(folder / f"many{k}.png")} for k, r in enumerate(reqs)])
+    assert all(r.ok for r in singles + batched), [r.error for r in singles + batched]
+    assert all(r.result is not None and r.result["batch"]["jobs"] == 3 for r in batched)
+    for one, many in zip(singles, batched, strict=True):
+        assert compare_files(one.outputs[0], many.outputs[0]).max_abs_diff == 0
+
+
 def test_failure_is_detected_though_it_exits_0(folder: Path) -> None:
     """RT Dose is not an image for PixelMed: exit 0, no file; the response says why, nothing is left."""
     rtdose = str(find("rtdose_1frame.dcm"))
