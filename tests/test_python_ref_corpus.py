@@ -88,14 +88,15 @@ def test_lossless_syntaxes_match_native(native: str, compressed: str) -> None:
 @pytest.mark.parametrize(
     ("jpeg", "decompressed"),
     [
-        ("SC_rgb_dcmtk_+eb+cy+n1.dcm", "SC_rgb_dcmtk_ebcyn1_dcmd.dcm"),  # YBR_FULL_422 in the JPEG
+        ("SC_rgb_dcmtk_+eb+cy+n1.dcm", "SC_rgb_dcmtk_ebcyn1_dcmd.dcm"),  # 4:2:2 subsampled YBR in the JPEG
+        ("SC_rgb_dcmtk_+eb+cy+np.dcm", "SC_rgb_dcmtk_ebcynp_dcmd.dcm"),
         ("SC_rgb_dcmtk_+eb+cy+n2.dcm", "SC_rgb_dcmtk_ebcyn2_dcmd.dcm"),
         ("SC_rgb_dcmtk_+eb+cy+s4.dcm", "SC_rgb_dcmtk_ebcys4_dcmd.dcm"),
         ("SC_rgb_dcmtk_+eb+cr.dcm", "SC_rgb_dcmtk_ebcr_dcmd.dcm"),  # RGB in the JPEG
     ],
 )
 def test_ybr_jpeg_converted_by_t871_matches_dcmtk_decompression(jpeg: str, decompressed: str) -> None:
-    """The JPEG's YBR is converted here (T.871, rounded): within 2 levels of dcmtk's decompressed RGB twin."""
+    """IJG chroma upsampling + T.871 here: within 1 level of dcmtk's decompressed RGB twin (0 on the YBR ones)."""
     try:
         a, b = find(jpeg), find(decompressed)
     except KeyError as exc:
@@ -104,4 +105,27 @@ def test_ybr_jpeg_converted_by_t871_matches_dcmtk_decompression(jpeg: str, decom
         warnings.simplefilter("ignore")
         ours, theirs = render_array(str(a)), render_array(str(b))
     assert ours.shape == theirs.shape == (100, 100, 3)
-    assert int(np.abs(ours.astype(int) - theirs).max()) <= 2
+    assert int(np.abs(ours.astype(int) - theirs).max()) <= 1
+
+
+@pytest.mark.parametrize("name", ["examples_ybr_color.dcm", "color3d_jpeg_baseline.dcm"])
+def test_subsampled_jpeg_matches_an_ijg_decode(name: str) -> None:
+    """4:2:2 JPEG: the chroma is upsampled as IJG libjpeg does (Pillow's own RGB decode of the frame, within 1)."""
+    import io
+
+    import pydicom
+    from PIL import Image
+    from pydicom.encaps import get_frame
+
+    try:
+        path = find(name)
+    except KeyError as exc:
+        pytest.skip(f"sample file absent: {exc}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path)
+        fragment = get_frame(ds.PixelData, 0, number_of_frames=int(ds.get("NumberOfFrames", 1) or 1))
+        ours = render_array(str(path))
+    with Image.open(io.BytesIO(fragment)) as im:
+        ijg = np.asarray(im.convert("RGB"))
+    assert int(np.abs(ours.astype(int) - ijg).max()) <= 1

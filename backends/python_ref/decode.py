@@ -177,6 +177,15 @@ def decode_words(ds: Any, frame: int, transfer_syntax: str | None) -> Decoded:
             return Decoded(words=words, photometric=photometric, native=True)
     arr, meta = _pydicom_decode(ds, frame, transfer_syntax)
     photometric = str(meta.get("photometric_interpretation", lay.photometric) or lay.photometric).upper()
+    if (
+        transfer_syntax in IJG_UPSAMPLED
+        and lay.samples == 3
+        and lay.bits_allocated == 8
+        and photometric.startswith("YBR")
+    ):
+        ycbcr = jpeg_ycbcr_upsampled(ds, frame)
+        if ycbcr is not None and ycbcr.shape == arr.shape:
+            return Decoded(words=ycbcr, photometric="YBR_FULL", native=False)
     if arr.dtype.kind in "iu":
         arr = arr.astype(arr.dtype.newbyteorder("="))
         if arr.dtype.kind == "i":
@@ -195,6 +204,35 @@ def stored_values(words: np.ndarray, lay: PixelLayout) -> np.ndarray:
     if words.dtype.kind == "f":
         return words
     return mask_stored_bits(words, lay.bits_stored, lay.high_bit, lay.signed)
+
+
+#: 8-bit JPEG (baseline, extended): colour frames are upsampled the IJG way (see jpeg_ycbcr_upsampled).
+IJG_UPSAMPLED = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"})
+
+
+def jpeg_ycbcr_upsampled(ds: Any, frame: int) -> np.ndarray | None:
+    """The frame's Y, Cb, Cr planes at full resolution, decoded by libjpeg(-turbo) through Pillow.
+
+    Chroma upsampling is not defined by T.81; libjpeg's "fancy" (triangle-filter) upsampling is what
+    dcmtk (IJG), Orthanc and PixelMed share, while pylibjpeg-libjpeg replicates samples (up to 5 levels
+    apart on 4:2:2 images). Pillow is asked for YCbCr (no colour conversion: T.871 is applied by the
+    colour stage). None when Pillow cannot give YCbCr for this frame (then pydicom's decoding stands).
+    """
+    import io
+
+    from PIL import Image
+    from pydicom.encaps import get_frame
+
+    try:
+        fragment = get_frame(ds.PixelData, frame, number_of_frames=int(ds.get("NumberOfFrames", 1) or 1))
+        with Image.open(io.BytesIO(fragment)) as im:
+            if im.mode != "YCbCr":
+                im.draft("YCbCr", im.size)
+            if im.mode != "YCbCr":
+                return None
+            return np.asarray(im)
+    except Exception:  # any failure: keep pydicom's decoding of this frame
+        return None
 
 
 def _pydicom_decode(ds: Any, frame: int, transfer_syntax: str | None) -> tuple[np.ndarray, dict[str, Any]]:
