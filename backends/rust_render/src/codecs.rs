@@ -126,7 +126,21 @@ pub fn decode_j2k(data: &[u8], info: &ImageInfo) -> Result<RawFrame> {
         opj_stream_set_user_data(stream, &mut src as *mut Src as *mut c_void, None);
         opj_stream_set_user_data_length(stream, data.len() as u64);
         let mut image: *mut OpjImage = std::ptr::null_mut();
-        let ok = opj_read_header(stream, codec, &mut image) != 0
+        let header_ok = opj_read_header(stream, codec, &mut image) != 0 && !image.is_null();
+        let too_large = header_ok && {
+            let img = &*image;
+            let px = (img.x1.saturating_sub(img.x0) as usize).saturating_mul(img.y1.saturating_sub(img.y0) as usize);
+            px.saturating_mul(img.numcomps as usize) > crate::pixels::MAX_FRAME_SAMPLES
+                || img.x1.saturating_sub(img.x0) as usize > info.cols.saturating_mul(2)
+                || img.y1.saturating_sub(img.y0) as usize > info.rows.saturating_mul(2)
+        };
+        if too_large {
+            opj_image_destroy(image);
+            opj_stream_destroy(stream);
+            opj_destroy_codec(codec);
+            return Err(Error::new("input_too_large", "JPEG 2000: the codestream declares an image too large to decode"));
+        }
+        let ok = header_ok
             && opj_decode(codec, stream, image) != 0
             && opj_end_decompress(codec, stream) != 0;
         let result = if !ok || image.is_null() {
@@ -214,6 +228,15 @@ pub fn decode_jls(data: &[u8], info: &ImageInfo) -> Result<RawFrame> {
         }
         if rc == 0 {
             rc = charls_jpegls_decoder_get_interleave_mode(d, &mut mode);
+        }
+        if rc == 0
+            && ((fi.width as usize).saturating_mul(fi.height as usize).saturating_mul(fi.component_count.max(1) as usize)
+                > crate::pixels::MAX_FRAME_SAMPLES
+                || fi.width as usize != info.cols
+                || fi.height as usize != info.rows)
+        {
+            charls_jpegls_decoder_destroy(d);
+            return Err(Error::decode(format!("JPEG-LS: image is {}x{} but the data set says {}x{}", fi.width, fi.height, info.cols, info.rows)));
         }
         if rc == 0 {
             rc = charls_jpegls_decoder_get_destination_size(d, 0, &mut size);

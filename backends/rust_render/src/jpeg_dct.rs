@@ -42,7 +42,13 @@ pub fn is_progressive_or_arithmetic(e: &Error) -> bool {
     e.code == "unsupported_transfer_syntax"
 }
 
+#[allow(dead_code)]
 pub fn decode(data: &[u8]) -> Result<Decoded> {
+    decode_sized(data, None)
+}
+
+/// Decode, refusing (before allocating) a frame whose size is not `expect` = (columns, rows).
+pub fn decode_sized(data: &[u8], expect: Option<(usize, usize)>) -> Result<Decoded> {
     let mut qt = [[0u16; 64]; 4];
     let mut dc_tables: [Option<Huff>; 4] = [None, None, None, None];
     let mut ac_tables: [Option<Huff>; 4] = [None, None, None, None];
@@ -89,6 +95,11 @@ pub fn decode(data: &[u8]) -> Result<Decoded> {
                 }
                 height = u16::from_be_bytes([seg[1], seg[2]]) as usize;
                 width = u16::from_be_bytes([seg[3], seg[4]]) as usize;
+                if let Some((ew, eh)) = expect {
+                    if (width, height) != (ew, eh) && width != 0 && height != 0 {
+                        return Err(Error::decode(format!("JPEG frame is {}x{} but the data set says {}x{}", width, height, ew, eh)));
+                    }
+                }
                 let nf = seg[5] as usize;
                 if nf == 0 || seg.len() < 6 + 3 * nf || width == 0 || height == 0 {
                     return Err(err("bad SOF"));
@@ -100,6 +111,9 @@ pub fn decode(data: &[u8]) -> Result<Decoded> {
                         return Err(err("bad sampling factors"));
                     }
                     comps.push(Comp { id: seg[6 + 3 * k], h, v, tq: (seg[8 + 3 * k] & 3) as usize, bw: 0, bh: 0, plane: Vec::new(), pred: 0 });
+                }
+                if width.saturating_mul(height).saturating_mul(nf) > crate::pixels::MAX_FRAME_SAMPLES {
+                    return Err(Error::new("input_too_large", format!("JPEG frame of {} x {} is too large", width, height)));
                 }
                 hmax = comps.iter().map(|c| c.h).max().unwrap();
                 vmax = comps.iter().map(|c| c.v).max().unwrap();

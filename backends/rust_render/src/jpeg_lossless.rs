@@ -147,7 +147,13 @@ struct Comp {
 }
 
 /// Decode a lossless JPEG codestream: (pixel-interleaved samples, precision).
+#[allow(dead_code)]
 pub fn decode(data: &[u8]) -> Result<(Vec<u32>, u32)> {
+    decode_sized(data, None)
+}
+
+/// Decode, refusing (before allocating) a frame whose size is not `expect` = (columns, rows).
+pub fn decode_sized(data: &[u8], expect: Option<(usize, usize)>) -> Result<(Vec<u32>, u32)> {
     let mut i = 0usize;
     let mut tables: [Option<Huff>; 4] = [None, None, None, None];
     let mut comps: Vec<Comp> = Vec::new();
@@ -193,6 +199,11 @@ pub fn decode(data: &[u8]) -> Result<(Vec<u32>, u32)> {
                 precision = seg[0] as u32;
                 height = u16::from_be_bytes([seg[1], seg[2]]) as usize;
                 width = u16::from_be_bytes([seg[3], seg[4]]) as usize;
+                if let Some((ew, eh)) = expect {
+                    if (width, height) != (ew, eh) && width != 0 && height != 0 {
+                        return Err(Error::decode(format!("JPEG frame is {}x{} but the data set says {}x{}", width, height, ew, eh)));
+                    }
+                }
                 let nf = seg[5] as usize;
                 if seg.len() < 6 + 3 * nf || nf == 0 {
                     return Err(err("short SOF"));
@@ -209,6 +220,9 @@ pub fn decode(data: &[u8]) -> Result<(Vec<u32>, u32)> {
                 }
                 if !(2..=16).contains(&precision) {
                     return Err(err("precision out of range"));
+                }
+                if width.saturating_mul(height).saturating_mul(nf) > crate::pixels::MAX_FRAME_SAMPLES {
+                    return Err(Error::new("input_too_large", format!("JPEG frame of {} x {} is too large", width, height)));
                 }
                 planes = vec![vec![0u32; width * height]; nf];
                 got_frame = true;

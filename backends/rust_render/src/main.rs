@@ -323,6 +323,7 @@ pub fn run(input: &str, output: Option<&str>, overwrite: bool, o: &Options) -> R
         return Err(Error::new("no_pixel_data", "the file has no Pixel Data (7FE0,0010)"));
     }
     let info = pixels::image_info(&file.ds)?;
+    pixels::check_size(&file, &info)?;
     let frames: Vec<usize> = match o.frame {
         FrameSel::One(n) => {
             if n >= info.frames {

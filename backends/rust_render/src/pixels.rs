@@ -55,6 +55,54 @@ pub fn image_info(ds: &DataSet) -> Result<ImageInfo> {
     Ok(ImageInfo { rows, cols, spp, bits_alloc, bits_stored, high_bit, signed, photometric, planar, frames })
 }
 
+/// Samples of one frame above which a request is refused (`input_too_large`): about 4 GB of working
+/// memory in the f64 pipeline. 2^27 samples is e.g. 11585 x 11585 gray or 6689 x 6689 RGB.
+pub const MAX_FRAME_SAMPLES: usize = 1 << 27;
+
+/// Refuse absurd declared sizes before anything is allocated: too many samples per frame, or more
+/// frames than the Pixel Data can hold (native: its length; encapsulated: one fragment at least each).
+pub fn check_size(file: &DicomFile, info: &ImageInfo) -> Result<()> {
+    let samples = info.rows.saturating_mul(info.cols).saturating_mul(info.spp);
+    if samples > MAX_FRAME_SAMPLES {
+        return Err(Error::new(
+            "input_too_large",
+            format!("{} x {} x {} samples per frame is more than this renderer accepts ({})", info.rows, info.cols, info.spp, MAX_FRAME_SAMPLES),
+        )
+        .with_field("input"));
+    }
+    match file.ds.get(PIXEL_DATA).map(|e| &e.value) {
+        Some(Value::Bytes(b)) => {
+            let bits = samples.saturating_mul(info.bits_alloc as usize);
+            let per_frame = if info.photometric == "YBR_FULL_422" && info.spp == 3 && info.bits_alloc == 8 {
+                info.rows * ((info.cols + 1) / 2) * 4 * 8
+            } else {
+                bits
+            };
+            let need = per_frame.saturating_mul(info.frames);
+            if need / 8 > b.len() + 1 && need.saturating_sub(per_frame) / 8 >= b.len() {
+                return Err(Error::decode(format!(
+                    "NumberOfFrames {} does not fit in {} bytes of Pixel Data",
+                    info.frames,
+                    b.len()
+                ))
+                .with_field("input"));
+            }
+        }
+        Some(Value::Encap { fragments, .. }) => {
+            if info.frames > fragments.len().max(1) {
+                return Err(Error::decode(format!(
+                    "NumberOfFrames {} but the Pixel Data has {} fragment(s)",
+                    info.frames,
+                    fragments.len()
+                ))
+                .with_field("input"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Stored value from a raw word (PS3.5 8 / SEMANTICS.md 1): BitsStored bits ending at HighBit, sign-extended.
 #[inline]
 pub fn stored_value(raw: u32, bits_stored: u32, high_bit: u32, signed: bool) -> i64 {
@@ -117,7 +165,7 @@ fn decode_native(b: &[u8], big_ow: bool, info: &ImageInfo, frame: usize) -> Resu
     let n = info.rows * info.cols;
     let ybr422 = info.photometric == "YBR_FULL_422" && info.spp == 3;
     let samples = n * info.spp;
-    let mut out = Vec::with_capacity(samples);
+    let mut out = Vec::with_capacity(samples.min(b.len().saturating_mul(8)));
     match info.bits_alloc {
         1 => {
             let start = frame * samples;
@@ -270,7 +318,7 @@ fn decode_compressed(data: &[u8], ts: &str, info: &ImageInfo) -> Result<RawFrame
             Ok(RawFrame { data: d, photometric: info.photometric.clone(), full_words: true })
         }
         "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => {
-            let (d, _) = crate::jpeg_lossless::decode(data)?;
+            let (d, _) = crate::jpeg_lossless::decode_sized(data, Some((info.cols, info.rows)))?;
             check_len(&d, info)?;
             Ok(RawFrame { data: d, photometric: info.photometric.clone(), full_words: false })
         }
@@ -306,10 +354,10 @@ fn check_len(d: &[u32], info: &ImageInfo) -> Result<()> {
 fn decode_jpeg(data: &[u8], info: &ImageInfo) -> Result<RawFrame> {
     // lossless (SOF3) frames inside a baseline/extended transfer syntax: use our own decoder
     if find_sof(data) == Some(0xC3) {
-        let (d, _) = crate::jpeg_lossless::decode(data)?;
+        let (d, _) = crate::jpeg_lossless::decode_sized(data, Some((info.cols, info.rows)))?;
         return Ok(RawFrame { data: d, photometric: info.photometric.clone(), full_words: false });
     }
-    match crate::jpeg_dct::decode(data) {
+    match crate::jpeg_dct::decode_sized(data, Some((info.cols, info.rows))) {
         Ok(d) => {
             if d.width != info.cols || d.height != info.rows {
                 return Err(Error::decode(format!(
