@@ -193,6 +193,7 @@ class _Worker:
             start_new_session=True,
         )
         self.buffer = b""
+        self.owner = os.getpid()  # a forked child must not share its parent's pipes
 
     def ask(self, line: str, timeout: float) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -301,6 +302,9 @@ class RustRenderAdapter(ToolAdapter):
 
     def _take(self, path: str) -> _Worker:
         with self._pool_lock:
+            if any(w.owner != os.getpid() for w in self._workers):  # inherited through fork: not ours
+                self._workers = [w for w in self._workers if w.owner == os.getpid()]
+                self._idle = [w for w in self._idle if w.owner == os.getpid()]
             if self._idle:
                 return self._idle.pop()
             worker = _Worker(path)
@@ -380,4 +384,5 @@ class RustRenderAdapter(ToolAdapter):
         with self._pool_lock:
             workers, self._workers, self._idle = self._workers, [], []
         for worker in workers:
-            worker.close()
+            if worker.owner == os.getpid():
+                worker.close()
