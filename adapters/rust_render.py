@@ -9,6 +9,8 @@ implementation of contract/SEMANTICS.md.
 - One process per request for a short run; from the second request of a run on, requests go to
   ``dicom-render --batch`` worker processes (JSON Lines in, one JSON line out each), started once and
   reused (``close()`` stops them). ``DCMHARNESS_RUST_BATCH=never|always|auto`` (default ``auto``).
+  ``execute_batch(jobs)`` (the batch dispatcher's protocol, ``adapters.java.batch.run_batch``) sends
+  a whole group of prepared requests through one ``--batch`` process.
 - ``frame: "all"`` writes ``<prefix>_<NNNN><suffix>`` next to the plan's first temp file; ``collect``
   moves each frame onto its temp file.
 - The tool's one-line error ``error: <code>: <message>`` (or its batch answer) keeps its contract code.
@@ -25,17 +27,21 @@ import select
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
-from adapters.runner import DEFAULT_TIMEOUT, ToolError, ToolRun, kill_group
+from adapters.runner import DEFAULT_TIMEOUT, ToolError, ToolRun, kill_group, run_tool
 from backends.base import Outcome
 from backends.outputs import OutputPlan, frame_path
 from backends.preflight import InputInfo
 from contract.errors import ErrorCode, HarnessError
 from contract.models import RequestBase, ToImageRequest
 from contract.options import ToImageOptions, format_for
+
+if TYPE_CHECKING:
+    from adapters.java.batch import Job
 
 REPO = Path(__file__).resolve().parents[1]
 BUILT = REPO / "backends" / "rust_render" / "target" / "release" / "dicom-render"
@@ -355,21 +361,68 @@ class RustRenderAdapter(ToolAdapter):
             ) from None
         self._give_back(worker)
         try:
-            if not answer.get("ok"):
-                err = answer.get("error") or {}
-                code, message = error_from_stderr(f"error: {err.get('code')}: {err.get('message')}")
-                failure = ToolError(code, f"dicom-render: {message}", argv, None)
-                failure.field = err.get("field")
-                raise failure
-            self.collect(request, plan, argv, None)
+            return self._outcome(request, plan, answer, [*argv, line])
         finally:
             self._cleanup_frames(request, plan)
-        result = verify_images(plan, argv)
+
+    def execute_batch(self, jobs: Sequence[Job]) -> list[Outcome | HarnessError]:
+        """Many prepared requests through ONE ``dicom-render --batch`` process (``adapters.java.batch``'s
+        protocol: one result per job, in order; each job's outputs on its own plan's temp files)."""
+        tool = self.tool()
+        if tool is None:
+            err = HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: tool not found", "backend")
+            return [err for _ in jobs]
+        argv = [tool.path, "--batch"]
+        lines = [json.dumps(build_batch_request(job.request, job.info, job.plan, k)) for k, job in enumerate(jobs)]
+        timeout = sum(job.request.timeout or DEFAULT_TIMEOUT for job in jobs)
+        try:
+            run = run_tool(argv, timeout=timeout, stdin="".join(line + "\n" for line in lines).encode())
+        except HarnessError as exc:
+            for job in jobs:
+                self._cleanup_frames(job.request, job.plan)
+            return [exc for _ in jobs]
+        answers: dict[Any, dict[str, Any]] = {}
+        for text in run.stdout_text.splitlines():
+            with contextlib.suppress(ValueError):
+                answer = json.loads(text)
+                if isinstance(answer, dict):
+                    answers[answer.get("id")] = answer
+        results: list[Outcome | HarnessError] = []
+        for k, job in enumerate(jobs):
+            command = [*argv, lines[k]]
+            try:
+                answer = answers.get(k)
+                if answer is None:
+                    raise ToolError(
+                        ErrorCode.BACKEND_FAILED,
+                        "dicom-render --batch gave no answer",
+                        command,
+                        run.stderr_text or None,
+                    )
+                results.append(self._outcome(job.request, job.plan, answer, command))
+            except HarnessError as exc:
+                results.append(exc)
+            finally:
+                self._cleanup_frames(job.request, job.plan)
+        return results
+
+    def _outcome(
+        self, request: ToImageRequest, plan: OutputPlan, answer: dict[str, Any], command: list[str]
+    ) -> Outcome:
+        """A batch answer as an Outcome (or the contract error it carries); frames moved into place."""
+        if not answer.get("ok"):
+            err = answer.get("error") or {}
+            code, message = error_from_stderr(f"error: {err.get('code')}: {err.get('message')}")
+            failure = ToolError(code, f"dicom-render: {message}", command, None)
+            failure.field = err.get("field")
+            raise failure
+        self.collect(request, plan, command, None)
+        result = verify_images(plan, command)
         tool_result = answer.get("result") or {}
         for key in ("voi", "modality", "inverted", "overlays", "bit_depth", "format"):
             if key in tool_result:
                 result[key] = tool_result[key]
-        return Outcome(result=result, command=[*argv, line])
+        return Outcome(result=result, command=command)
 
     def _cleanup_frames(self, request: RequestBase, plan: OutputPlan) -> None:
         """Remove what a failed ``frame: "all"`` left under the private prefix."""

@@ -273,3 +273,33 @@ def test_all_frames_and_errors_through_the_harness(
         assert resp.error is not None and resp.error.code == "invalid_request"
     finally:
         registry.close_all()
+
+
+@live
+def test_run_batch_sends_a_group_through_one_process(registered: None, tmp_path: Path, ct_small: Path) -> None:
+    from adapters.java.batch import run_batch
+    from interface.samples import find
+
+    emri = find("emri_small.dcm")
+    requests = [
+        {"op": "to_image", "backend": "rust_render", "input": str(ct_small), "output": str(tmp_path / "a.png")},
+        {"op": "to_image", "backend": "rust_render", "input": str(ct_small), "output": str(tmp_path / "b.png"),
+         "options": {"voi": "lut"}},
+        {"op": "to_image", "backend": "rust_render", "input": str(emri), "output": str(tmp_path / "e.tiff"),
+         "options": {"frame": "all", "bit_depth": 16}},
+        {"op": "to_image", "backend": "python_ref", "input": str(ct_small), "output": str(tmp_path / "r.png")},
+    ]  # fmt: skip
+    try:
+        responses = run_batch(requests)
+    finally:
+        registry.close_all()
+    assert [r.ok for r in responses] == [True, False, True, True]
+    assert responses[0].command is not None and responses[0].command[1] == "--batch"
+    assert responses[1].error is not None and responses[1].error.code == "invalid_request"
+    assert len(responses[2].outputs) == 10
+    assert responses[2].result is not None and responses[2].result["mode"] == "I;16"
+    ref = np.asarray(Image.open(responses[3].outputs[0])).astype(np.int64)
+    mine = np.asarray(Image.open(responses[0].outputs[0])).astype(np.int64)
+    assert int(np.abs(ref - mine).max()) <= 1
+    leftovers = [p.name for p in tmp_path.iterdir() if ".tmp" in p.name or ".frames" in p.name]
+    assert not leftovers
