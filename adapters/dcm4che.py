@@ -11,9 +11,10 @@ they are checked against the source, not the tool):
 - ``--frame n``: 1-based, one frame per call. Without it (frame 1) the file is read through
   DicomInputStream (``--usedis``), which also decodes deflated files; with it through ImageInputStream,
   so deflated input gets ``--usedis`` as well.
-- ``-c``/``-w`` explicit LINEAR window; ``--window n`` and ``--voilut n`` (1-based; out of range silently
-  falls back to the first, so the index is checked here first); ``--uselut`` (prefer the VOI LUT; dcm2jpg
-  prefers the window); ``--noauto`` (no min/max auto-window for files without VOI attributes).
+- ``--windowCenter=c``/``--windowWidth=w`` (``-c``/``-w``): explicit LINEAR window, in the ``=`` form so
+  that a negative centre is never read as an option. ``--window n`` and ``--voilut n``: 1-based; out of
+  range silently falls back to the first, so the index is checked here first. ``--uselut``: prefer the
+  VOI LUT (dcm2jpg prefers the window). ``--noauto``: no min/max auto-window for files without VOI.
 - ``--noshape``: ignore the Presentation LUT Shape, invert by Photometric Interpretation (recent 5.x).
 - ``--overlays <hex mask>`` (bit k = plane k, FFFF by default), ``--ovlygray <hex>`` (a 16-bit value,
   shifted right by 8 for 8-bit output), ``--ovlyrgb #rrggbb``.
@@ -95,7 +96,8 @@ def voi_args(options: ToImageOptions, ds: Any) -> list[str]:
     source, index = header.resolve_voi(options, ds)
     if source == "explicit":
         c, w = options.explicit_window()  # type: ignore[misc]
-        return ["-c", header.number(c), "-w", header.number(w)]
+        # the "=" form: a negative centre ("-c -600") could be read as an option by commons-cli
+        return [f"--windowCenter={header.number(c)}", f"--windowWidth={header.number(w)}"]
     if source == "window":
         # auto on a file with windows and no VOI LUT: dcm2jpg's own default (window 1); saying nothing lets
         # such requests share a call with files without any window

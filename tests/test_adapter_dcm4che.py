@@ -62,8 +62,16 @@ def argv(name: str, output: str = "/out/x.png", frame: int = 0, **options: Any) 
 def test_explicit_window_png() -> None:
     ct = os.path.abspath(find("CT_small.dcm"))
     assert argv("CT_small.dcm", window_center=40, window_width=400) == [
-        "-F", "PNG", "-c", "40", "-w", "400", ct, "/out/.x.tmp.png",
+        "-F", "PNG", "--windowCenter=40", "--windowWidth=400", ct, "/out/.x.tmp.png",
     ]  # fmt: skip
+
+
+def test_negative_centre_cannot_be_taken_for_an_option() -> None:
+    assert argv("CT_small.dcm", window_preset="lung")[2:4] == ["--windowCenter=-600", "--windowWidth=1500"]
+    assert argv("CT_small.dcm", window_center=40.5, window_width=1.25)[2:4] == [
+        "--windowCenter=40.5",
+        "--windowWidth=1.25",
+    ]
 
 
 def test_jpeg_quality_is_a_fraction_and_defaults_to_90() -> None:

@@ -86,7 +86,7 @@ def test_single_call_writes_the_image(folder: Path) -> None:
     )
     assert got.ok, got.error
     assert got.result is not None and (got.result["width"], got.result["height"], got.result["mode"]) == (128, 128, "L")
-    assert got.command is not None and got.command[1:7] == ["-F", "PNG", "-c", "40", "-w", "400"]
+    assert got.command is not None and got.command[1:5] == ["-F", "PNG", "--windowCenter=40", "--windowWidth=400"]
 
 
 if __name__ == "__main__":
