@@ -97,7 +97,6 @@ def swap_words(ds: Any) -> None:
                 swap_words(item)
         elif elem.VR in WORD_SIZES and isinstance(elem.value, bytes | bytearray):
             elem.value = swap_bytes(bytes(elem.value), WORD_SIZES[elem.VR])
-    ds.is_little_endian = True
 
 
 def transcode(request: TranscodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
