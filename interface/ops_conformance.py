@@ -269,6 +269,18 @@ def _diffs(items: list[compare_ops.Difference]) -> list[Any]:
 
 
 # -- per op -----------------------------------------------------------------------------------------
+def compare_pair(op: str, ref: Run, got: Run, ref_output: Path, got_output: Path) -> list[Any]:
+    """The differences of one backend's dump/info/stats/histogram from the reference's."""
+    if op == "dump":
+        a, b = compare_ops.load_json(ref_output), compare_ops.load_json(got_output)
+        return _diffs(compare_ops.compare_dicom_json(a, b))
+    if op == "info":
+        return _diffs(compare_ops.compare_info(ref.result or {}, got.result or {}))
+    if op == "stats":
+        return _diffs(compare_ops.compare_stats(ref.result or {}, got.result or {}))
+    return _diffs(compare_ops.compare_histogram(ref.result or {}, got.result or {}))
+
+
 def compare_results(ctx: Ctx, op: str, path: Path, case: str, backends: Sequence[str], case_dir: Path) -> None:
     """dump, info, stats, histogram: each backend against the reference."""
     options: dict[str, Any] = {}
@@ -286,16 +298,10 @@ def compare_results(ctx: Ctx, op: str, path: Path, case: str, backends: Sequence
         got = run_request(req(backend), ctx.config.timeout)
         problems: list[Any] | None = None
         if ref.ok and got.ok:
-            if op == "dump":
-                a = compare_ops.load_json(outputs[ctx.config.reference])
-                b = compare_ops.load_json(outputs[backend])
-                problems = _diffs(compare_ops.compare_dicom_json(a, b))
-            elif op == "info":
-                problems = _diffs(compare_ops.compare_info(ref.result or {}, got.result or {}))
-            elif op == "stats":
-                problems = _diffs(compare_ops.compare_stats(ref.result or {}, got.result or {}))
-            else:
-                problems = _diffs(compare_ops.compare_histogram(ref.result or {}, got.result or {}))
+            try:
+                problems = compare_pair(op, ref, got, outputs[ctx.config.reference], outputs[backend])
+            except Exception as exc:  # an unreadable output is a finding, not a crash of the run
+                problems = [f"output not comparable: {type(exc).__name__}: {exc}"[:300]]
         record(
             ctx,
             case=case,
@@ -449,8 +455,11 @@ def anonymize_file(ctx: Ctx, path: Path, case: str, backends: Sequence[str], cas
         ]
         problems = None
         if all(r.ok and r.output for r in runs):
-            maps = [compare_ops.verify_anonymize(path, r.output or "", options)["uid_map"] for r in runs]
-            problems = compare_ops.batch_uid_conflicts(maps)
+            try:
+                maps = [compare_ops.verify_anonymize(path, r.output or "", options)["uid_map"] for r in runs]
+                problems = compare_ops.batch_uid_conflicts(maps)
+            except Exception as exc:  # an unreadable output is a finding
+                problems = [f"output not verifiable: {type(exc).__name__}: {exc}"[:300]]
         record(
             ctx,
             case=f"{case}/batch",
