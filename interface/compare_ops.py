@@ -538,7 +538,7 @@ def verify_anonymize(
             continue
         action = RESOLVED[code]
         old = original.get(path)
-        if elem.VR in ("DA", "DT") and shifting:
+        if elem.VR in ("DA", "DT", "TM") and shifting:
             continue
         if action == "U" or (action == "D" and elem.VR == "UI"):
             if retain_uids or old is None or _empty(old.value) or _empty(elem.value):

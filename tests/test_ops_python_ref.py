@@ -377,3 +377,12 @@ def test_ct_percentiles_follow_the_type_7_formula(ct_small: Path) -> None:
         assert got[percentile_key(p)] == pytest.approx(type7(p), abs=1e-9)
     assert resp.result["frames"][0]["unique"] == len(set(values))
     assert resp.result["frames"][0]["zero_count"] == values.count(0)
+
+
+def test_date_shift_keeps_times_and_shifts_datetimes(ct_small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "a.dcm"
+    assert run({"op": "anonymize", "input": str(ct_small), "output": str(out), "options": {"date_shift_days": 1}}).ok
+    ds, orig = pydicom.dcmread(out), pydicom.dcmread(ct_small)
+    assert (orig.StudyDate, ds.StudyDate) == ("20040119", "20040120")
+    assert ds.StudyTime == orig.StudyTime  # Z without the option; kept with a whole-day shift
+    assert verify_anonymize(ct_small, out, {"date_shift_days": 1})["problems"] == []

@@ -193,8 +193,9 @@ class Anonymizer:
     def act(self, ds: Any, elem: Any, action: str) -> None:
         vr = elem.VR
         days = self.options.date_shift_days
-        if days is not None and vr in ("DA", "DT") and action != "U":
-            self.shift(elem, days)
+        if days is not None and vr in ("DA", "DT", "TM") and action != "U":
+            if vr != "TM":  # a whole-day shift leaves times of day as they are
+                self.shift(elem, days)
             return
         if action == "U":
             if self.options.retain_uids:
