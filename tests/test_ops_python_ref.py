@@ -386,3 +386,11 @@ def test_date_shift_keeps_times_and_shifts_datetimes(ct_small: Path, tmp_path: P
     assert (orig.StudyDate, ds.StudyDate) == ("20040119", "20040120")
     assert ds.StudyTime == orig.StudyTime  # Z without the option; kept with a whole-day shift
     assert verify_anonymize(ct_small, out, {"date_shift_days": 1})["problems"] == []
+
+
+@pytest.mark.parametrize("op", ["transcode", "anonymize"])
+def test_group_lengths_are_dropped_from_rewritten_files(op: str, tmp_path: Path) -> None:
+    src, out = find("ExplVR_BigEnd.dcm"), tmp_path / "x.dcm"
+    assert pydicom.dcmread(src)[0x00080000].value > 0  # the input has group lengths
+    assert run({"op": op, "input": str(src), "output": str(out)}).ok
+    assert [e.tag for e in pydicom.dcmread(out) if e.tag.element == 0] == []

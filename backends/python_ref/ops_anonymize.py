@@ -22,6 +22,7 @@ from typing import Any
 from backends.base import Outcome
 from backends.outputs import OutputPlan
 from backends.preflight import InputInfo
+from backends.python_ref.ops_transcode import drop_group_lengths
 from contract.errors import ErrorCode, HarnessError
 from contract.ops_models import AnonymizeOptions, AnonymizeRequest
 
@@ -295,6 +296,7 @@ def anonymize(request: AnonymizeRequest, info: InputInfo, plan: OutputPlan) -> O
     for elem in list(ds):  # load deferred values (pixel data) before anything changes
         _ = elem.value
     anon = Anonymizer(opts, table)
+    drop_group_lengths(ds)  # wrong once attributes are removed or replaced
     anon.apply(ds)
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "MediaStorageSOPInstanceUID" in meta and not opts.retain_uids:

@@ -76,6 +76,20 @@ def transcode_dataset(ds: Any, opts: TranscodeOptions, source_compressed: bool) 
 WORD_SIZES = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 
 
+def drop_group_lengths(ds: Any) -> int:
+    """Remove the (gggg,0000) Group Length elements of the data set, sequences included (retired, and
+    wrong once values change size; the File Meta group length is recomputed by the writer)."""
+    removed = 0
+    for elem in list(ds):
+        if elem.tag.element == 0 and elem.tag.group != 2:
+            del ds[elem.tag]
+            removed += 1
+        elif elem.VR == "SQ":
+            for item in elem.value or []:
+                removed += drop_group_lengths(item)
+    return removed
+
+
 def swap_bytes(data: bytes, size: int) -> bytes:
     """Reverse the byte order of every ``size``-byte word (a trailing partial word is kept). Pure."""
     import numpy as np
@@ -115,6 +129,7 @@ def transcode(request: TranscodeRequest, info: InputInfo, plan: OutputPlan) -> O
         if big_endian:
             swap_words(ds)
             ds.file_meta.TransferSyntaxUID = TRANSFER_SYNTAXES["explicit_vr_little_endian"]  # what memory holds now
+        drop_group_lengths(ds)
         transcode_dataset(ds, opts, source_compressed)
         implicit = opts.transfer_syntax == "implicit_vr_little_endian"
         import pydicom
