@@ -6,6 +6,7 @@ and reports progress as results arrive.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -67,6 +68,12 @@ def _worker_init() -> None:
     util.Finalize(None, registry.close_all, exitpriority=10)
 
 
+def _close_backends() -> None:
+    from backends import registry
+
+    registry.close_all()
+
+
 def _serial(fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, R]]:
     for i, task in enumerate(tasks):
         yield i, fn(task)
@@ -96,6 +103,8 @@ def _dask(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Any) -> Iterator[
         index = {f.key: i for i, f in enumerate(futures)}
         for fut, result in dask_completed(futures, with_results=True):  # type: ignore[no-untyped-call]
             yield index[fut.key], result
+        with contextlib.suppress(Exception):  # stop the servers/batch processes the workers started
+            client.run(_close_backends)
     finally:
         if own:
             client.close()
