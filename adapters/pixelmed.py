@@ -37,6 +37,7 @@ from typing import Any
 from adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
 from adapters.java import header
 from adapters.java.batch import Job, JobResult
+from adapters.java.launcher import BATCH_CLASS, BATCH_CLASSES, JVM_FLAGS, batch_argv, batch_line, parse_answers
 from adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from backends.base import Availability, Outcome, unsupported
 from backends.outputs import OutputPlan, OutputTarget
@@ -46,11 +47,7 @@ from contract.models import RequestBase, ToImageRequest
 from contract.options import ToImageOptions, format_for
 
 MAIN_CLASS = "com.pixelmed.display.ConsumerFormatImageMaker"
-BATCH_CLASS = "PixelMedBatch"
 DEFAULT_JAR = "/usr/share/java/pixelmed.jar"
-JAVA_HERE = Path(__file__).resolve().parent / "java"
-BATCH_CLASSES = JAVA_HERE / "build"
-JVM_FLAGS = ("-Djava.awt.headless=true",)
 DEFAULT_QUALITY = 90
 
 #: ImageIO writer names of the contract's formats (no PNM writer in the JDK).
@@ -67,9 +64,6 @@ DECODABLE = frozenset(
         "1.2.840.10008.1.2.4.50",  # JPEG baseline (the JDK's reader)
     }
 )
-
-#: Prefix of the launcher's answer lines.
-ANSWER = "PMB"
 
 
 def _voi_function(value: Any, options: ToImageOptions) -> str | None:
@@ -180,34 +174,6 @@ def job_args(request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> list
 def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPlan, java: str, jar: str) -> list[str]:
     """The full command line of one ConsumerFormatImageMaker call (pure; golden-tested)."""
     return [java, *JVM_FLAGS, "-cp", jar, MAIN_CLASS, *tool_args(request, info, plan)]
-
-
-def batch_argv(java: str, jar: str, classes: str) -> list[str]:
-    return [java, *JVM_FLAGS, "-cp", f"{jar}{os.pathsep}{classes}", BATCH_CLASS]
-
-
-def escape_field(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def unescape_field(value: str) -> str:
-    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n"}.get(m.group(1), m.group(1)), value)
-
-
-def batch_line(args: Sequence[str]) -> str:
-    """One job of the launcher's input: the arguments, TAB-separated and escaped."""
-    return "\t".join(escape_field(a) for a in args)
-
-
-def parse_answers(stdout: str) -> dict[int, tuple[bool, list[str]]]:
-    """The launcher's answer lines: job number -> (ok, files written | [error message])."""
-    answers: dict[int, tuple[bool, list[str]]] = {}
-    for line in stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) < 3 or parts[0] != ANSWER or parts[1] not in ("OK", "ERR") or not parts[2].isdigit():
-            continue
-        answers[int(parts[2])] = (parts[1] == "OK", [unescape_field(p) for p in parts[3:]])
-    return answers
 
 
 def java_error(stderr: str) -> str | None:

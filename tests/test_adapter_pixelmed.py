@@ -8,21 +8,18 @@ from typing import Any
 
 import pytest
 
+from adapters.java.launcher import batch_argv, batch_line, parse_answers, unescape_field
 from adapters.pixelmed import (
     MAIN_CLASS,
     PixelMedAdapter,
-    batch_argv,
-    batch_line,
     build_to_image_argv,
     frame_file,
     jar_version,
     java_error,
     job_args,
     multi_frame_output,
-    parse_answers,
     per_frame,
     tool_args,
-    unescape_field,
 )
 from backends.outputs import OutputPlan, OutputTarget
 from backends.preflight import InputInfo, inspect
