@@ -32,9 +32,18 @@ class Metrics:
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """An image file as a numpy array: uint8 (L or RGB) or uint16 (16-bit gray)."""
+    """An image file as a numpy array: uint8 (L or RGB) or uint16 (16-bit gray, or 16-bit RGB PNG/PPM)."""
     from PIL import Image
 
+    from interface.rgb16 import PNG_SIGNATURE, read_rgb16
+
+    with open(path, "rb") as fh:
+        head = fh.read(32)
+    png_rgb16 = head.startswith(PNG_SIGNATURE) and head[24:26] == b"\x10\x02"  # IHDR: bit depth 16, RGB
+    if png_rgb16 or head.startswith(b"P6"):
+        rgb16 = read_rgb16(Path(path).read_bytes())
+        if rgb16 is not None:
+            return rgb16
     with Image.open(path) as img:
         img.load()
         if img.mode in ("I;16", "I;16B", "I;16L"):
