@@ -20,6 +20,8 @@ BACKENDS: dict[str, str] = {
     "dcmtk": "adapters.dcmtk:DcmtkAdapter",
     "orthanc": "adapters.orthanc:OrthancAdapter",
     "gdcm": "adapters.gdcm:GdcmAdapter",
+    "rust_render": "adapters.rust_render:RustRenderAdapter",
+    "dicom_rs": "adapters.dicom_rs:DicomRsAdapter",
 }
 
 _instances: dict[str, Backend] = {}
