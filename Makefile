@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMPS := .setup-stamps
 RUST_MANIFEST := backends/rust_render/Cargo.toml
 OUT ?= out
+JOBS ?= 2
 
 .PHONY: setup run test lint pytest cargo-test schema bench clean
 
@@ -44,10 +45,13 @@ java: $(STAMPS)/apt
 schema: $(STAMPS)/venv
 	$(PY) -m contract.schema --write
 
+# The main job: a batch of requests through `dcmharness run` (out/demo), then the conformance run of every
+# available backend over the real and synthetic files (out/conform/report.html).
 run: setup
-	@mkdir -p $(OUT)
-	$(PY) -m interface.samples demo-requests --out $(OUT) > $(OUT)/requests.jsonl
-	$(VENV)/bin/dcmharness run --request $(OUT)/requests.jsonl
+	@mkdir -p $(OUT)/demo
+	$(PY) -m interface.samples demo-requests --out $(OUT)/demo > $(OUT)/demo/requests.jsonl
+	$(VENV)/bin/dcmharness run --request $(OUT)/demo/requests.jsonl
+	$(VENV)/bin/dcmharness conform --jobs $(JOBS) --out $(OUT)/conform
 
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check .

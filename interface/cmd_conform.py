@@ -15,6 +15,8 @@ from typing import Any
 from contract.errors import HarnessError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_UNUSABLE = 0, 1, 2
+#: The ops compared by ``interface.ops_conformance`` (kept here so the CLI's help needs no import of it).
+OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize")
 
 
 def _csv(value: str) -> list[str]:
@@ -50,6 +52,12 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (created; case renders go in DIR/cases)")
     p.add_argument("--list-profiles", action="store_true", help="list the profiles with their options and exit")
+    p.add_argument(
+        "--op",
+        choices=("to_image", *OPS),
+        default="to_image",
+        help="the op to compare (default to_image; the others: contract/OPS.md, section Conformance)",
+    )
     p.set_defaults(func=main)
 
 
@@ -84,6 +92,10 @@ def main(args: argparse.Namespace) -> int:
     if args.out is None:
         print("dcmharness conform: --out DIR is required", file=sys.stderr)
         return EXIT_UNUSABLE
+    if args.op != "to_image":
+        from interface.ops_conformance import cli_main
+
+        return cli_main(args)
     if args.jobs < 1 or (args.limit is not None and args.limit < 1):
         print("dcmharness conform: --jobs and --limit must be >= 1", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -225,3 +225,19 @@ def test_cli_main_exit_codes(ct_small: Path, tmp_path: Path, capsys: pytest.Capt
     assert cli_main(argparse.Namespace(op="stats", out=None)) == 2
     bad = argparse.Namespace(**{**vars(args), "backends": ["nope"]})
     assert cli_main(bad) == 2
+
+
+def test_dcmharness_conform_op_reaches_the_ops_run(ct_small: Path, tmp_path: Path, capsys) -> None:
+    from interface.cli import main
+    from interface.cmd_conform import OPS as CLI_OPS
+    from interface.ops_conformance import OPS
+
+    assert CLI_OPS == OPS  # the CLI offers exactly the ops the runner compares
+    out = tmp_path / "hist"
+    code = main(["conform", "--op", "histogram", "--corpus", str(ct_small), "--backends", "python_ref",
+                 "--quiet", "--out", str(out)])
+    assert code == 0
+    summary = json.loads((out / "report.json").read_text())["summary"]
+    assert summary["files"] == 1 and summary["profiles"] == ["histogram"]
+    assert "op histogram: reference python_ref" in capsys.readouterr().out
+    assert main(["conform", "--op", "histogram"]) == 2  # --out is still required
