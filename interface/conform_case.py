@@ -206,6 +206,16 @@ def classify(
     return (EXPLAINED if explanation.entry is not None else MISMATCH), explanation
 
 
+def known_failure(task: CaseTask, backend: str, header: divergence.Case) -> dict[str, Any] | None:
+    """The registry entry (``any_difference``) that names the cause of a backend's failure, if one does.
+
+    The status stays ``error``: a known failure is still a failure, but the report says why it happens.
+    """
+    case = divergence.Case(backend, task.profile, task.input, task.options, header.dataset, header.transfer_syntax)
+    entry = divergence.find_explanation(task.registry, case, math.inf, False).entry
+    return None if entry is None else {"id": entry.id, "cause": entry.cause, "source": entry.source}
+
+
 def as_faithful(task: CaseTask, metrics: Mapping[str, Any]) -> bool:
     """Lossy profiles: the render is as close to the lossless truth as the reference's own encoding
     (within ``fidelity_margin_db``), e.g. 4:2:2 vs 4:2:0 chroma subsampling of two JPEG encoders."""
@@ -276,7 +286,12 @@ def run_case(task: CaseTask, prerendered: Mapping[tuple[str, str], Render] | Non
             status = UNSUPPORTED if code in UNSUPPORTED_CODES else ERROR
             if ref_img is None:
                 status = REFERENCE_ERROR
-            outcome.results.append(BackendResult(backend, status, r))
+            failed = BackendResult(backend, status, r)
+            if status == ERROR and task.registry:
+                if header is None:
+                    header = _dataset_case(task, backend)
+                failed.divergence = known_failure(task, backend, header)
+            outcome.results.append(failed)
             continue
         if ref_img is None:
             outcome.results.append(BackendResult(backend, REFERENCE_ERROR, r))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from interface.conform_case import CaseOutcome, Render
-from interface.conform_status import EXPLAINED, MISMATCH, STATUSES
+from interface.conform_status import ERROR, EXPLAINED, MISMATCH, STATUSES
 from interface.divergence import Divergence, concerns_run, stale_entries
 
 SCHEMA_VERSION = 1
@@ -107,7 +107,7 @@ def _counts(records: Sequence[dict[str, Any]], key: str | None) -> dict[str, Any
 
 
 def summary(records: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]], info: RunInfo) -> dict[str, Any]:
-    used = Counter(r["divergence"]["id"] for r in records if r["status"] == EXPLAINED and r["divergence"])
+    used = Counter(r["divergence"]["id"] for r in records if r["status"] in (EXPLAINED, ERROR) and r["divergence"])
     exceeded = Counter(e for r in records for e in r["exceeded"])
     run_backends = [b["name"] for b in info.backends]
     unmatched = stale_entries(info.registry, set(used), run_backends, info.profiles)

@@ -104,6 +104,40 @@ def test_registry_explains_and_reports_unmatched(fake_backend: str, small_corpus
     assert s["registry"]["full_run"] is False and s["registry"]["stale"] == []
 
 
+def test_registry_names_the_cause_of_a_known_failure(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
+    reg = tmp_path / "divergences.toml"
+    reg.write_text(
+        REGISTRY_EXPLAINS_MINMAX
+        + """
+[[divergence]]
+id = "fake-crashes-on-inverse-ct"
+backends = ["fake"]
+options = { presentation = "inverse" }
+dataset = { Modality = "CT" }
+any_difference = true
+cause = "fake fails on purpose on inverse."
+source = "tests/test_conform_fake.py"
+
+[[divergence]]
+id = "fake-pixels-bound-never-names-a-failure"
+backends = ["fake"]
+options = { presentation = "inverse" }
+max_abs_diff = 255
+cause = "a bounded pixel difference says nothing of a failure."
+source = "tests/test_conform_fake.py"
+"""
+    )
+    report = _run(tmp_path / "out", small_corpus, reg, html=False)
+    inverse = {Path(r["input"]).name: r for r in report["results"] if r["profile"] == "inverse"}
+    assert {r["status"] for r in inverse.values()} == {"error"}  # a known failure is still a failure
+    assert inverse["CT_small.dcm"]["divergence"]["id"] == "fake-crashes-on-inverse-ct"
+    assert inverse["MR_small.dcm"]["divergence"] is None  # the entry's dataset condition does not hold
+    s = report["summary"]
+    assert s["registry"]["used"]["fake-crashes-on-inverse-ct"] == 1
+    assert "fake-pixels-bound-never-names-a-failure" in s["registry"]["unmatched"]
+    assert s["counts"]["error"] == 2 and s["unexplained_mismatches"] == 0
+
+
 def test_registry_effect_exceeded_stays_mismatch(fake_backend: str, small_corpus: Path, tmp_path: Path) -> None:
     reg = tmp_path / "divergences.toml"
     reg.write_text(REGISTRY_EXPLAINS_MINMAX.replace("max_abs_diff = 3", "max_abs_diff = 2"))

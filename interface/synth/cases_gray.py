@@ -9,6 +9,7 @@ from interface.synth import formulas as f
 from interface.synth.dataset import image_dataset, lut_item, sequence, set_pixels, to_words
 from interface.synth.model import Built
 
+XA_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.12.1"  # X-Ray Angiographic Image Storage
 R, C = 16, 32  # every grayscale case is 16 rows x 32 columns unless said otherwise
 
 
@@ -197,6 +198,7 @@ def modality_lut_disabled() -> Built:
 def xa_rescale_applied() -> Built:
     x = f.ramp(0, 1023, R, C)
     ds = _gray("xa_rescale_applied", x, bits_stored=10, modality="XA")
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = XA_IMAGE_STORAGE  # toolkits key on the SOP Class
     ds.RescaleSlope, ds.RescaleIntercept = 2, 10
     exp = f.round_half_up(f.linear(x * 2 + 10, 1000, 1500, 255), 255)
     opts = {"window_center": 1000, "window_width": 1500}
