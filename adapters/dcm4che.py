@@ -1,4 +1,6 @@
-"""The dcm4che adapter: ``to_image`` through ``dcm2jpg`` (dcm4che 5.x).
+"""The dcm4che adapter: ``to_image`` through ``dcm2jpg`` (dcm4che 5.x); ``dump`` and ``info`` through
+``dcm2json``, ``transcode`` through ``dcm2dcm`` and ``anonymize`` through ``deidentify`` (found next to
+``dcm2jpg``, else on PATH), delegated to ``adapters/java_rust_ops.py``, whose docstring lists their facts.
 
 Facts it relies on (dcm4che's ``Dcm2Jpg.java``, ``messages.properties`` and the ``--help`` text in
 dcm4che-tool-dcm2jpg/README.md, and ``../shared/docs/toolkits.md``; dcm2jpg is not installable here, so
@@ -23,7 +25,7 @@ they are checked against the source, not the tool):
 - It exits 0 when a conversion fails: it prints ``Failed to convert <file>: <message>`` on stdout, so
   failure is read from stdout and from the missing file.
 
-``build_argv`` and ``plan_calls`` are pure functions of the requests and headers (golden-tested).
+``build_argv`` (every op) and ``plan_calls`` are pure functions of the requests and headers (golden-tested).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 from adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
 from adapters.java import header
 from adapters.java.batch import Job, JobResult
+from adapters.java_rust_ops import DCM4CHE, build_ops_argv, check_ops_input, execute_op
 from adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from backends.base import Outcome, unsupported
 from backends.outputs import OutputPlan, OutputTarget
@@ -251,17 +254,21 @@ def parse_failures(stdout: str) -> dict[str, str]:
 # -- the adapter ----------------------------------------------------------------------------------------
 class Dcm4cheAdapter(ToolAdapter):
     name = "dcm4che"
-    description = "dcm4che 5.x dcm2jpg (many files per JVM when requests share options)."
+    description = (
+        "dcm4che 5.x: dcm2jpg (many files per JVM when requests share options), dcm2json, dcm2dcm, deidentify."
+    )
     tools = ("dcm2jpg",)
     env_var = "DCM4CHE_HOME"
     version_args = ("-V",)
     install_hint = "see adapters/README-dcm4che.md (unpack dcm4che-5.x-bin.zip, set DCM4CHE_HOME)"
-    ops = ("to_image",)
+    ops = ("to_image", *DCM4CHE.ops)
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return capability_table()
+        return {**capability_table(), **DCM4CHE.capabilities()}
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if getattr(request, "op", "") in DCM4CHE.ops:
+            return check_ops_input(DCM4CHE, request, info)
         if not isinstance(request, ToImageRequest) or info is None:
             return []
         opts = request.options
@@ -289,11 +296,16 @@ class Dcm4cheAdapter(ToolAdapter):
         return []
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+        if getattr(request, "op", "") in DCM4CHE.ops:
+            out = str(plan.targets[0].temp) if plan.targets else None
+            return build_ops_argv(DCM4CHE, request, info, out, tool)
         if not isinstance(request, ToImageRequest) or info is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"dcm4che does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan.targets[0], tool.path)
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        if getattr(request, "op", "") in DCM4CHE.ops:
+            return execute_op(DCM4CHE, self, request, info, plan)
         if not isinstance(request, ToImageRequest) or info is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"dcm4che does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         result = self.execute_batch([Job(request, info, plan)])[0]

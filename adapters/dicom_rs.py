@@ -1,4 +1,6 @@
-"""The dicom-rs adapter: ``to_image`` through ``dicom-toimage`` (DICOM-rs, 0.7 .. 0.10).
+"""The dicom-rs adapter: ``to_image`` through ``dicom-toimage`` (DICOM-rs, 0.7 .. 0.10); ``dump`` and
+``info`` through ``dicom-dump --format json``, ``transcode`` through ``dicom-transcode`` (found next to
+``dicom-toimage``, else on PATH), delegated to ``adapters/java_rust_ops.py``, whose docstring lists their facts.
 
 Facts it relies on (``dicom-toimage --help`` of 0.7 and 0.9, docs/toolkits.md):
 
@@ -10,7 +12,8 @@ Facts it relies on (``dicom-toimage --help`` of 0.7 and 0.9, docs/toolkits.md):
   min-max) is the contract's ``auto``; it draws no overlays (a warning says so when the file has some).
 - One frame per call: ``frame: "all"`` is refused.
 
-``build_to_image_argv`` is a pure function of (request, input header, output plan, tool).
+``build_to_image_argv`` (and ``build_argv`` for every op) is a pure function of (request, input header,
+output plan, tool).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Capability, ToolAdapter, ToolInfo
+from adapters.java_rust_ops import DICOM_RS, build_ops_argv, check_ops_input, execute_op
 from adapters.runner import ToolError, ToolRun
 from backends.base import Outcome, unsupported
 from backends.outputs import OutputPlan
@@ -82,16 +86,21 @@ def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPl
 
 class DicomRsAdapter(ToolAdapter):
     name = "dicom_rs"
-    description = "DICOM-rs dicom-toimage: one frame to PNG/JPEG/TIFF/PNM, its own VOI, no overlays."
+    description = (
+        "DICOM-rs: dicom-toimage (one frame to PNG/JPEG/TIFF/PNM, its own VOI, no overlays), "
+        "dicom-dump (JSON), dicom-transcode."
+    )
     tools = ("dicom-toimage",)
     env_var = "DICOM_TOIMAGE"
-    install_hint = "cargo install dicom-toimage (needs the public crate registry)"
-    ops = ("to_image",)
+    install_hint = "cargo install dicom-toimage dicom-dump dicom-transcode (needs the public crate registry)"
+    ops = ("to_image", *DICOM_RS.ops)
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return capability_table(version)
+        return {**capability_table(version), **DICOM_RS.capabilities()}
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if getattr(request, "op", "") in DICOM_RS.ops:
+            return check_ops_input(DICOM_RS, request, info)
         if not isinstance(request, ToImageRequest) or info is None:
             return []
         opts = request.options
@@ -108,6 +117,9 @@ class DicomRsAdapter(ToolAdapter):
         return warnings
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+        if getattr(request, "op", "") in DICOM_RS.ops:
+            out = str(plan.targets[0].temp) if plan.targets else None
+            return build_ops_argv(DICOM_RS, request, info, out, tool)
         if not isinstance(request, ToImageRequest) or info is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"dicom_rs does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan, tool)
@@ -130,6 +142,8 @@ class DicomRsAdapter(ToolAdapter):
             os.replace(written, temp)
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        if getattr(request, "op", "") in DICOM_RS.ops:
+            return execute_op(DICOM_RS, self, request, info, plan)
         try:
             return super().execute(request, info, plan)
         finally:
