@@ -177,6 +177,13 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
             f"Bits Stored {info.bits_stored} is not within 1..Bits Allocated {info.bits_allocated}",
             "input",
         )
+    if not info.photometric:
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            "Photometric Interpretation (0028,0004) is missing or empty (Type 1 in the Image Pixel module, "
+            "PS3.3 C.7.6.3): the samples cannot be interpreted",
+            "input",
+        )
     if info.photometric == "PALETTE COLOR" and not all(
         k in ds
         for k in (

@@ -301,6 +301,12 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
         "decode_failed",
         "Palette Color LUT Descriptors",
     ),
+    (
+        "empty-photometric-interpretation",
+        lambda: set_element(MR_SMALL, 0x00280004, "CS", b""),
+        "decode_failed",
+        "Photometric Interpretation (0028,0004) is missing or empty",
+    ),
 ]
 
 
@@ -310,7 +316,7 @@ def test_preflight_refuses_what_the_fuzzer_found(tmp_path: Path, make: Any, code
 
     path = tmp_path / "damaged.dcm"
     path.write_bytes(make())
-    for backend in [b for b in ("python_ref", "dcmtk") if b in registry.names()]:
+    for backend in [b for b in ("python_ref", "dcmtk", "rust_render") if b in registry.names()]:
         resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": backend})
         assert resp.error is not None, backend
         assert (resp.error.code, resp.error.field) == (code, "input"), resp.error

@@ -3,7 +3,8 @@
 
 use crate::error::{Error, Result};
 
-/// PackBits-decode one segment into exactly `n` bytes (short segments are zero-padded).
+/// PackBits-decode one segment into at most `n` bytes (a short segment comes back short: the caller
+/// refuses it, as pydicom does, rather than inventing the missing pixels).
 pub fn unpack_segment(src: &[u8], n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
@@ -26,7 +27,7 @@ pub fn unpack_segment(src: &[u8], n: usize) -> Vec<u8> {
             }
         }
     }
-    out.resize(n, 0);
+    out.truncate(n);
     out
 }
 
@@ -60,6 +61,14 @@ pub fn decode(data: &[u8], rows: usize, cols: usize, spp: usize, bits_alloc: u32
             return Err(Error::decode("RLE: segment offset out of range"));
         }
         let seg = unpack_segment(&data[start..end], n);
+        if seg.len() < n {
+            return Err(Error::decode(format!(
+                "RLE: segment {} decodes to {} bytes, expected {} (Rows x Columns)",
+                k + 1,
+                seg.len(),
+                n
+            )));
+        }
         let s = k / bytes;
         let shift = 8 * (bytes - 1 - k % bytes);
         for (i, &b) in seg.iter().enumerate() {
@@ -90,6 +99,23 @@ mod tests {
         d.extend_from_slice(&[1, 0x01, 0x02]);
         d.extend_from_slice(&[1, 0x03, 0x04]);
         assert_eq!(decode(&d, 1, 2, 1, 16).unwrap(), vec![0x0103, 0x0204]);
+    }
+
+    #[test]
+    fn short_segment_is_refused_not_padded() {
+        // 1x4 image, 8 bits, but the segment holds 2 bytes (PS3.5 G.3.1: Rows x Columns bytes each)
+        let mut d = vec![0u8; 64];
+        d[0] = 1;
+        d[4] = 64;
+        d.extend_from_slice(&[1, 5, 6]);
+        let err = decode(&d, 1, 4, 1, 8).unwrap_err();
+        assert!(format!("{}", err).contains("decodes to 2 bytes, expected 4"), "{}", err);
+        // a run longer than the frame is cut at Rows x Columns
+        let mut e = vec![0u8; 64];
+        e[0] = 1;
+        e[4] = 64;
+        e.extend_from_slice(&[0xFB, 9]); // 6 x 9
+        assert_eq!(decode(&e, 1, 4, 1, 8).unwrap(), vec![9, 9, 9, 9]);
     }
 
     #[test]
