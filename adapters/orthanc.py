@@ -1,5 +1,8 @@
 """The Orthanc adapter: ``to_image`` through the DICOMweb plugin's WADO-RS ``/rendered`` route, over HTTP.
 
+(``dump``, ``info``, ``transcode`` and ``anonymize`` are in ``adapters/orthanc_ops.py``; the class below
+delegates them there.)
+
 Per request: upload the file (``POST /instances``), fetch each frame from
 ``/dicom-web/studies/{study}/series/{series}/instances/{sop}/frames/{n}/rendered`` (``n`` 1-based) with
 ``Accept: image/png`` or ``image/jpeg``, then delete the instance (Orthanc derives the instance ID from the
@@ -399,14 +402,19 @@ def refusals(request: ToImageRequest, info: InputInfo) -> None:
 class OrthancAdapter(ToolAdapter):
     name = "orthanc"
     kind = "http"
-    description = "Orthanc + its DICOMweb plugin: WADO-RS /rendered over HTTP (a private server per run)."
+    description = (
+        "Orthanc + its DICOMweb plugin over HTTP (a private server per run): WADO-RS /rendered and /metadata, "
+        "/modify (Transcode), /anonymize."
+    )
     tools = ("Orthanc",)
     env_var = "ORTHANC_HOME"
     install_hint = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm, or set DCMHARNESS_ORTHANC_URL"
+    ops = ("to_image", "dump", "info", "transcode", "anonymize")
 
     def __init__(self) -> None:
         super().__init__()
         self._server: OrthancServer | None = None
+        self._transcoder: OrthancServer | None = None
         self._availability: Availability | None = None
         self._server_lock = threading.Lock()
         self._uid_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -446,11 +454,18 @@ class OrthancAdapter(ToolAdapter):
         return avail
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return capability_table(version)
+        from adapters.orthanc_ops import ops_capabilities
+
+        return capability_table(version) | ops_capabilities()
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
-        if isinstance(request, ToImageRequest) and info is not None:
-            refusals(request, info)
+        if isinstance(request, ToImageRequest):
+            if info is not None:
+                refusals(request, info)
+            return []
+        from adapters.orthanc_ops import check_op_input
+
+        check_op_input(request, info)
         return []
 
     # -- the server ---------------------------------------------------------------------------------
@@ -472,11 +487,29 @@ class OrthancAdapter(ToolAdapter):
             self._server = server
             return server
 
+    def transcoding_server(self) -> OrthancServer:
+        """The server ``transcode`` runs on: ours without the GDCM plugin, whose transcoder crashes the server
+        (``adapters/orthanc_ops.py``); started on first use (and again if it died). A server given by URL is
+        used for everything."""
+        if os.environ.get(URL_ENV):
+            return self.server()
+        with self._server_lock:
+            if self._transcoder is not None and self._transcoder.running:
+                return self._transcoder
+            if self._transcoder is not None:
+                self._transcoder.stop()
+            tool = self.tool()
+            server = OrthancServer(binary=tool.path if tool else None, plugins=[])
+            server.start()
+            self._transcoder = server
+            return server
+
     def close(self) -> None:
         with self._server_lock:
-            if self._server is not None:
-                self._server.stop()
-                self._server = None
+            for server in (self._server, self._transcoder):
+                if server is not None:
+                    server.stop()
+            self._server = self._transcoder = None
 
     @contextlib.contextmanager
     def _same_uids(self, uids: tuple[str, str, str]) -> Iterator[None]:
@@ -488,7 +521,11 @@ class OrthancAdapter(ToolAdapter):
 
     # -- running ------------------------------------------------------------------------------------
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
-        assert isinstance(request, ToImageRequest) and info is not None
+        if not isinstance(request, ToImageRequest):
+            from adapters.orthanc_ops import execute_op
+
+            return execute_op(self, request, info, plan)
+        assert info is not None
         opts = request.options
         fmt = format_for(request.output, opts)
         frames = [t.frame if t.frame is not None else 0 for t in plan.targets]
