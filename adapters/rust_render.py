@@ -14,8 +14,13 @@ implementation of contract/SEMANTICS.md.
 - ``frame: "all"`` writes ``<prefix>_<NNNN><suffix>`` next to the plan's first temp file; ``collect``
   moves each frame onto its temp file.
 - The tool's one-line error ``error: <code>: <message>`` (or its batch answer) keeps its contract code.
+- ``stats`` and ``histogram`` (contract/OPS.md): ``dicom-render --op stats|histogram ... -- INPUT`` prints
+  the result object on stdout, with python_ref's numbers bit for bit (numpy's pairwise sums, type-7
+  percentiles and lerp, ``format(p, "g")`` keys); one process per request. Every option is honoured; Float
+  Pixel Data, which the tool does not read, is refused (``unsupported_option`` on ``input``).
 
-``build_to_image_argv`` and ``build_batch_request`` are pure functions of (request, input, plan, tool).
+``build_to_image_argv``, ``build_batch_request`` and ``build_ops_argv`` are pure functions of (request,
+input, plan, tool); ``parse_ops_result`` of the tool's stdout.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from backends.outputs import OutputPlan, frame_path
 from backends.preflight import InputInfo
 from contract.errors import ErrorCode, HarnessError
 from contract.models import RequestBase, ToImageRequest
+from contract.ops_models import HistogramRequest, StatsRequest
 from contract.options import ToImageOptions, format_for
 
 if TYPE_CHECKING:
@@ -71,6 +77,10 @@ DECODABLE = frozenset(
 BATCH_ENV = "DCMHARNESS_RUST_BATCH"
 
 
+#: The ops beyond to_image, each answered by ``dicom-render --op <op>``.
+EXTRA_OPS = ("stats", "histogram")
+
+
 def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
     """Every contract option, every value: the renderer implements the contract itself."""
     del version
@@ -81,7 +91,9 @@ def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
                 "format", "bit_depth", "quality", "png_compression", "window_center", "window_width",
                 "voi_function", "voi", "voi_index", "modality_lut", "presentation", "overlays", "overlay_value",
             )
-        }
+        },
+        "stats": {"values": True, "percentiles": True},
+        "histogram": {"values": True, "bins": True, "range": True},
     }  # fmt: skip
 
 
@@ -172,6 +184,57 @@ def build_batch_request(request: ToImageRequest, info: InputInfo, plan: OutputPl
     }
 
 
+def _float_arg(value: float) -> str:
+    """A float for the command line that parses back to the same double (``repr``: shortest round-trip)."""
+    return repr(float(value))
+
+
+def build_ops_argv(request: StatsRequest | HistogramRequest, info: InputInfo, tool: ToolInfo) -> list[str]:
+    """``dicom-render --op stats|histogram`` with every option spelled out (pure; input after ``--``)."""
+    opts = request.options
+    argv = [tool.path, "--op", request.op, "--frame", str(opts.frame), "--values", opts.values]
+    if isinstance(request, StatsRequest):
+        argv += ["--percentiles", ",".join(_float_arg(p) for p in request.options.percentiles)]
+    else:
+        argv += ["--bins", str(request.options.bins)]
+        if request.options.range is not None:
+            argv += ["--range", ",".join(_float_arg(v) for v in request.options.range)]
+    return [*argv, "--", os.path.abspath(str(info.path))]
+
+
+def parse_ops_result(stdout: str, argv: list[str], stderr: str | None) -> dict[str, Any]:
+    """The result object ``--op stats|histogram`` printed (key order kept); ``backend_failed`` if malformed."""
+    try:
+        result = json.loads(stdout)
+    except ValueError as exc:
+        raise ToolError(ErrorCode.BACKEND_FAILED, f"dicom-render printed no JSON result: {exc}", argv, stderr) from None
+    if (
+        not isinstance(result, dict)
+        or not isinstance(result.get("frames"), list)
+        or not all(isinstance(f, dict) for f in result["frames"])
+        or not {"values", "modality_lut"} <= result.keys()
+    ):
+        raise ToolError(ErrorCode.BACKEND_FAILED, "dicom-render printed a malformed result", argv, stderr)
+    return result
+
+
+def check_ops_input(info: InputInfo | None) -> None:
+    """Refusals of ``stats`` / ``histogram`` that depend on the input, before the tool runs."""
+    if info is None:
+        return
+    if info.transfer_syntax not in DECODABLE:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"rust_render cannot decode transfer syntax {info.transfer_syntax}",
+            "input",
+        )
+    ds = info.dataset
+    if ds is not None and "PixelData" not in ds and any(k in ds for k in ("FloatPixelData", "DoubleFloatPixelData")):
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_OPTION, "rust_render does not read Float / Double Float Pixel Data", "input"
+        )
+
+
 def error_from_stderr(text: str) -> tuple[ErrorCode, str]:
     """``error: <code>: <message>`` -> (code, message); unknown codes become backend_failed."""
     for line in reversed(text.strip().splitlines()):
@@ -233,7 +296,7 @@ class RustRenderAdapter(ToolAdapter):
     tools = ("dicom-render",)
     env_var = "DICOM_RENDER"
     install_hint = "make setup (cargo build --release --offline in backends/rust_render)"
-    ops = ("to_image",)
+    ops = ("to_image", *EXTRA_OPS)
 
     def __init__(self) -> None:
         super().__init__()
@@ -254,12 +317,17 @@ class RustRenderAdapter(ToolAdapter):
 
     def capabilities(self) -> dict[str, Any]:
         caps = super().capabilities()
+        for op in ("to_image", *EXTRA_OPS):
+            if op in caps:
+                caps[op]["transfer_syntaxes"] = sorted(DECODABLE)
         if "to_image" in caps:
-            caps["to_image"]["transfer_syntaxes"] = sorted(DECODABLE)
             caps["to_image"]["formats"] = ["jpeg/8", "png/8", "png/16", "pnm/8", "pnm/16", "tiff/8", "tiff/16"]
         return caps
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, StatsRequest | HistogramRequest):
+            check_ops_input(info)
+            return []
         if not isinstance(request, ToImageRequest) or info is None:
             return []
         if info.transfer_syntax not in DECODABLE:
@@ -271,10 +339,12 @@ class RustRenderAdapter(ToolAdapter):
         if info.is_color:
             from backends.python_ref.pipeline import check_color_options
 
-            check_color_options(request.options)  # the reference's refusals, before anything runs
+            check_color_options(request.options, colour_16bit=True)  # the reference's refusals (16-bit RGB is fine)
         return []
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+        if isinstance(request, StatsRequest | HistogramRequest) and info is not None:
+            return build_ops_argv(request, info, tool)
         if not isinstance(request, ToImageRequest) or info is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"rust_render does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan, tool)
@@ -295,6 +365,16 @@ class RustRenderAdapter(ToolAdapter):
             if not src.exists():
                 raise ToolError(ErrorCode.BACKEND_FAILED, f"dicom-render wrote no file for frame {frame}", argv, None)
             os.replace(src, target.temp)
+
+    def _execute_op(
+        self, request: StatsRequest | HistogramRequest, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo
+    ) -> Outcome:
+        """``stats`` / ``histogram``: one ``dicom-render --op`` process; its stdout is the result."""
+        argv = self.build_argv(request, info, plan, tool)
+        run = run_tool(argv, timeout=request.timeout)
+        self.interpret(run, plan)
+        stderr = run.stderr_text or None
+        return Outcome(result=parse_ops_result(run.stdout_text, argv, stderr), command=argv, stderr=stderr)
 
     # -- batch mode -------------------------------------------------------------------------------------
     def _want_batch(self) -> bool:
@@ -330,6 +410,8 @@ class RustRenderAdapter(ToolAdapter):
         tool = self.tool()
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: tool not found", "backend")
+        if isinstance(request, StatsRequest | HistogramRequest):
+            return self._execute_op(request, info, plan, tool)
         if not isinstance(request, ToImageRequest) or info is None or not self._want_batch():
             try:
                 return super().execute(request, info, plan)

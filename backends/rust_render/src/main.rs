@@ -11,6 +11,7 @@ mod options;
 mod pixels;
 mod render;
 mod rle;
+mod stats;
 
 use error::{Error, Result};
 use options::{Builder, FrameSel, Options};
@@ -25,6 +26,7 @@ dicom-render: render a DICOM image to PNG/JPEG/TIFF/PNM (dcmharness contract/SEM
 
 Usage:
   dicom-render [options] [--] INPUT OUTPUT
+  dicom-render --op stats|histogram [op options] [--] INPUT   (the result JSON on stdout)
   dicom-render --batch            (JSON Lines requests on stdin, one JSON line answer each)
 
 Options (the contract's to_image options):
@@ -45,6 +47,13 @@ Options (the contract's to_image options):
   --overlay-value V             gray level, or #rrggbb on colour images
   --overwrite                   replace existing outputs
   -h, --help                    this text
+
+Options of --op stats / --op histogram (contract/OPS.md; nothing is written, the result is printed):
+  --frame N|all                 0-based frame, or all (the default: one entry per frame)
+  --values modality|stored      modality values (after the Modality LUT stage, default) or stored values
+  --percentiles P1,P2,...       stats: percentiles 0..100 (default 1,5,25,50,75,95,99; empty: none)
+  --bins N                      histogram: 1..65536 bins (default 256)
+  --range LO,HI                 histogram: the bins' range (default the frame's min and max)
   -V, --version                 print the version
 
 On failure: exit status 1 and one line on stderr: error: <code>: <message>
@@ -86,7 +95,8 @@ fn usage(m: impl Into<String>) -> Error {
 }
 
 fn cli(args: Vec<String>) -> Result<()> {
-    let mut b = Builder::default();
+    let mut pairs: Vec<(String, J)> = Vec::new();
+    let mut op = "to_image".to_string();
     let mut positional: Vec<String> = Vec::new();
     let mut overwrite = false;
     let mut batch = false;
@@ -131,42 +141,64 @@ fn cli(args: Vec<String>) -> Result<()> {
                 return Ok(());
             }
             "--batch" => batch = true,
+            "--op" => op = value("--op")?,
+            "--values" => pairs.push(("values".to_string(), J::String(value("--values")?))),
+            "--percentiles" => {
+                let v = value("--percentiles")?;
+                let mut list = Vec::new();
+                for p in v.split(',').filter(|p| !p.trim().is_empty()) {
+                    list.push(num(p.trim(), "--percentiles")?);
+                }
+                pairs.push(("percentiles".to_string(), J::Array(list)))
+            }
+            "--bins" => {
+                let v = value("--bins")?;
+                pairs.push(("bins".to_string(), num(&v, "--bins")?))
+            }
+            "--range" => {
+                let v = value("--range")?;
+                let parts: Vec<&str> = v.split(',').collect();
+                if parts.len() != 2 {
+                    return Err(usage(format!("--range needs LO,HI, got {:?}", v)));
+                }
+                pairs.push(("range".to_string(), J::Array(vec![num(parts[0].trim(), "--range")?, num(parts[1].trim(), "--range")?])))
+            }
             "--overwrite" => overwrite = true,
-            "--no-modality-lut" => b.set_json("modality_lut", &J::Bool(false))?,
+            "--no-modality-lut" => pairs.push(("modality_lut".to_string(), J::Bool(false))),
             "--frame" => {
                 let v = value("--frame")?;
                 let j = if v == "all" { json!("all") } else { num(&v, "--frame")? };
-                b.set_json("frame", &j)?
+                pairs.push(("frame".to_string(), j))
             }
-            "--format" => b.set_json("format", &J::String(value("--format")?))?,
+            "--format" => pairs.push(("format".to_string(), J::String(value("--format")?))),
             "--bit-depth" => {
                 let v = value("--bit-depth")?;
-                b.set_json("bit_depth", &num(&v, "--bit-depth")?)?
+                pairs.push(("bit_depth".to_string(), num(&v, "--bit-depth")?))
             }
             "--quality" => {
                 let v = value("--quality")?;
-                b.set_json("quality", &num(&v, "--quality")?)?
+                pairs.push(("quality".to_string(), num(&v, "--quality")?))
             }
             "--png-compression" => {
                 let v = value("--png-compression")?;
-                b.set_json("png_compression", &num(&v, "--png-compression")?)?
+                pairs.push(("png_compression".to_string(), num(&v, "--png-compression")?))
             }
             "--window-center" => {
                 let v = value("--window-center")?;
-                b.set_json("window_center", &num(&v, "--window-center")?)?
+                pairs.push(("window_center".to_string(), num(&v, "--window-center")?))
             }
             "--window-width" => {
                 let v = value("--window-width")?;
-                b.set_json("window_width", &num(&v, "--window-width")?)?
+                pairs.push(("window_width".to_string(), num(&v, "--window-width")?))
             }
-            "--window-preset" => b.set_json("window_preset", &J::String(value("--window-preset")?))?,
-            "--voi-function" => b.set_json("voi_function", &J::String(value("--voi-function")?))?,
-            "--voi" => b.set_json("voi", &J::String(value("--voi")?))?,
+            "--window-preset" => pairs.push(("window_preset".to_string(), J::String(value("--window-preset")?))),
+            "--voi-function" => pairs.push(("voi_function".to_string(), J::String(value("--voi-function")?))),
+            "--voi" => pairs.push(("voi".to_string(), J::String(value("--voi")?))),
             "--voi-index" => {
                 let v = value("--voi-index")?;
-                b.set_json("voi_index", &num(&v, "--voi-index")?)?
+                pairs.push(("voi_index".to_string(), num(&v, "--voi-index")?))
             }
-            "--presentation" => b.set_json("presentation", &J::String(value("--presentation")?))?,
+            "--presentation" => pairs.push(("presentation".to_string(), J::String(value("--presentation")?))),
             "--overlays" => {
                 let v = value("--overlays")?;
                 let j = match v.as_str() {
@@ -180,12 +212,12 @@ fn cli(args: Vec<String>) -> Result<()> {
                         J::Array(planes)
                     }
                 };
-                b.set_json("overlays", &j)?
+                pairs.push(("overlays".to_string(), j))
             }
             "--overlay-value" => {
                 let v = value("--overlay-value")?;
                 let j = if v.starts_with('#') { J::String(v) } else { num(&v, "--overlay-value")? };
-                b.set_json("overlay_value", &j)?
+                pairs.push(("overlay_value".to_string(), j))
             }
             _ => return Err(usage(format!("unknown option {} (see --help)", flag))),
         }
@@ -196,8 +228,24 @@ fn cli(args: Vec<String>) -> Result<()> {
         }
         return run_batch();
     }
+    if op != "to_image" {
+        let o = stats::OpOptions::from_pairs(&op, pairs.iter().map(|(k, v)| (k.as_str(), v)))
+            .map_err(|e| if e.field.as_deref() == Some("op") { usage(e.message) } else { e })?;
+        if overwrite {
+            return Err(usage(format!("--overwrite: {} writes nothing", op)));
+        }
+        if positional.len() != 1 {
+            return Err(usage(format!("--op {} expects INPUT only (the result is printed; see --help)", op)));
+        }
+        println!("{}", stats::run(&positional[0], &o)?);
+        return Ok(());
+    }
     if positional.len() != 2 {
         return Err(usage("expected INPUT and OUTPUT (see --help)"));
+    }
+    let mut b = Builder::default();
+    for (k, v) in &pairs {
+        b.set_json(k, v)?;
     }
     let o = b.finish()?;
     let (outputs, _) = run(&positional[0], Some(&positional[1]), overwrite, &o)?;
@@ -224,7 +272,8 @@ fn run_batch() -> Result<()> {
             Err(p) => error_json(
                 &serde_json::from_str::<J>(&text).ok().and_then(|v| v.get("id").cloned()).unwrap_or(J::Null),
                 &Error::new("internal_error", format!("dicom-render crashed: {}", panic_text(&p))),
-            ),
+            )
+            .to_string(),
         };
         let mut out = stdout.lock();
         let _ = writeln!(out, "{}", answer);
@@ -237,26 +286,28 @@ fn error_json(id: &J, e: &Error) -> J {
     json!({"id": id, "ok": false, "error": {"code": e.code, "message": e.message, "field": e.field}})
 }
 
-pub fn batch_one(text: &str) -> J {
+/// One batch request line -> one answer line. `op` is `to_image` (default), `stats` or `histogram`;
+/// the ops' results keep python_ref's key order, so their answer is written as text.
+pub fn batch_one(text: &str) -> String {
     let req: J = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => return error_json(&J::Null, &Error::new("invalid_json", format!("not valid JSON: {}", e))),
+        Err(e) => return error_json(&J::Null, &Error::new("invalid_json", format!("not valid JSON: {}", e))).to_string(),
     };
     let id = req.get("id").cloned().unwrap_or(J::Null);
-    let r = (|| -> Result<J> {
+    let r = (|| -> Result<String> {
         let obj = req.as_object().ok_or_else(|| Error::invalid("request", "a request is a JSON object"))?;
-        let mut b = Builder::default();
+        let op = match obj.get("op") {
+            None | Some(J::Null) => "to_image",
+            Some(J::String(s)) if ["to_image", "stats", "histogram"].contains(&s.as_str()) => s.as_str(),
+            Some(_) => return Err(Error::invalid("op", "rust_render implements op \"to_image\", \"stats\" and \"histogram\"")),
+        };
         let mut input = None;
         let mut output = None;
         let mut overwrite = false;
+        let mut options = serde_json::Map::new();
         for (k, v) in obj {
             match k.as_str() {
-                "id" => {}
-                "op" => {
-                    if v.as_str() != Some("to_image") {
-                        return Err(Error::invalid("op", "rust_render only implements op \"to_image\""));
-                    }
-                }
+                "id" | "op" => {}
                 "input" => input = Some(v.as_str().ok_or_else(|| Error::invalid("input", "input must be a path string"))?.to_string()),
                 "output" => {
                     output = match v {
@@ -266,26 +317,49 @@ pub fn batch_one(text: &str) -> J {
                 }
                 "overwrite" => overwrite = v.as_bool().ok_or_else(|| Error::invalid("overwrite", "overwrite must be true or false"))?,
                 "options" => {
-                    if v.is_null() {
-                        continue;
-                    }
-                    let opts = v.as_object().ok_or_else(|| Error::invalid("options", "options must be an object"))?;
-                    for (ok, ov) in opts {
-                        b.set_json(ok, ov)?;
+                    if !v.is_null() {
+                        options = v.as_object().ok_or_else(|| Error::invalid("options", "options must be an object"))?.clone();
                     }
                 }
                 other => return Err(Error::invalid(other, format!("unknown request key {:?}", other))),
             }
         }
         let input = input.ok_or_else(|| Error::invalid("input", "input is required"))?;
+        if op != "to_image" {
+            let o = stats::OpOptions::from_map(op, &options)?;
+            if output.is_some() {
+                return Err(Error::invalid("output", format!("{} writes nothing: give no output", op)));
+            }
+            let result = stats::run(&input, &o)?;
+            return Ok(format!("{{\"id\":{},\"ok\":true,\"outputs\":[],\"result\":{}}}", id, result));
+        }
+        let mut b = Builder::default();
+        for (ok, ov) in &options {
+            b.set_json(ok, ov)?;
+        }
         let o = b.finish()?;
         let (outputs, result) = run(&input, output.as_deref(), overwrite, &o)?;
-        Ok(json!({"id": id, "ok": true, "outputs": outputs, "result": result}))
+        Ok(json!({"id": id, "ok": true, "outputs": outputs, "result": result}).to_string())
     })();
     match r {
         Ok(v) => v,
-        Err(e) => error_json(&id, &e),
+        Err(e) => error_json(&id, &e).to_string(),
     }
+}
+
+/// Read and parse a DICOM input (`input_not_found`, `not_dicom`, `no_pixel_data`).
+pub fn read_input(input: &str) -> Result<dicom::DicomFile> {
+    let ipath = Path::new(input);
+    if !matches!(std::fs::metadata(ipath), Ok(m) if m.is_file()) {
+        return Err(Error::new("input_not_found", format!("input not found or not a file: {}", input)).with_field("input"));
+    }
+    let buf = std::fs::read(ipath).map_err(|e| Error::new("input_not_found", format!("cannot read {}: {}", input, e)).with_field("input"))?;
+    let file = dicom::parse(&buf)?;
+    drop(buf);
+    if !file.ds.contains(dicom::PIXEL_DATA) {
+        return Err(Error::new("no_pixel_data", "the file has no Pixel Data (7FE0,0010)"));
+    }
+    Ok(file)
 }
 
 fn frame_path(output: &Path, frame: usize) -> PathBuf {
@@ -312,16 +386,7 @@ pub fn run(input: &str, output: Option<&str>, overwrite: bool, o: &Options) -> R
         return Err(Error::invalid("options.bit_depth", "jpeg output is 8-bit: bit_depth 16 needs png, tiff or pnm"));
     }
     let ipath = Path::new(input);
-    let meta = std::fs::metadata(ipath);
-    if !matches!(&meta, Ok(m) if m.is_file()) {
-        return Err(Error::new("input_not_found", format!("input not found or not a file: {}", input)).with_field("input"));
-    }
-    let buf = std::fs::read(ipath).map_err(|e| Error::new("input_not_found", format!("cannot read {}: {}", input, e)).with_field("input"))?;
-    let file = dicom::parse(&buf)?;
-    drop(buf);
-    if !file.ds.contains(dicom::PIXEL_DATA) {
-        return Err(Error::new("no_pixel_data", "the file has no Pixel Data (7FE0,0010)"));
-    }
+    let file = read_input(input)?;
     let info = pixels::image_info(&file.ds)?;
     pixels::check_size(&file, &info)?;
     let frames: Vec<usize> = match o.frame {

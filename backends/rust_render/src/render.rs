@@ -165,18 +165,18 @@ pub fn function_name(v: Option<String>) -> &'static str {
 
 // ---- Modality stage ----
 
-enum Modality {
+pub enum Modality {
     Identity,
     Disabled,
     Rescale(f64, f64),
     Lut(Lut),
 }
 
+/// Rescale Slope/Intercept of a frame, in python_ref's order (backends/python_ref/modality.py):
+/// the Pixel Value Transformation of the per-frame functional group, else of the shared one, else the
+/// top-level attributes.
 fn rescale_params(ds: &DataSet, frame: usize) -> Option<(f64, f64)> {
     let (s, i) = (tag(0x0028, 0x1053), tag(0x0028, 0x1052));
-    if ds.contains(s) || ds.contains(i) {
-        return Some((ds.f64(s).unwrap_or(1.0), ds.f64(i).unwrap_or(0.0)));
-    }
     for (seq_tag, index) in [(tag(0x5200, 0x9230), frame), (tag(0x5200, 0x9229), 0)] {
         if let Some(seq) = ds.seq(seq_tag) {
             if let Some(item) = seq.get(index) {
@@ -188,7 +188,34 @@ fn rescale_params(ds: &DataSet, frame: usize) -> Option<(f64, f64)> {
             }
         }
     }
+    if ds.contains(s) || ds.contains(i) {
+        return Some((ds.f64(s).unwrap_or(1.0), ds.f64(i).unwrap_or(0.0)));
+    }
     None
+}
+
+/// `m*x + b` as python_ref computes it: the multiplication skipped when m is 1, the addition when b is 0
+/// (so -0.0 stays -0.0, exactly like numpy's in-place `*=` / `+=`).
+#[inline]
+pub fn rescale(x: f64, m: f64, b: f64) -> f64 {
+    let y = if m != 1.0 { x * m } else { x };
+    if b != 0.0 {
+        y + b
+    } else {
+        y
+    }
+}
+
+/// The Modality LUT stage of a frame for the ops (stats, histogram): like `modality`, but a Modality
+/// LUT Sequence item without a usable descriptor/data is `decode_failed` (as in python_ref), not skipped.
+pub fn modality_stage(ds: &DataSet, info: &ImageInfo, frame: usize, enabled: bool) -> Result<Modality> {
+    if enabled && modality_lut_item(ds).is_some() {
+        if let Modality::Lut(l) = modality(ds, info, frame, true) {
+            return Ok(Modality::Lut(l));
+        }
+        return Err(Error::decode("invalid lookup table: the Modality LUT Sequence item has no usable descriptor/data").with_field("input"));
+    }
+    Ok(modality(ds, info, frame, enabled))
 }
 
 fn modality_lut_item(ds: &DataSet) -> Option<&DataSet> {
@@ -325,7 +352,7 @@ pub fn render_frame(file: &DicomFile, info: &ImageInfo, frame: usize, o: &Option
     };
     let x: Vec<f64> = match &m {
         Modality::Identity | Modality::Disabled => stored.iter().map(|&v| v as f64).collect(),
-        Modality::Rescale(s, b) => stored.iter().map(|&v| v as f64 * s + b).collect(),
+        Modality::Rescale(s, b) => stored.iter().map(|&v| rescale(v as f64, *s, *b)).collect(),
         Modality::Lut(l) => stored.iter().map(|&v| lut_lookup(v, l) as f64).collect(),
     };
     let (y, voi) = select_voi(&x, ds, info, frame, o, ymax)?;

@@ -275,3 +275,65 @@ fn rle_matches_native() {
     assert_eq!(a, vec![0, 50, 100, 150, 200, 250]);
     assert_eq!(a, b);
 }
+
+/// `--op stats` / `--op histogram` on the 2-frame CT (stored -2048 -100 0 100 200 2047, slope 2; frame 1 zeros):
+/// values computed by hand.
+#[test]
+fn stats_and_histogram_ops() {
+    let d = tmpdir("ops");
+    let input = d.join("ct.dcm");
+    std::fs::write(&input, ct_file("MONOCHROME2")).unwrap();
+    let i = input.to_str().unwrap();
+    let (rc, out, err) = run(&["--op", "stats", "--percentiles", "50,0,100", "--", i]);
+    assert_eq!(rc, 0, "{}", err);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["values"], "modality");
+    assert_eq!(v["modality_lut"], "rescale");
+    let f0 = &v["frames"][0];
+    // modality: -4096 -200 0 200 400 4094
+    assert_eq!(f0["frame"], 0);
+    assert_eq!(f0["count"], 6);
+    assert_eq!(f0["zero_count"], 1);
+    assert_eq!(f0["unique"], 6);
+    assert_eq!(f0["min"], -4096.0);
+    assert_eq!(f0["max"], 4094.0);
+    assert_eq!(f0["mean"], 398.0 / 6.0);
+    // rank 2.5 between 0 and 200, weight 0.5: 200 - 200 * 0.5
+    assert_eq!(f0["percentiles"], serde_json::json!({"50": 100.0, "0": -4096.0, "100": 4094.0}));
+    assert!(out.contains("\"percentiles\":{\"50\":100.0,\"0\":-4096.0,\"100\":4094.0}"), "{}", out); // request order
+    let f1 = &v["frames"][1];
+    assert_eq!((f1["zero_count"].as_u64(), f1["unique"].as_u64(), f1["std"].as_f64()), (Some(6), Some(1), Some(0.0)));
+
+    let (rc, out, err) = run(&["--op", "stats", "--values", "stored", "--frame", "0", "--percentiles", "", i]);
+    assert_eq!(rc, 0, "{}", err);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["modality_lut"], "disabled");
+    assert_eq!(v["frames"].as_array().unwrap().len(), 1);
+    assert_eq!((v["frames"][0]["min"].as_f64(), v["frames"][0]["max"].as_f64()), (Some(-2048.0), Some(2047.0)));
+    assert_eq!(v["frames"][0]["percentiles"], serde_json::json!({}));
+
+    // bins of frame 0 over [-4096, 4094]: floor((x + 4096) * 4 / 8190) -> 0, 1, 2, 2, 2, 4 (clamped to 3);
+    // frame 1 is constant 0: range [-0.5, 0.5], every value in bin 2
+    let (rc, out, err) = run(&["--op", "histogram", "--bins", "4", i]);
+    assert_eq!(rc, 0, "{}", err);
+    assert_eq!(
+        out.trim(),
+        "{\"values\":\"modality\",\"modality_lut\":\"rescale\",\"frames\":[\
+         {\"frame\":0,\"range\":[-4096.0,4094.0],\"bins\":4,\"counts\":[1,1,3,1],\"below\":0,\"above\":0},\
+         {\"frame\":1,\"range\":[-0.5,0.5],\"bins\":4,\"counts\":[0,0,6,0],\"below\":0,\"above\":0}]}"
+    );
+    let (rc, out, _) = run(&["--op", "histogram", "--frame", "0", "--bins", "2", "--range", "-200,200", i]);
+    assert_eq!(rc, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["frames"][0]["counts"], serde_json::json!([1, 2])); // -200 | 0, 200 (== hi: last bin)
+    assert_eq!((v["frames"][0]["below"].as_u64(), v["frames"][0]["above"].as_u64()), (Some(1), Some(2)));
+
+    let (rc, _, err) = run(&["--op", "stats", "--frame", "2", i]);
+    assert_eq!(rc, 1);
+    assert!(err.starts_with("error: frame_out_of_range:"), "{}", err);
+    let (rc, _, err) = run(&["--op", "stats", "--bins", "3", i]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("options.bins") || err.starts_with("error: invalid_request:"), "{}", err);
+    let (rc, _, _) = run(&["--op", "median", i]);
+    assert_eq!(rc, 2);
+}
