@@ -34,6 +34,7 @@ from interface.conform_status import ERROR, EXPLAINED, MATCH, MISMATCH, REFERENC
 
 OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize")
 REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
 BATCH_SECRET = "dcmharness-conform-batch"
 
 #: Default corpora (sample file names; missing ones are skipped).
@@ -102,6 +103,7 @@ class OpsConfig:
     timeout: float | None = None
     targets: Sequence[str] | None = None  # transcode: None = every target
     progress: bool = False
+    html: bool = True  # also write report.html (interface.ops_html)
 
 
 @dataclass
@@ -550,6 +552,10 @@ def run_ops_conformance(config: OpsConfig) -> dict[str, Any]:
         report["matrix"] = matrix
         report["summary"]["cross_decoding"] = matrix_summary(matrix)
     conform_report.write(report, config.out / REPORT_JSON)
+    if config.html:
+        from interface import ops_html
+
+        ops_html.write(report, config.out / REPORT_HTML)
     return report
 
 
@@ -632,6 +638,7 @@ def cli_main(args: Any) -> int:
         registry_path=getattr(args, "registry", None),
         timeout=getattr(args, "timeout", None),
         progress=not getattr(args, "quiet", False),
+        html=not getattr(args, "no_html", False),
     )
     try:
         report = run_ops_conformance(config)
@@ -642,6 +649,8 @@ def cli_main(args: Any) -> int:
         print(f"dcmharness conform: {exc}", file=sys.stderr)
         return 2
     print(text_summary(report, config.out / REPORT_JSON))
+    if config.html:
+        print(f"report: {config.out / REPORT_HTML}")
     return 1 if report["summary"]["unexplained_mismatches"] else 0
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -241,3 +242,50 @@ def test_dcmharness_conform_op_reaches_the_ops_run(ct_small: Path, tmp_path: Pat
     assert summary["files"] == 1 and summary["profiles"] == ["histogram"]
     assert "op histogram: reference python_ref" in capsys.readouterr().out
     assert main(["conform", "--op", "histogram"]) == 2  # --out is still required
+
+
+def test_ops_report_html_shows_counts_findings_and_the_matrix(tmp_path: Path) -> None:
+    from interface import ops_html
+    from interface.conform_html import COLOURS
+
+    def rec(profile: str, backend: str, status: str, **kw: Any) -> dict[str, Any]:
+        return {"input": "/x/CT_small.dcm", "file": "CT_small.dcm", "profile": profile, "backend": backend,
+                "status": status, "metrics": {"details": kw.get("details", [])}, "divergence": kw.get("divergence"),
+                "error": kw.get("error")}
+
+    results = [
+        rec("transcode:rle_lossless", "python_ref", "match"),
+        rec("transcode:rle_lossless", "dcmtk", "match"),
+        rec("transcode:rle_lossless", "orthanc", "unsupported",
+            error={"code": "unsupported_option", "message": "no RLE encoder", "field": "options.transfer_syntax"}),
+        rec("dump", "dcmtk", "explained", divergence={"id": "x-entry", "cause": "a cause", "source": "a source"}),
+        rec("dump", "python_ref", "match"),
+    ]
+    summary = {
+        "op": "transcode", "unexplained_mismatches": 0, "files": 1, "results": 5, "duration_s": 1.5,
+        "started_at": "2026-11-29T00:00:00+00:00",
+        "reference": {"name": "python_ref", "version": "ref 1"},
+        "backends": [{"name": "python_ref", "version": "ref 1"}, {"name": "dcmtk", "version": "3.6.7"},
+                     {"name": "orthanc", "version": "1.10.1"}],
+        "counts": {"match": 3, "explained": 1, "unsupported": 1},
+        "registry": {"used": {"x-entry": 1}},
+    }
+    matrix = {"CT_small.dcm": {"rle_lossless": {
+        "dcmtk": {"python_ref": "identical", "gdcm": "differs (max 3)"},
+        "python_ref": {"python_ref": "identical", "gdcm": "cannot: no decoder"},
+    }}}
+    page = ops_html.build_html({"summary": summary, "results": results, "matrix": matrix})
+    assert "conform --op transcode: 0 unexplained mismatches" in page
+    assert "match: 3" in page and "unsupported: 1" in page
+    # the profiles x backends cell of orthanc is grey (unsupported), dcmtk's dump cell blue (explained)
+    assert f'background:{COLOURS["unsupported"]}">unsupported 1<' in page
+    assert f'background:{COLOURS["explained"]}">explained 1<' in page
+    # findings: the explained one first, with its cause and source; the refusal with its message and field
+    assert page.index("x-entry: a cause [a source]") < page.index("unsupported_option: no RLE encoder")
+    assert "(options.transfer_syntax)" in page
+    # the matrix: per (target, encoder) and decoder
+    assert "0/1 identical (1 differs)" in page and "0/1 identical (1 cannot)" in page
+    assert page.count("1/1 identical") == 2
+    assert "<script" not in page  # self-contained, static
+    ops_html.write({"summary": summary, "results": results, "matrix": matrix}, tmp_path / "report.html")
+    assert (tmp_path / "report.html").read_text() == page
