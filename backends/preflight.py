@@ -225,7 +225,8 @@ def _check_image_attributes(ds: Any) -> None:
 
     for tag in [t for t in ds.keys() if t.group == 0x0028]:
         try:
-            value = ds[tag].value
+            elem = ds[tag]
+            value = elem.value
             expected = dictionary_VR(tag) if not tag.is_private else ""
             single = dictionary_VM(tag) == "1" if expected else False
         except KeyError:
@@ -234,7 +235,7 @@ def _check_image_attributes(ds: Any) -> None:
             raise HarnessError(
                 ErrorCode.DECODE_FAILED, f"unreadable image attribute {tag}: {_short(exc)}", "input"
             ) from None
-        if expected in _NUMERIC_VRS and not _numeric(value):
+        if expected in _NUMERIC_VRS and elem.VR not in _BINARY_VRS and not _numeric(value):
             raise HarnessError(
                 ErrorCode.DECODE_FAILED, f"image attribute {tag} is not a number: {str(value)[:40]!r}", "input"
             )
@@ -246,6 +247,9 @@ def _check_image_attributes(ds: Any) -> None:
 
 #: dictionary VRs of the numeric image attributes (Rows, Bits Stored, Window Center, Rescale Slope ...)
 _NUMERIC_VRS = {"US", "SS", "UL", "SL", "IS", "DS", "FL", "FD", "US or SS"}
+#: VRs read from binary: their values are numbers by construction (only text VRs such as IS/DS need a look;
+#: a big LUT Data list of 65536 values is not walked)
+_BINARY_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "OB", "OW", "OL", "OF", "OD", "OV", "SV", "UV"}
 
 
 def _numeric(value: Any) -> bool:

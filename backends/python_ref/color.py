@@ -6,6 +6,7 @@ reads a big-endian palette in native order), segmented LUTs (C.7.9.2) are expand
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -36,44 +37,100 @@ def expand_segmented(words: np.ndarray, n: int) -> np.ndarray:
     """Expand a segmented LUT (C.7.9.2: discrete 0, linear 1, indirect 2) to its ``n`` entries. Pure.
 
     Linear segments are interpolated from the previous entry and rounded half up; the indirect segment's
-    32-bit offset (low word first) counts entries of the segmented data.
+    32-bit offset (low word first) counts entries of the segmented data. The segments are parsed first
+    (a linear segment's last entry is exactly its end value, so the next one's start is known without
+    computing it), then every linear segment is interpolated in one vectorised step.
     """
-    out: list[int] = []
+    pieces: list[tuple[int, ...] | np.ndarray] = []
     try:
-        _expand_into(words.tolist(), 0, None, out, n, 0)
+        _parse_segments(words.tolist(), 0, None, pieces, n, 0, 0, 0)
     except IndexError:
         raise invalid_lut("segmented palette LUT data ends inside a segment") from None
-    arr = np.asarray(out[:n], dtype=np.int64)
+    arr = _assemble(pieces)[:n]
     if len(arr) < n:
         arr = np.concatenate([arr, np.full(n - len(arr), arr[-1] if len(arr) else 0, dtype=np.int64)])
     return arr
 
 
-def _expand_into(data: list[int], start: int, max_segments: int | None, out: list[int], n: int, depth: int) -> None:
+def _parse_segments(
+    data: list[int],
+    start: int,
+    max_segments: int | None,
+    pieces: list[tuple[int, ...] | np.ndarray],
+    n: int,
+    count: int,
+    last: int,
+    depth: int,
+) -> tuple[int, int]:
+    """Append the segments' pieces: discrete runs as arrays, linear ones as (y0, y1, length); return
+    (entries so far, last entry)."""
     if depth > 8:
         raise invalid_lut("segmented palette LUT: indirect segments nested deeper than 8")
     pos = start
     done = 0
-    while pos + 1 < len(data) and (max_segments is None or done < max_segments) and len(out) < n:
+    while pos + 1 < len(data) and (max_segments is None or done < max_segments) and count < n:
         opcode, length = data[pos], data[pos + 1]
         pos += 2
         if opcode == 0:
             if pos + length > len(data):
                 raise IndexError(pos + length)
-            out.extend(data[pos : pos + length])
+            if length:
+                pieces.append(np.asarray(data[pos : pos + length], dtype=np.int64))
+                last = data[pos + length - 1]
+            count += length
             pos += length
         elif opcode == 1:
-            y0 = out[-1] if out else 0
             y1 = data[pos]
             pos += 1
-            out.extend(int(np.floor(y0 + (y1 - y0) * (i + 1) / length + 0.5)) for i in range(length))
+            if length:
+                pieces.append((last, y1, length))
+                last = y1  # floor(y0 + (y1-y0)*length/length + 0.5) == y1 exactly
+            count += length
         elif opcode == 2:
             offset = data[pos] | (data[pos + 1] << 16)
             pos += 2
-            _expand_into(data, offset, length, out, n, depth + 1)
+            count, last = _parse_segments(data, offset, length, pieces, n, count, last, depth + 1)
         else:
             raise invalid_lut(f"unknown segment type {opcode} in a segmented palette LUT")
         done += 1
+    return count, last
+
+
+def _assemble(pieces: list[tuple[int, ...] | np.ndarray]) -> np.ndarray:
+    """The entries of the parsed pieces, every linear segment ``y0 + (y1-y0)*i/length`` (i = 1..length)
+    rounded half up, computed at once."""
+    if not pieces:
+        return np.zeros(0, dtype=np.int64)
+    linear = [p for p in pieces if isinstance(p, tuple)]
+    values = np.zeros(0, dtype=np.int64)
+    if linear:
+        spec = np.asarray(linear, dtype=np.int64)  # rows (y0, y1, length)
+        lengths = spec[:, 2]
+        y0 = np.repeat(spec[:, 0], lengths)
+        y1 = np.repeat(spec[:, 1], lengths)
+        length = np.repeat(lengths, lengths)
+        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        step = np.arange(len(y0), dtype=np.int64) - first + 1
+        values = np.floor(y0 + (y1 - y0) * step / length + 0.5).astype(np.int64)
+    parts: list[np.ndarray] = []
+    at = 0
+    for p in pieces:
+        if isinstance(p, tuple):
+            parts.append(values[at : at + p[2]])
+            at += p[2]
+        else:
+            parts.append(p)
+    return np.concatenate(parts)
+
+
+@functools.lru_cache(maxsize=16)
+def expanded_segmented_lut(data: bytes, little_endian: bool, n: int, bits: int) -> np.ndarray:
+    """``expand_segmented`` of a segmented LUT's raw bytes, remembered: the files of a series (or of a
+    device) share their palettes, and expanding thousands of segments costs milliseconds. Read-only."""
+    unpack = packed_bytes if bits == 8 else words_from_bytes
+    lut = expand_segmented(unpack(data, little_endian), n)
+    lut.flags.writeable = False
+    return lut
 
 
 def palette_lut(ds: Any, channel: str, little_endian: bool) -> tuple[np.ndarray, int, int]:
@@ -82,8 +139,7 @@ def palette_lut(ds: Any, channel: str, little_endian: bool) -> tuple[np.ndarray,
     n, first, bits = lut_descriptor(ds[name].value if name in ds else None, f"{channel} Palette Color LUT Descriptor")
     segmented = ds.get(f"Segmented{channel}PaletteColorLookupTableData")
     if segmented is not None and segmented != b"":
-        unpack = packed_bytes if bits == 8 else words_from_bytes
-        return expand_segmented(unpack(bytes(segmented), little_endian), n), first, bits
+        return expanded_segmented_lut(bytes(segmented), little_endian, n, bits), first, bits
     raw = ds.get(f"{channel}PaletteColorLookupTableData")
     if raw is None or len(raw) == 0:
         raise invalid_lut(f"{channel} Palette Color LUT Data is absent or empty")

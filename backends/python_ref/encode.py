@@ -1,7 +1,17 @@
 """Stage 6, encoding the rendered array as PNG (8/16-bit), JPEG, TIFF or PNM.
 
-Pillow writes gray 8/16-bit and RGB 8-bit; it has no 16-bit RGB mode, so 16-bit RGB PNG and TIFF are
-written here directly (PNG: one IDAT, filter 0, big-endian samples; TIFF: one uncompressed strip).
+PNG is written here, for every mode (gray/RGB, 8/16-bit): one IDAT, big-endian samples, the first row
+unfiltered and every other row with the Up filter (PNG spec 9.2: ``Raw(x) - Prior(x)`` mod 256, one
+vectorised subtraction). The compressor is chosen deliberately (measured in benchmarks/):
+
+- default (``png_compression`` not given): grayscale -> zlib's RLE strategy (Z_RLE); colour -> zlib level 1.
+  On the sample images Up + Z_RLE is 2x faster than Pillow's level-1 PNG and 10-15 % smaller (RG1_UNCI,
+  1955x1841: 80 ms and 1.34 MB against 162 ms and 1.59 MB; dcmj2pnm writes 1.52 MB); on colour images
+  Z_RLE loses (US1_UNCR: 302 kB against 189 kB at level 1), so colour keeps the default strategy.
+- ``png_compression`` 0..9: that zlib level with the default strategy (6 is zlib's usual trade-off).
+
+JPEG and TIFF (gray 8/16-bit, RGB 8-bit) go through Pillow; Pillow has no 16-bit RGB mode, so 16-bit RGB
+TIFF is written here too (one uncompressed, chunky strip).
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_PNG_LEVEL = 1  # zlib level: ~5x faster than 6 on large images for a few % more bytes
+DEFAULT_PNG_LEVEL = 1  # zlib level of the default colour PNG (grayscale: Z_RLE); see the module docstring
 DEFAULT_JPEG_QUALITY = 90
 
 
@@ -34,22 +44,19 @@ def encode(
     image: np.ndarray, path: Path, fmt: str, *, quality: int | None = None, png_level: int | None = None
 ) -> None:
     """Write ``image`` (uint8 gray/RGB, uint16 gray/RGB) to ``path`` in ``fmt``."""
-    level = DEFAULT_PNG_LEVEL if png_level is None else png_level
     if fmt == "pnm":
         write_pnm(image, path)
         return
+    if fmt == "png":
+        path.write_bytes(png_bytes(image, png_level))
+        return
     if image.ndim == 3 and image.dtype == np.uint16:
-        if fmt == "png":
-            path.write_bytes(png_bytes(image, level))
-            return
         if fmt == "tiff":
             path.write_bytes(tiff_rgb16_bytes(image))
             return
         raise ValueError(f"16-bit RGB cannot be written as {fmt}")
     pil = to_pil(image)
-    if fmt == "png":
-        pil.save(path, format="PNG", compress_level=level)
-    elif fmt == "jpeg":
+    if fmt == "jpeg":
         pil.save(path, format="JPEG", quality=quality or DEFAULT_JPEG_QUALITY)
     elif fmt == "tiff":
         pil.save(path, format="TIFF")
@@ -75,20 +82,37 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def png_bytes(image: np.ndarray, level: int = DEFAULT_PNG_LEVEL) -> bytes:
-    """A PNG of a gray or RGB, 8- or 16-bit array (PNG spec: colour type 0/2, filter 0). Pure."""
+def up_filtered_rows(samples: np.ndarray) -> np.ndarray:
+    """PNG scanlines (filter byte + bytes) of ``samples`` (rows x bytes, uint8): row 0 None, the rest Up. Pure."""
+    h, n = samples.shape
+    rows = np.empty((h, n + 1), dtype=np.uint8)
+    rows[:, 0] = 2  # Up
+    if h:
+        rows[0, 0] = 0  # None: Prior is all zeros for the first row anyway
+        rows[0, 1:] = samples[0]
+        np.subtract(samples[1:], samples[:-1], out=rows[1:, 1:])  # uint8 arithmetic wraps: mod 256
+    return rows
+
+
+def png_bytes(image: np.ndarray, level: int | None = None) -> bytes:
+    """A PNG of a gray or RGB, 8- or 16-bit array (colour type 0/2, Up-filtered rows). Pure.
+
+    ``level`` None: python_ref's default compressor (grayscale Z_RLE, colour zlib level 1); else that zlib
+    level with the default strategy.
+    """
     h, w = image.shape[:2]
     depth = 16 if image.dtype == np.uint16 else 8
     colour_type = 2 if image.ndim == 3 else 0
-    samples = image.astype(">u2" if depth == 16 else np.uint8).reshape(h, -1).view(np.uint8)
-    rows = np.concatenate([np.zeros((h, 1), dtype=np.uint8), samples], axis=1)
+    samples = np.ascontiguousarray(image, dtype=">u2" if depth == 16 else np.uint8).reshape(h, -1).view(np.uint8)
+    if level is None:
+        strategy = zlib.Z_DEFAULT_STRATEGY if colour_type == 2 else zlib.Z_RLE
+        level = DEFAULT_PNG_LEVEL
+    else:
+        strategy = zlib.Z_DEFAULT_STRATEGY
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
+    idat = compressor.compress(up_filtered_rows(samples).tobytes()) + compressor.flush()
     header = struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
-        + _chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def tiff_rgb16_bytes(image: np.ndarray) -> bytes:

@@ -48,7 +48,11 @@ def linear_range(x: np.ndarray, lo: float, hi: float, ymax: float) -> np.ndarray
     x = np.asarray(x, dtype=np.float64)
     if hi <= lo:
         return np.zeros_like(x)
-    return np.clip((x - lo) / (hi - lo) * ymax, 0.0, ymax)
+    y: np.ndarray = np.subtract(x, lo)  # the same operations in the same order as the formula, in place
+    y /= hi - lo
+    y *= ymax
+    np.clip(y, 0.0, ymax, out=y)
+    return y
 
 
 def lut_bits(lut: LUT) -> int:
