@@ -39,6 +39,7 @@ case "$FAKE_MODE" in
   fail) echo "W: first line" >&2; echo "F: cannot select frame 99, invalid frame number" >&2; exit 1 ;;
   noout) echo "W: wrote nothing" >&2; exit 0 ;;
   garbage) echo "not an image" > "$out" ;;
+  truncated) head -c -20 "$FAKE_DIR/good.png" > "$out" ;;
   hang) sleep 300 & echo $! > "$FAKE_DIR/grandchild"; wait ;;
 esac
 """
@@ -231,7 +232,10 @@ def test_failure_exit_names_the_last_stderr_line(
     assert resp.stderr is not None and resp.stderr.startswith("W: first line")
 
 
-@pytest.mark.parametrize(("mode", "words"), [("noout", "wrote no output"), ("garbage", "undecodable image")])
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [("noout", "wrote no output"), ("garbage", "undecodable image"), ("truncated", "undecodable image")],
+)
 def test_exit_zero_without_a_real_image_is_backend_failed(
     fake_dcmtk: Path, ct_small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, words: str
 ) -> None:
