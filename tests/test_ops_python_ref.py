@@ -394,3 +394,32 @@ def test_group_lengths_are_dropped_from_rewritten_files(op: str, tmp_path: Path)
     assert pydicom.dcmread(src)[0x00080000].value > 0  # the input has group lengths
     assert run({"op": op, "input": str(src), "output": str(out)}).ok
     assert [e.tag for e in pydicom.dcmread(out) if e.tag.element == 0] == []
+
+
+def test_stats_read_a_big_endian_modality_lut_in_the_files_byte_order(tmp_path: Path) -> None:
+    """A Modality LUT's OW data in an Explicit VR Big Endian file: the same modality values as its little-endian
+    twin (stats used to read the words little-endian whatever the file)."""
+    import copy
+
+    from backends import registry
+    from interface.synth.cases_gray import modality_lut_desc0_signed
+    from interface.synth.dataset import write
+
+    little = modality_lut_desc0_signed().ds
+    big = copy.deepcopy(little)
+    big.PixelData = np.frombuffer(little.PixelData, dtype="<i2").astype(">i2").tobytes()
+    item = big.ModalityLUTSequence[0]
+    item.LUTData = np.frombuffer(little.ModalityLUTSequence[0].LUTData, dtype="<u2").astype(">u2").tobytes()
+    write(little, tmp_path / "le.dcm")
+    write(big, tmp_path / "be.dcm", big_endian=True)
+    backends = ["python_ref"] + [b for b in ("rust_render",) if registry.get(b).availability().available]
+    answers = {}
+    for name in ("le", "be"):
+        for backend in backends:
+            resp = run({"op": "stats", "backend": backend, "input": str(tmp_path / f"{name}.dcm")})
+            assert resp.ok, resp.error
+            answers[(name, backend)] = resp.result["frames"][0]
+    first = answers[("le", "python_ref")]
+    # the ramp -32768..32767 through entries i >> 4: modality values 0..4095
+    assert (first["min"], first["max"]) == (0.0, 4095.0)
+    assert all(a == first for a in answers.values()), answers

@@ -60,7 +60,7 @@ def frame_histogram(values: np.ndarray, bins: int, requested: list[float] | None
 
 def frame_values(info: InputInfo, frame: int, space: str) -> tuple[np.ndarray, str]:
     """The stored or modality values of one frame and the modality transform that produced them."""
-    from backends.python_ref.decode import decode_frame
+    from backends.python_ref.decode import decode_frame, little_endian_of
     from backends.python_ref.modality import apply_modality
 
     stored = decode_frame(info.dataset, frame, info.transfer_syntax)
@@ -68,7 +68,8 @@ def frame_values(info: InputInfo, frame: int, space: str) -> tuple[np.ndarray, s
         return stored, "disabled"
     if info.is_color:
         return stored, "identity"
-    return apply_modality(stored, info.dataset, frame)
+    # a Modality LUT's OW data is read in the file's byte order (as the to_image pipeline does)
+    return apply_modality(stored, info.dataset, frame, True, little_endian_of(info.dataset, info.transfer_syntax))
 
 
 def stats(request: StatsRequest, info: InputInfo) -> Outcome:
