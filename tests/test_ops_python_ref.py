@@ -417,7 +417,7 @@ def test_stats_read_a_big_endian_modality_lut_in_the_files_byte_order(tmp_path: 
     for name in ("le", "be"):
         for backend in backends:
             resp = run({"op": "stats", "backend": backend, "input": str(tmp_path / f"{name}.dcm")})
-            assert resp.ok, resp.error
+            assert resp.ok and resp.result is not None, resp.error
             answers[(name, backend)] = resp.result["frames"][0]
     first = answers[("le", "python_ref")]
     # the ramp -32768..32767 through entries i >> 4: modality values 0..4095
