@@ -45,13 +45,18 @@ java: $(STAMPS)/apt
 schema: $(STAMPS)/venv
 	$(PY) -m contract.schema --write
 
+OPS := dump info stats histogram transcode anonymize
+
 # The main job: a batch of requests through `dcmharness run` (out/demo), then the conformance run of every
-# available backend over the real and synthetic files (out/conform/report.html).
+# available backend over the real and synthetic files (out/conform/report.html), then that of each other op
+# (out/conform-<op>/report.html).
 run: setup
 	@mkdir -p $(OUT)/demo
 	$(PY) -m interface.samples demo-requests --out $(OUT)/demo > $(OUT)/demo/requests.jsonl
 	$(VENV)/bin/dcmharness run --request $(OUT)/demo/requests.jsonl
 	$(VENV)/bin/dcmharness conform --jobs $(JOBS) --out $(OUT)/conform
+	@for op in $(OPS); do echo "== dcmharness conform --op $$op"; \
+		$(VENV)/bin/dcmharness conform --op $$op --quiet --out $(OUT)/conform-$$op || exit $$?; done
 
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check .
