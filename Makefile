@@ -10,6 +10,7 @@ JOBS ?= 2
 .PHONY: setup run test lint pytest cargo-test schema bench clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv rust java
+	@$(PY) -m compileall -q contract adapters backends interface dcmharness benchmarks  # bytecode, as an install would (PYTHONDONTWRITEBYTECODE may be set)
 	@echo "setup: ready"
 
 # Debian packages (dcmtk, Orthanc, PixelMed, GDCM, Chromium, Rust crates): re-run when the list changes.

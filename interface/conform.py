@@ -12,6 +12,7 @@ whose header cannot be read gets only the ``default`` profile (so the backends' 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -196,6 +197,15 @@ def plan(config: ConformConfig, backends: Sequence[str], registry_entries: Seque
     return Plan(tasks, kept, notes, default_corpus)
 
 
+def unit_cost(unit: Sequence[CaseTask]) -> float:
+    """The work of a file's cases, estimated: its size times the number of its cases (backends x profiles)."""
+    try:
+        size = os.path.getsize(unit[0].input) if unit else 0
+    except OSError:
+        size = 0
+    return float(size * sum(len(t.backends) + 1 for t in unit))
+
+
 def work_units(tasks: Sequence[CaseTask]) -> list[list[CaseTask]]:
     """The unit of work: one file's cases (a batch-capable backend then starts its tool once per file)."""
     units: list[list[CaseTask]] = []
@@ -236,7 +246,9 @@ def run_conformance(config: ConformConfig) -> tuple[dict[str, Any], list[CaseOut
     notes += the_plan.notes
     progress = Progress(len(the_plan.tasks), enabled=config.progress)
     units = work_units(the_plan.tasks)
-    done = map_ordered(run_cases, units, jobs=config.jobs, scheduler=config.scheduler, progress=progress, weight=len)
+    done = map_ordered(
+        run_cases, units, jobs=config.jobs, scheduler=config.scheduler, progress=progress, weight=len, cost=unit_cost
+    )
     outcomes = [o for unit in done for o in unit]
     full = the_plan.default_corpus and config.limit is None and not config.profiles
     info = conform_report.RunInfo(

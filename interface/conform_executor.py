@@ -79,9 +79,20 @@ def _serial(fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, R]]
         yield i, fn(task)
 
 
-def _pool(fn: Callable[[T], R], tasks: Sequence[T], jobs: int) -> Iterator[tuple[int, R]]:
+def submission_order(n: int, cost: Callable[[int], float] | None) -> list[int]:
+    """Task indices in the order to submit them: the most costly first when a cost is known (longest
+    processing time first: no big file left to run alone at the end), else in order. Pure."""
+    if cost is None:
+        return list(range(n))
+    return sorted(range(n), key=lambda i: (-cost(i), i))
+
+
+def _pool(
+    fn: Callable[[T], R], tasks: Sequence[T], jobs: int, cost: Callable[[T], float] | None = None
+) -> Iterator[tuple[int, R]]:
+    order = submission_order(len(tasks), None if cost is None else lambda i: cost(tasks[i]))
     with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
-        futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
+        futures = {pool.submit(fn, tasks[i]): i for i in order}
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
@@ -124,17 +135,19 @@ def map_ordered(
     scheduler: Any = None,
     progress: Progress | None = None,
     weight: Callable[[R], int] | None = None,
+    cost: Callable[[T], float] | None = None,
 ) -> list[R]:
     """``[fn(t) for t in tasks]`` run on the chosen executor, in task order.
 
-    ``weight(result)``: how far one result advances the progress (default 1).
+    ``weight(result)``: how far one result advances the progress (default 1). ``cost(task)``: an estimate of
+    a task's work; a process pool starts the costly ones first (the results keep task order).
     """
     if scheduler is not None:
         stream = _dask(fn, tasks, scheduler)
     elif jobs <= 1 or len(tasks) <= 1:
         stream = _serial(fn, tasks)
     else:
-        stream = _pool(fn, tasks, jobs)
+        stream = _pool(fn, tasks, jobs, cost)
     results: list[R | None] = [None] * len(tasks)
     try:
         for i, result in stream:

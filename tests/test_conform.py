@@ -409,3 +409,17 @@ def test_backends_without_to_image_are_left_out(fake_backend: str, monkeypatch: 
     monkeypatch.setattr(FakeBackend, "ops", ("anonymize",))
     assert resolve_backends(ConformConfig(out=Path("."), backends=[FAKE]), notes) == []
     assert notes == ["backend fake skipped: it does not implement to_image"]
+
+
+def test_pool_submits_the_costly_files_first_and_keeps_task_order() -> None:
+    from interface.conform_executor import submission_order
+
+    costs = [5.0, 50.0, 1.0, 50.0, 7.0]
+    assert submission_order(5, lambda i: costs[i]) == [1, 3, 4, 0, 2]  # ties keep their order
+    assert submission_order(3, None) == [0, 1, 2]
+    # results come back in task order whatever the submission order
+    assert map_ordered(_square, [3, 1, 2, 5], jobs=2, cost=lambda t: float(t)) == [9, 1, 4, 25]
+
+
+def _square(x: int) -> int:
+    return x * x
