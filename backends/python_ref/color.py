@@ -38,44 +38,72 @@ def expand_segmented(words: np.ndarray, n: int) -> np.ndarray:
 
     Linear segments are interpolated from the previous entry and rounded half up; the indirect segment's
     32-bit offset (low word first) counts entries of the segmented data. The segments are parsed first
-    (a linear segment's last entry is exactly its end value, so the next one's start is known without
-    computing it), then every linear segment is interpolated in one vectorised step.
+    into pieces (a linear segment's last entry is exactly its end value, so the next one's start is known
+    without computing it), then every entry is computed at once.
     """
-    pieces: list[tuple[int, ...] | np.ndarray] = []
+    data = words.tolist()
+    pieces = _Pieces()
     try:
-        _parse_segments(words.tolist(), 0, None, pieces, n, 0, 0, 0)
+        _parse_segments(data, 0, None, pieces, n, 0, 0, 0)
     except IndexError:
         raise invalid_lut("segmented palette LUT data ends inside a segment") from None
-    arr = _assemble(pieces)[:n]
+    arr = pieces.entries(np.asarray(words, dtype=np.int64))[:n]
     if len(arr) < n:
         arr = np.concatenate([arr, np.full(n - len(arr), arr[-1] if len(arr) else 0, dtype=np.int64)])
     return arr
 
 
+class _Pieces:
+    """The parsed segments, in output order: a discrete run (``start`` into the data, ``length``) or a linear
+    ramp (``y0`` -> ``y1`` over ``length`` entries)."""
+
+    def __init__(self) -> None:
+        self.linear: list[bool] = []
+        self.start: list[int] = []
+        self.length: list[int] = []
+        self.y0: list[int] = []
+        self.y1: list[int] = []
+
+    def add(self, linear: bool, start: int, length: int, y0: int, y1: int) -> None:
+        self.linear.append(linear)
+        self.start.append(start)
+        self.length.append(length)
+        self.y0.append(y0)
+        self.y1.append(y1)
+
+    def entries(self, data: np.ndarray) -> np.ndarray:
+        """Every entry: discrete ones gathered from ``data``, linear ones ``y0 + (y1-y0)*i/length`` (i = 1..length)
+        rounded half up."""
+        lengths = np.asarray(self.length, dtype=np.int64)
+        if not len(lengths):
+            return np.zeros(0, dtype=np.int64)
+        piece = np.repeat(np.arange(len(lengths)), lengths)
+        step = np.arange(len(piece), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # 0-based
+        linear = np.asarray(self.linear, dtype=bool)[piece]
+        gathered = data[np.where(linear, 0, np.asarray(self.start, dtype=np.int64)[piece] + step)]
+        y0 = np.asarray(self.y0, dtype=np.int64)[piece]
+        y1 = np.asarray(self.y1, dtype=np.int64)[piece]
+        ramp = np.floor(y0 + (y1 - y0) * (step + 1) / lengths[piece] + 0.5).astype(np.int64)
+        return np.where(linear, ramp, gathered)
+
+
 def _parse_segments(
-    data: list[int],
-    start: int,
-    max_segments: int | None,
-    pieces: list[tuple[int, ...] | np.ndarray],
-    n: int,
-    count: int,
-    last: int,
-    depth: int,
+    data: list[int], start: int, max_segments: int | None, pieces: _Pieces, n: int, count: int, last: int, depth: int
 ) -> tuple[int, int]:
-    """Append the segments' pieces: discrete runs as arrays, linear ones as (y0, y1, length); return
-    (entries so far, last entry)."""
+    """Add the segments' pieces; return (entries so far, last entry)."""
     if depth > 8:
         raise invalid_lut("segmented palette LUT: indirect segments nested deeper than 8")
     pos = start
     done = 0
-    while pos + 1 < len(data) and (max_segments is None or done < max_segments) and count < n:
+    size = len(data)
+    while pos + 1 < size and (max_segments is None or done < max_segments) and count < n:
         opcode, length = data[pos], data[pos + 1]
         pos += 2
         if opcode == 0:
-            if pos + length > len(data):
+            if pos + length > size:
                 raise IndexError(pos + length)
             if length:
-                pieces.append(np.asarray(data[pos : pos + length], dtype=np.int64))
+                pieces.add(False, pos, length, 0, 0)
                 last = data[pos + length - 1]
             count += length
             pos += length
@@ -83,7 +111,7 @@ def _parse_segments(
             y1 = data[pos]
             pos += 1
             if length:
-                pieces.append((last, y1, length))
+                pieces.add(True, 0, length, last, y1)
                 last = y1  # floor(y0 + (y1-y0)*length/length + 0.5) == y1 exactly
             count += length
         elif opcode == 2:
@@ -94,33 +122,6 @@ def _parse_segments(
             raise invalid_lut(f"unknown segment type {opcode} in a segmented palette LUT")
         done += 1
     return count, last
-
-
-def _assemble(pieces: list[tuple[int, ...] | np.ndarray]) -> np.ndarray:
-    """The entries of the parsed pieces, every linear segment ``y0 + (y1-y0)*i/length`` (i = 1..length)
-    rounded half up, computed at once."""
-    if not pieces:
-        return np.zeros(0, dtype=np.int64)
-    linear = [p for p in pieces if isinstance(p, tuple)]
-    values = np.zeros(0, dtype=np.int64)
-    if linear:
-        spec = np.asarray(linear, dtype=np.int64)  # rows (y0, y1, length)
-        lengths = spec[:, 2]
-        y0 = np.repeat(spec[:, 0], lengths)
-        y1 = np.repeat(spec[:, 1], lengths)
-        length = np.repeat(lengths, lengths)
-        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        step = np.arange(len(y0), dtype=np.int64) - first + 1
-        values = np.floor(y0 + (y1 - y0) * step / length + 0.5).astype(np.int64)
-    parts: list[np.ndarray] = []
-    at = 0
-    for p in pieces:
-        if isinstance(p, tuple):
-            parts.append(values[at : at + p[2]])
-            at += p[2]
-        else:
-            parts.append(p)
-    return np.concatenate(parts)
 
 
 @functools.lru_cache(maxsize=16)
