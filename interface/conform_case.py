@@ -207,12 +207,12 @@ def classify(
 
 
 def known_failure(task: CaseTask, backend: str, header: divergence.Case) -> dict[str, Any] | None:
-    """The registry entry (``any_difference``) that names the cause of a backend's failure, if one does.
+    """The registry entry (``tool_fails = true``) that names the cause of a backend's failure, if one does.
 
     The status stays ``error``: a known failure is still a failure, but the report says why it happens.
     """
     case = divergence.Case(backend, task.profile, task.input, task.options, header.dataset, header.transfer_syntax)
-    entry = divergence.find_explanation(task.registry, case, math.inf, False).entry
+    entry = divergence.find_failure(task.registry, case)
     return None if entry is None else {"id": entry.id, "cause": entry.cause, "source": entry.source}
 
 

@@ -27,6 +27,7 @@ _KEYS = {
     "files",
     "max_abs_diff",
     "any_difference",
+    "tool_fails",
     "cause",
     "source",
 }
@@ -51,6 +52,7 @@ class Divergence:
     files: tuple[str, ...] | None = None
     max_abs_diff: float | None = None
     any_difference: bool = False
+    tool_fails: bool = False  # the backend fails here: names the cause of an ``error``, explains no difference
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "backends": list(self.backends)}
@@ -64,6 +66,8 @@ class Divergence:
             d["files"] = list(self.files)
         if self.any_difference:
             d["any_difference"] = True
+        elif self.tool_fails:
+            d["tool_fails"] = True
         else:
             d["max_abs_diff"] = self.max_abs_diff
         d["cause"], d["source"] = self.cause, self.source
@@ -94,8 +98,13 @@ def parse_entry(raw: Mapping[str, Any], index: int) -> Divergence:
         if not isinstance(raw[key], str) or not raw[key].strip():
             raise RegistryError(f"{where}: {key} must be a non-empty string")
     has_max, has_any = "max_abs_diff" in raw, bool(raw.get("any_difference", False))
-    if has_max == has_any:
-        raise RegistryError(f"{where}: give exactly one effect: max_abs_diff = N or any_difference = true")
+    has_fails = bool(raw.get("tool_fails", False))
+    if has_max + has_any + has_fails != 1:
+        raise RegistryError(
+            f"{where}: give exactly one effect: max_abs_diff = N, any_difference = true or tool_fails = true"
+        )
+    if "tool_fails" in raw and not isinstance(raw["tool_fails"], bool):
+        raise RegistryError(f"{where}: tool_fails must be true or false")
     max_diff = raw.get("max_abs_diff")
     if has_max and (isinstance(max_diff, bool) or not isinstance(max_diff, int | float) or max_diff < 0):
         raise RegistryError(f"{where}: max_abs_diff must be a number >= 0")
@@ -118,6 +127,7 @@ def parse_entry(raw: Mapping[str, Any], index: int) -> Divergence:
         files=_str_list(raw["files"], f"{where}.files") if "files" in raw else None,
         max_abs_diff=float(max_diff) if has_max and max_diff is not None else None,
         any_difference=has_any,
+        tool_fails=has_fails,
     )
 
 
@@ -244,7 +254,9 @@ def conditions_hold(entry: Divergence, case: Case) -> bool:
 
 
 def effect_covers(entry: Divergence, max_abs_diff: float, shape_and_mode_match: bool) -> bool:
-    """Whether the entry's allowed effect covers the measured difference."""
+    """Whether the entry's allowed effect covers the measured difference (a ``tool_fails`` entry covers none)."""
+    if entry.tool_fails:
+        return False
     if entry.any_difference:
         return True
     assert entry.max_abs_diff is not None
@@ -268,6 +280,11 @@ def find_explanation(
             return Explanation(entry, tuple(exceeded))
         exceeded.append(entry.id)
     return Explanation(None, tuple(exceeded))
+
+
+def find_failure(entries: Sequence[Divergence], case: Case) -> Divergence | None:
+    """The ``tool_fails`` entry whose conditions hold: the known cause of a backend's failure, if any."""
+    return next((e for e in entries if e.tool_fails and conditions_hold(e, case)), None)
 
 
 def concerns_run(entry: Divergence, backends_run: Sequence[str], profiles_run: Sequence[str]) -> bool:

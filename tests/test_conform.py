@@ -110,20 +110,20 @@ def test_registry_names_the_cause_of_a_known_failure(fake_backend: str, small_co
         REGISTRY_EXPLAINS_MINMAX
         + """
 [[divergence]]
+id = "fake-difference-never-names-a-failure"
+backends = ["fake"]
+options = { presentation = "inverse" }
+any_difference = true
+cause = "an entry about rendered pixels says nothing of a failure."
+source = "tests/test_conform_fake.py"
+
+[[divergence]]
 id = "fake-crashes-on-inverse-ct"
 backends = ["fake"]
 options = { presentation = "inverse" }
 dataset = { Modality = "CT" }
-any_difference = true
+tool_fails = true
 cause = "fake fails on purpose on inverse."
-source = "tests/test_conform_fake.py"
-
-[[divergence]]
-id = "fake-pixels-bound-never-names-a-failure"
-backends = ["fake"]
-options = { presentation = "inverse" }
-max_abs_diff = 255
-cause = "a bounded pixel difference says nothing of a failure."
 source = "tests/test_conform_fake.py"
 """
     )
@@ -134,7 +134,7 @@ source = "tests/test_conform_fake.py"
     assert inverse["MR_small.dcm"]["divergence"] is None  # the entry's dataset condition does not hold
     s = report["summary"]
     assert s["registry"]["used"]["fake-crashes-on-inverse-ct"] == 1
-    assert "fake-pixels-bound-never-names-a-failure" in s["registry"]["unmatched"]
+    assert "fake-difference-never-names-a-failure" in s["registry"]["unmatched"]
     assert s["counts"]["error"] == 2 and s["unexplained_mismatches"] == 0
 
 

@@ -62,6 +62,11 @@ def test_parse_entry_fields() -> None:
             '[[divergence]]\nid = "a"\nbackends=["x"]\ncause="c"\nsource="s"\nmax_abs_diff=1\nany_difference=true',
             "exactly one effect",
         ),
+        (
+            '[[divergence]]\nid = "a"\nbackends=["x"]\ncause="c"\nsource="s"\nany_difference=true\ntool_fails=true',
+            "exactly one effect",
+        ),
+        ('[[divergence]]\nid = "a"\nbackends=["x"]\ncause="c"\nsource="s"\ntool_fails="yes"', "tool_fails must be"),
         ('[[divergence]]\nid = "a"\nbackends=["x"]\ncause="c"\nsource="s"\nmax_abs_diff=-1', ">= 0"),
         ('[[divergence]]\nid = "a"\nbackends=[]\ncause="c"\nsource="s"\nmax_abs_diff=1', "non-empty list"),
         ('[[divergence]]\nid = "a"\ncause="c"\nsource="s"\nmax_abs_diff=1', "backends is required"),
@@ -143,6 +148,18 @@ def test_effect_bounds_and_any_difference() -> None:
     assert not dv.effect_covers(e, 0.0, False)  # a shape/mode difference needs any_difference
     anything = dv.parse(ENTRY.replace("max_abs_diff = 2", "any_difference = true"))[0]
     assert dv.effect_covers(anything, float("inf"), False)
+
+
+def test_tool_fails_names_failures_and_explains_no_difference() -> None:
+    (fails,) = dv.parse(ENTRY.replace("max_abs_diff = 2", "tool_fails = true"))
+    assert fails.tool_fails and fails.as_dict()["tool_fails"] is True and "max_abs_diff" not in fails.as_dict()
+    assert not dv.effect_covers(fails, 0.5, True) and not dv.effect_covers(fails, float("inf"), False)
+    (anything,) = dv.parse(ENTRY.replace("max_abs_diff = 2", "any_difference = true"))
+    case = _case()
+    assert dv.conditions_hold(fails, case) and dv.conditions_hold(anything, case)
+    assert dv.find_failure([anything, fails], case) is fails  # a pixel entry is never a failure's cause
+    assert dv.find_failure([anything], case) is None
+    assert dv.find_explanation([fails], case, 5.0, True).entry is None
 
 
 def test_find_explanation_skips_exceeded_entries() -> None:
