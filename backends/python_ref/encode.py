@@ -16,10 +16,11 @@ TIFF is written here too (one uncompressed, chunky strip).
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -48,7 +49,8 @@ def encode(
         write_pnm(image, path)
         return
     if fmt == "png":
-        path.write_bytes(png_bytes(image, png_level))
+        with open(path, "wb") as fh:
+            write_png(image, fh, png_level)
         return
     if image.ndim == 3 and image.dtype == np.uint16:
         if fmt == "tiff":
@@ -94,8 +96,13 @@ def up_filtered_rows(samples: np.ndarray) -> np.ndarray:
     return rows
 
 
-def png_bytes(image: np.ndarray, level: int | None = None) -> bytes:
-    """A PNG of a gray or RGB, 8- or 16-bit array (colour type 0/2, Up-filtered rows). Pure.
+#: Filtered bytes handed to zlib at a time: the file grows while it is compressed (no second full-size buffer).
+PNG_BLOCK_BYTES = 1 << 20
+
+
+def write_png(image: np.ndarray, out: BinaryIO, level: int | None = None) -> None:
+    """Write a PNG of a gray or RGB, 8- or 16-bit array (colour type 0/2, Up-filtered rows) to ``out``, an
+    IDAT chunk per compressed block as zlib produces it.
 
     ``level`` None: python_ref's default compressor (grayscale Z_RLE, colour zlib level 1); else that zlib
     level with the default strategy.
@@ -109,10 +116,22 @@ def png_bytes(image: np.ndarray, level: int | None = None) -> bytes:
         level = DEFAULT_PNG_LEVEL
     else:
         strategy = zlib.Z_DEFAULT_STRATEGY
+    out.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0)))
     compressor = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
-    idat = compressor.compress(up_filtered_rows(samples).tobytes()) + compressor.flush()
-    header = struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    rows = up_filtered_rows(samples)
+    step = max(1, PNG_BLOCK_BYTES // max(1, rows.shape[1]))
+    for top in range(0, h, step):
+        data = compressor.compress(rows[top : top + step].tobytes())
+        if data:
+            out.write(_chunk(b"IDAT", data))
+    out.write(_chunk(b"IDAT", compressor.flush()) + _chunk(b"IEND", b""))
+
+
+def png_bytes(image: np.ndarray, level: int | None = None) -> bytes:
+    """``write_png`` into memory. Pure."""
+    buffer = io.BytesIO()
+    write_png(image, buffer, level)
+    return buffer.getvalue()
 
 
 def tiff_rgb16_bytes(image: np.ndarray) -> bytes:
