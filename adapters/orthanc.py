@@ -399,6 +399,17 @@ def refusals(request: ToImageRequest, info: InputInfo) -> None:
 
 
 # -- the backend ------------------------------------------------------------------------------------------
+def server_failure(exc: ToolError, server: OrthancServer, log_offset: int, commands: list[str]) -> ToolError:
+    """``exc`` as the response should carry it: the server's log of the request appended to the stderr, and
+    "orthanc crashed: ..." when the server died under it (the field at fault kept)."""
+    log = server.log_since(log_offset)
+    stderr = "\n".join(part for part in (exc.stderr, log and f"--- orthanc log ---\n{log}") if part) or None
+    crash = server.crash_report(wait=2.0 if "unreachable" in exc.message else 0.0)
+    error = ToolError(exc.code, f"orthanc crashed: {crash}" if crash else exc.message, commands, stderr)
+    error.field = exc.field
+    return error
+
+
 class OrthancAdapter(ToolAdapter):
     name = "orthanc"
     kind = "http"
@@ -540,11 +551,7 @@ class OrthancAdapter(ToolAdapter):
             with self._same_uids(uids):
                 warnings = self._render(server, data, uids, fmt, opts.quality, vois, plan, timeout, commands)
         except ToolError as exc:
-            log = server.log_since(log_offset)
-            stderr = "\n".join(part for part in (exc.stderr, log and f"--- orthanc log ---\n{log}") if part) or None
-            crash = server.crash_report(wait=2.0 if "unreachable" in exc.message else 0.0)
-            message = f"orthanc crashed: {crash}" if crash else exc.message
-            raise ToolError(exc.code, message, commands, stderr) from None
+            raise server_failure(exc, server, log_offset, commands) from None
         result = verify_images(plan, commands)
         voi = vois[0]
         result["voi"] = {"source": voi.source} | (
@@ -574,13 +581,8 @@ class OrthancAdapter(ToolAdapter):
         stored and left in place).
         """
         base = server.base_url
-        instance_id, ours = self._upload(base, data, timeout, commands, replace=not server.external)
-        warnings = (
-            []
-            if ours
-            else [f"{base} already stored an instance with these UIDs: it was rendered as stored and left in place"]
-        )
-        try:
+        warnings: list[str] = []
+        with self._stored(server, data, timeout, commands, warnings, "rendered"):
             for target, voi in zip(plan.targets, vois, strict=True):
                 frame = target.frame if target.frame is not None else 0
                 call = rendered_call(uids, frame, fmt, quality, voi)
@@ -594,13 +596,29 @@ class OrthancAdapter(ToolAdapter):
                         None,
                     )
                 target.temp.write_bytes(body)
+        return warnings
+
+    @contextlib.contextmanager
+    def _stored(
+        self, server: OrthancServer, data: bytes, timeout: float, commands: list[str], warnings: list[str], use: str
+    ) -> Iterator[str]:
+        """The file stored on ``server`` for the duration of the block (its instance ID), deleted afterwards,
+        also on failure (ours only: an instance someone else's server already held is ``use``d as stored, left
+        in place, and said in ``warnings``)."""
+        base = server.base_url
+        instance_id, ours = self._upload(base, data, timeout, commands, replace=not server.external)
+        if not ours:
+            warnings.append(
+                f"{base} already stored an instance with these UIDs: it was {use} as stored and left in place"
+            )
+        try:
+            yield instance_id
         finally:
             if ours:
                 with contextlib.suppress(HarnessError):
                     call = delete_call(instance_id)
                     commands.append(call.describe(base))
                     http(call, base, None, timeout, commands)
-        return warnings
 
     def _upload(self, base: str, data: bytes, timeout: float, commands: list[str], replace: bool) -> tuple[str, bool]:
         """POST the file: (instance ID, whether it is ours to delete).

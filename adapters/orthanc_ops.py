@@ -39,7 +39,6 @@ Facts checked against Orthanc 1.10.1 + DICOMweb plugin 1.7 + GDCM plugin 1.5 (De
 from __future__ import annotations
 
 import base64
-import contextlib
 import email.parser
 import email.policy
 import json
@@ -67,7 +66,6 @@ from contract.ops_models import (
 
 if TYPE_CHECKING:
     from adapters.orthanc import HttpCall, OrthancAdapter
-    from adapters.orthanc_server import OrthancServer
 
 EXTRA_OPS = ("dump", "info", "transcode", "anonymize")
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
@@ -330,7 +328,7 @@ def _tool_error(code: ErrorCode, message: str, commands: list[str], stderr: str 
 # -- running ---------------------------------------------------------------------------------------------
 def execute_op(adapter: OrthancAdapter, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
     """Upload, run the op, delete; shape the result like python_ref's."""
-    from adapters.orthanc import instance_uids
+    from adapters.orthanc import instance_uids, server_failure
 
     if info is None:
         raise HarnessError(ErrorCode.INTERNAL_ERROR, "no input description")
@@ -342,7 +340,10 @@ def execute_op(adapter: OrthancAdapter, request: RequestBase, info: InputInfo | 
     warnings: list[str] = []
     log_offset = server.log_offset()
     try:
-        with adapter._same_uids(uids), _stored(adapter, server, info, timeout, commands, warnings) as instance_id:
+        with (
+            adapter._same_uids(uids),
+            adapter._stored(server, info.path.read_bytes(), timeout, commands, warnings, "used") as instance_id,
+        ):
             if isinstance(request, DumpRequest | InfoRequest):
                 result = _dump_or_info(request, info, plan, server.base_url, uids, timeout, commands)
             elif isinstance(request, TranscodeRequest):
@@ -354,38 +355,8 @@ def execute_op(adapter: OrthancAdapter, request: RequestBase, info: InputInfo | 
                     ErrorCode.UNSUPPORTED_OPTION, f"orthanc does not implement op {getattr(request, 'op', '?')!r}", "op"
                 )
     except ToolError as exc:
-        log = server.log_since(log_offset)
-        stderr = "\n".join(part for part in (exc.stderr, log and f"--- orthanc log ---\n{log}") if part) or None
-        crash = server.crash_report(wait=2.0 if "unreachable" in exc.message else 0.0)
-        message = f"orthanc crashed: {crash}" if crash else exc.message
-        raise _tool_error(exc.code, message, commands, stderr, exc.field) from None
+        raise server_failure(exc, server, log_offset, commands) from None
     return Outcome(result=result, command=commands, warnings=warnings)
-
-
-@contextlib.contextmanager
-def _stored(
-    adapter: OrthancAdapter,
-    server: OrthancServer,
-    info: InputInfo,
-    timeout: float,
-    commands: list[str],
-    warnings: list[str],
-) -> Iterator[str]:
-    """The input stored on ``server`` for the duration of the block, deleted afterwards (ours only)."""
-    from adapters.orthanc import delete_call, http
-
-    base = server.base_url
-    instance_id, ours = adapter._upload(base, info.path.read_bytes(), timeout, commands, replace=not server.external)
-    if not ours:
-        warnings.append(f"{base} already stored an instance with these UIDs: it was used as stored and left in place")
-    try:
-        yield instance_id
-    finally:
-        if ours:
-            with contextlib.suppress(HarnessError):
-                call = delete_call(instance_id)
-                commands.append(call.describe(base))
-                http(call, base, None, timeout, commands)
 
 
 def _dump_or_info(
@@ -453,7 +424,7 @@ def _transcode(
     commands: list[str],
 ) -> dict[str, Any]:
     from adapters.orthanc import http
-    from backends.python_ref.ops_transcode import written_transfer_syntax
+    from backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
 
     options = request.options
     call = modify_call(instance_id)
@@ -478,13 +449,7 @@ def _transcode(
         raise ToolError(
             ErrorCode.BACKEND_FAILED, f"orthanc wrote transfer syntax {written}, not {options.uid}", commands, None
         )
-    return {
-        "transfer_syntax": options.uid,
-        "transfer_syntax_name": options.transfer_syntax,
-        "lossless": options.lossless,
-        "input_transfer_syntax": info.transfer_syntax,
-        "size_bytes": temp.stat().st_size,
-    }
+    return transcode_result(options, info, temp)
 
 
 def _anonymize(
