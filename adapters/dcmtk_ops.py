@@ -174,7 +174,7 @@ def parse_json_output(data: bytes, argv: list[str], run: ToolRun | None) -> dict
 def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
     """Run one extra op with dcmtk's tools and shape its result like python_ref's."""
     from backends.python_ref.ops_dump import summarise
-    from backends.python_ref.ops_transcode import written_transfer_syntax
+    from backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
 
     tool = adapter.tool()
     if tool is None:
@@ -217,14 +217,7 @@ def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | Non
             argv,
             stderr,
         )
-    result = {
-        "transfer_syntax": request.options.uid,
-        "transfer_syntax_name": request.options.transfer_syntax,
-        "lossless": request.options.lossless,
-        "input_transfer_syntax": info.transfer_syntax,
-        "size_bytes": temp.stat().st_size,
-    }
-    return Outcome(result=result, command=argv, stderr=stderr)
+    return Outcome(result=transcode_result(request.options, info, temp), command=argv, stderr=stderr)
 
 
 def check_json_input(info: InputInfo | None) -> None:

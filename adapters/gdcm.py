@@ -202,7 +202,7 @@ class GdcmAdapter(ToolAdapter):
         raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"gdcm does not implement op {getattr(request, 'op', '?')!r}")
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
-        from backends.python_ref.ops_transcode import written_transfer_syntax
+        from backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
 
         tool = self.tool()
         if tool is None:
@@ -233,13 +233,7 @@ class GdcmAdapter(ToolAdapter):
                     argvs[0],
                     message,
                 )
-            result = {
-                "transfer_syntax": request.options.uid,
-                "transfer_syntax_name": request.options.transfer_syntax,
-                "lossless": request.options.lossless,
-                "input_transfer_syntax": info.transfer_syntax,
-                "size_bytes": temp.stat().st_size,
-            }
+            result = transcode_result(request.options, info, temp)
         else:
             result = {"profile": "basic", "table": "gdcmanon built-in (PS3.15 E.1)", "commands": argvs}
         return Outcome(result=result, command=argvs[0], stderr=message)

@@ -395,7 +395,7 @@ def execute_op(
 ) -> Outcome:
     """Run one extra op: argv, the shared runner (timeout, process group), output checks, result."""
     from backends.python_ref.ops_dump import summarise
-    from backends.python_ref.ops_transcode import written_transfer_syntax
+    from backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
 
     tool = adapter.tool()
     if tool is None:
@@ -429,13 +429,6 @@ def execute_op(
     if isinstance(request, TranscodeRequest):
         if written != request.options.uid:
             raise _fail(argv, run, f"wrote transfer syntax {written}, not {request.options.uid}")
-        result = {
-            "transfer_syntax": request.options.uid,
-            "transfer_syntax_name": request.options.transfer_syntax,
-            "lossless": request.options.lossless,
-            "input_transfer_syntax": info.transfer_syntax,
-            "size_bytes": temp.stat().st_size,
-        }
-        return Outcome(result=result, command=argv, stderr=stderr)
+        return Outcome(result=transcode_result(request.options, info, temp), command=argv, stderr=stderr)
     result = {"profile": "basic", "table": "dcm4che DeIdentifier built-in (PS3.15 E.1)"}
     return Outcome(result=result, command=argv, stderr=stderr)

@@ -148,15 +148,18 @@ def transcode(request: TranscodeRequest, info: InputInfo, plan: OutputPlan) -> O
     written = written_transfer_syntax(plan.targets[0].temp)
     if written != opts.uid:
         raise HarnessError(ErrorCode.BACKEND_FAILED, f"wrote transfer syntax {written}, not {opts.uid}")
-    return Outcome(
-        result={
-            "transfer_syntax": opts.uid,
-            "transfer_syntax_name": opts.transfer_syntax,
-            "lossless": opts.lossless,
-            "input_transfer_syntax": info.transfer_syntax,
-            "size_bytes": plan.targets[0].temp.stat().st_size,
-        }
-    )
+    return Outcome(result=transcode_result(opts, info, plan.targets[0].temp))
+
+
+def transcode_result(options: TranscodeOptions, info: InputInfo, path: Path) -> dict[str, Any]:
+    """The ``transcode`` result of a file written to ``path`` in ``options.transfer_syntax`` (every backend's)."""
+    return {
+        "transfer_syntax": options.uid,
+        "transfer_syntax_name": options.transfer_syntax,
+        "lossless": options.lossless,
+        "input_transfer_syntax": info.transfer_syntax,
+        "size_bytes": path.stat().st_size,
+    }
 
 
 def written_transfer_syntax(path: Path) -> str | None:
