@@ -18,11 +18,11 @@ import statistics
 import subprocess
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from adapters.rust_render import BUILT
+from benchmarks.corpus import sample_infos
 
 DCMJ2PNM_TS = frozenset(
     {
@@ -39,20 +39,7 @@ DCMJ2PNM_TS = frozenset(
 
 def candidate_files() -> list[Path]:
     """Single-file sample images in a transfer syntax dcmj2pnm decodes, sorted by name."""
-    from backends.preflight import inspect
-    from contract.errors import HarnessError
-    from interface.samples import image_files
-
-    warnings.filterwarnings("ignore", category=UserWarning)  # pydicom on the damaged sample files
-    out = []
-    for p in image_files():
-        try:
-            info = inspect(str(p))
-        except HarnessError:
-            continue
-        if info.transfer_syntax in DCMJ2PNM_TS:
-            out.append(p)
-    return out
+    return [info.path for info in sample_infos() if info.transfer_syntax in DCMJ2PNM_TS]
 
 
 def dcmtk_argv(src: Path, dst: Path) -> list[str]:

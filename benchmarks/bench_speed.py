@@ -28,7 +28,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.corpus import sample_infos
+
+if TYPE_CHECKING:
+    from backends.preflight import InputInfo
 
 VENV_BIN = Path(sys.executable).parent
 DCMHARNESS = str(VENV_BIN / "dcmharness") if (VENV_BIN / "dcmharness").exists() else "dcmharness"
@@ -68,27 +73,9 @@ def dcmj2pnm() -> str | None:
     return shutil.which("dcmj2pnm")
 
 
-def native_single_frame_files() -> list[Path]:
+def native_single_frame_infos() -> list[InputInfo]:
     """The sample files every backend should render: uncompressed, one frame, readable."""
-    from backends.preflight import inspect
-    from interface.samples import image_files
-
-    out = []
-    for p in image_files():
-        try:
-            info = inspect(str(p))
-        except Exception:
-            continue
-        if not info.is_compressed and info.frames == 1:
-            out.append(p)
-    return out
-
-
-def colour_files(files: list[Path]) -> set[Path]:
-    """The colour images among ``files`` (RGB, YBR, palette)."""
-    from backends.preflight import inspect
-
-    return {p for p in files if inspect(str(p)).is_color}
+    return [info for info in sample_infos() if not info.is_compressed and info.frames == 1]
 
 
 def _skip(name: str, aim: str, why: str) -> Row:
@@ -103,8 +90,8 @@ def bench_batch(repeat: int) -> list[Row]:
     tool = dcmj2pnm()
     if tool is None:
         return [_skip("batch", aim, "dcmj2pnm not on PATH")]
-    files = native_single_frame_files()
-    colour = colour_files(files)
+    infos = native_single_frame_infos()
+    files = [info.path for info in infos]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         batch = out / "batch.jsonl"
@@ -113,15 +100,15 @@ def bench_batch(repeat: int) -> list[Row]:
                 json.dumps(
                     {
                         "op": "to_image",
-                        "input": str(p),
+                        "input": str(info.path),
                         "output": str(out / f"ours_{i}.png"),
                         "overwrite": True,
                         # min-max is a grayscale option (the contract refuses it on colour; dcmj2pnm ignores +Wm)
-                        "options": {} if p in colour else {"voi": "minmax"},
+                        "options": {} if info.is_color else {"voi": "minmax"},
                     }
                 )
                 + "\n"
-                for i, p in enumerate(files)
+                for i, info in enumerate(infos)
             )
         )
         ours_argv = [DCMHARNESS, "run", "--request", str(batch)]

@@ -1,0 +1,1 @@
+"""Benchmarks: ratios measured against peers in the same run (``python -m benchmarks``)."""
