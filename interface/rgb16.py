@@ -36,7 +36,6 @@ def unfilter(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
         elif kind == 2:  # Up
             out = (line + prior) & 0xFF
         elif kind in (1, 3, 4):  # Sub, Average, Paeth: each byte depends on the one bpp to its left
-            out = np.zeros(stride, dtype=np.int64)
             cur = line.tolist()
             up = prior.tolist()
             res = [0] * stride
