@@ -39,12 +39,12 @@ rust: $(STAMPS)/apt
 		cd backends/rust_render && cargo build --release --offline -q; \
 	fi
 
-# The Java launchers of the project (compiled against Debian's jars), when present.
+# The project's PixelMed launchers (compiled against Debian's jar).
 java: $(STAMPS)/apt
-	@if [ -f adapters/java/build.sh ]; then bash adapters/java/build.sh; fi
+	@bash adapters/pixelmed/build.sh
 
 schema: $(STAMPS)/venv
-	$(PY) -m contract.schema --write
+	$(PY) -m dcmharness.contract.schema --write
 
 OPS := dump info stats histogram transcode anonymize
 
@@ -53,7 +53,7 @@ OPS := dump info stats histogram transcode anonymize
 # (out/conform-<op>/report.html).
 run: setup
 	@mkdir -p $(OUT)/demo
-	$(PY) -m interface.samples demo-requests --out $(OUT)/demo > $(OUT)/demo/requests.jsonl
+	$(PY) -m dcmharness.interface.samples demo-requests --out $(OUT)/demo > $(OUT)/demo/requests.jsonl
 	$(VENV)/bin/dcmharness run --request $(OUT)/demo/requests.jsonl
 	$(VENV)/bin/dcmharness conform --jobs $(JOBS) --out $(OUT)/conform
 	@for op in $(OPS); do echo "== dcmharness conform --op $$op"; \
@@ -61,7 +61,7 @@ run: setup
 
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy .
+	$(VENV)/bin/mypy
 
 cargo-test: rust
 	@if [ -f $(RUST_MANIFEST) ]; then cd backends/rust_render && cargo test --release --offline -q; fi

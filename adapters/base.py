@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.runner import ToolError, ToolRun, describe_exit, run_tool
-from backends.base import Availability, Backend, Outcome, unsupported
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import RequestBase, ToImageRequest
-from contract.options import ToImageOptions
+from dcmharness.adapters.runner import ToolError, ToolRun, describe_exit, run_tool
+from dcmharness.backends.base import Availability, Backend, Outcome, unsupported
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.options import ToImageOptions
 
 #: A capability for one option: True (every valid value), a tuple of accepted values, or a function
 #: returning None when the value is fine and a reason string when it is not.

@@ -27,15 +27,15 @@ import tempfile
 import threading
 from pathlib import Path
 
-from adapters.base import Capability, ToolAdapter, ToolInfo
-from adapters.dcmtk_ops import sibling
-from adapters.runner import ToolError, run_tool
-from backends.base import Outcome, unsupported
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import RequestBase
-from contract.ops_models import AnonymizeRequest, TranscodeOptions, TranscodeRequest
+from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
+from dcmharness.adapters.dcmtk.ops import sibling
+from dcmharness.adapters.runner import ToolError, run_tool
+from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase
+from dcmharness.contract.ops_models import AnonymizeRequest, TranscodeOptions, TranscodeRequest
 
 #: Contract target -> gdcmconv flags.
 CONV_FLAGS: dict[str, tuple[str, ...]] = {
@@ -202,7 +202,7 @@ class GdcmAdapter(ToolAdapter):
         raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"gdcm does not implement op {getattr(request, 'op', '?')!r}")
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
-        from backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
+        from dcmharness.backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
 
         tool = self.tool()
         if tool is None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.errors import ErrorCode, HarnessError
 
 DEFAULT_TIMEOUT = float(os.environ.get("DCMHARNESS_TIMEOUT", "60"))
 STDERR_LIMIT = 4000

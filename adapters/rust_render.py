@@ -9,7 +9,7 @@ implementation of contract/SEMANTICS.md.
 - One process per request for a short run; from the second request of a run on, requests go to
   ``dicom-render --batch`` worker processes (JSON Lines in, one JSON line out each), started once and
   reused (``close()`` stops them). ``DCMHARNESS_RUST_BATCH=never|always|auto`` (default ``auto``).
-  ``execute_batch(jobs)`` (the batch dispatcher's protocol, ``adapters.java.batch.run_batch``) sends
+  ``execute_batch(jobs)`` (the batch dispatcher's protocol, ``dcmharness.interface.batch.run_batch``) sends
   a whole group of prepared requests through one ``--batch`` process.
 - ``frame: "all"`` writes ``<prefix>_<NNNN><suffix>`` next to the plan's first temp file; ``collect``
   moves each frame onto its temp file.
@@ -36,18 +36,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
-from adapters.runner import DEFAULT_TIMEOUT, ToolError, ToolRun, kill_group, run_tool
-from backends.base import Outcome
-from backends.outputs import OutputPlan, frame_path
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import RequestBase, ToImageRequest
-from contract.ops_models import HistogramRequest, StatsRequest
-from contract.options import ToImageOptions, format_for
+from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
+from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, ToolRun, kill_group, run_tool
+from dcmharness.backends.base import Outcome
+from dcmharness.backends.outputs import OutputPlan, frame_path
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.ops_models import HistogramRequest, StatsRequest
+from dcmharness.contract.options import ToImageOptions, format_for
 
 if TYPE_CHECKING:
-    from adapters.java.batch import Job
+    from dcmharness.backends.batch import Job
 
 REPO = Path(__file__).resolve().parents[1]
 BUILT = REPO / "backends" / "rust_render" / "target" / "release" / "dicom-render"
@@ -337,7 +337,7 @@ class RustRenderAdapter(ToolAdapter):
                 "input",
             )
         if info.is_color:
-            from backends.python_ref.pipeline import check_color_options
+            from dcmharness.backends.python_ref.pipeline import check_color_options
 
             check_color_options(request.options, colour_16bit=True)  # the reference's refusals (16-bit RGB is fine)
         return []
@@ -448,7 +448,7 @@ class RustRenderAdapter(ToolAdapter):
             self._cleanup_frames(request, plan)
 
     def execute_batch(self, jobs: Sequence[Job]) -> list[Outcome | HarnessError]:
-        """Many prepared requests through ONE ``dicom-render --batch`` process (``adapters.java.batch``'s
+        """Many prepared requests through ONE ``dicom-render --batch`` process (``dcmharness.interface.batch``'s
         protocol: one result per job, in order; each job's outputs on its own plan's temp files)."""
         tool = self.tool()
         if tool is None:

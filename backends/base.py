@@ -11,12 +11,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.errors import ErrorCode, HarnessError
 
 if TYPE_CHECKING:
-    from backends.outputs import OutputPlan
-    from backends.preflight import InputInfo
-    from contract.models import RequestBase
+    from dcmharness.backends.outputs import OutputPlan
+    from dcmharness.backends.preflight import InputInfo
+    from dcmharness.contract.models import RequestBase
 
 
 @dataclass(frozen=True)

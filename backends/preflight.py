@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.errors import ErrorCode, HarnessError
 
 #: Refuse inputs whose declared pixel data would need more than this many bytes decoded.
 MAX_DECODED_BYTES = int(os.environ.get("DCMHARNESS_MAX_DECODED_BYTES", str(4 * 1024**3)))

@@ -2,8 +2,8 @@
 
 ``python -m benchmarks.bench_java_batch [--files 20] [--repeat 1]`` renders the same N sample files (gray,
 decodable by PixelMed, the explicit_window profile) twice through the real dispatcher: once with
-``interface.api.run`` per request (one ``ConsumerFormatImageMaker`` JVM each), once with
-``adapters.java.batch.run_batch`` (one ``PixelMedBatch`` JVM for all). It prints a table and the ratio,
+``dcmharness.interface.api.run`` per request (one ``ConsumerFormatImageMaker`` JVM each), once with
+``dcmharness.interface.batch.run_batch`` (one ``PixelMedBatch`` JVM for all). It prints a table and the ratio,
 and does the same for dcm4che's ``dcm2jpg`` when it is installed (one call with many files).
 """
 
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.java.batch import run_batch
-from backends import registry
-from backends.preflight import inspect
-from contract.errors import HarnessError
-from contract.models import Response, ToImageRequest
-from interface.api import run
-from interface.profiles import PROFILES
-from interface.samples import image_files
+from dcmharness.backends.preflight import inspect
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.models import Response, ToImageRequest
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
+from dcmharness.interface.batch import run_batch
+from dcmharness.interface.conform.profiles import PROFILES
+from dcmharness.interface.samples import image_files
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from backends.preflight import inspect
-from backends.python_ref import decode, modality, pipeline
-from backends.python_ref.encode import encode
-from contract.options import ToImageOptions
+from dcmharness.backends.preflight import inspect
+from dcmharness.backends.python_ref import decode, modality, pipeline
+from dcmharness.backends.python_ref.encode import encode
+from dcmharness.contract.options import ToImageOptions
 
 DEFAULT_FILE = "693_UNCR.dcm"  # pydicom-data: 512x512 CT, 16-bit, explicit VR little endian
 
@@ -39,7 +39,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 def synthetic_ct(path: Path) -> Path:
     """A 512x512 signed 16-bit CT (rescale -1024, soft-tissue window) when the sample file is absent."""
-    from interface.synth.dataset import image_dataset, set_pixels, to_words, write
+    from dcmharness.interface.synth.dataset import image_dataset, set_pixels, to_words, write
 
     x = np.random.default_rng(0).integers(-1024, 3000, size=(512, 512))
     ds = image_dataset("bench_ct", 512, 512, bits_stored=16, signed=True, modality="CT")
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(args.file)
     else:
         try:
-            from interface.samples import find
+            from dcmharness.interface.samples import find
 
             path = find(DEFAULT_FILE)
         except KeyError:

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.rust_render import BUILT
 from benchmarks.corpus import sample_infos
+from dcmharness.adapters.rust_render import BUILT
 
 DCMJ2PNM_TS = frozenset(
     {

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks.corpus import sample_infos
 
 if TYPE_CHECKING:
-    from backends.preflight import InputInfo
+    from dcmharness.backends.preflight import InputInfo
 
 VENV_BIN = Path(sys.executable).parent
 DCMHARNESS = str(VENV_BIN / "dcmharness") if (VENV_BIN / "dcmharness").exists() else "dcmharness"
@@ -144,8 +144,8 @@ def bench_batch(repeat: int) -> list[Row]:
 
 
 def bench_large(repeat: int) -> list[Row]:
-    from interface.api import run
-    from interface.samples import find
+    from dcmharness.interface.api import run
+    from dcmharness.interface.samples import find
 
     aim = ">= 4x"
     tool = dcmj2pnm()
@@ -181,7 +181,7 @@ def bench_large(repeat: int) -> list[Row]:
                     ratio,
                     aim,
                     None if ratio is None else ratio >= 4,
-                    f"interface.api.run(python_ref, voi minmax{option_text})  (in-process)",
+                    f"dcmharness.interface.api.run(python_ref, voi minmax{option_text})  (in-process)",
                     f"dcmj2pnm +on +Wm {LARGE} out.png",
                     f"PNG {size / 1e6:.2f} MB vs dcmj2pnm {peer_size / 1e6:.2f} MB",
                 )
@@ -193,9 +193,9 @@ def bench_large(repeat: int) -> list[Row]:
 
 
 def bench_overhead(repeat: int) -> list[Row]:
-    from backends import registry
-    from interface.api import run
-    from interface.samples import find
+    from dcmharness.interface import registry
+    from dcmharness.interface.api import run
+    from dcmharness.interface.samples import find
 
     aim = "<= 5%"
     if "dcmtk" not in registry.names() or not registry.get("dcmtk").availability().available:
@@ -241,7 +241,7 @@ def bench_overhead(repeat: int) -> list[Row]:
 
 
 def bench_cold(repeat: int) -> list[Row]:
-    from interface.samples import find
+    from dcmharness.interface.samples import find
 
     baseline = median_time(lambda: _run([sys.executable, "-c", "pass"]), repeat)
     version = median_time(lambda: _run([DCMHARNESS, "--version"]), repeat)
@@ -290,7 +290,7 @@ def bench_cold(repeat: int) -> list[Row]:
 def bench_jobs(repeat: int, limit: int = 40) -> list[Row]:
     """A realistic conformance workload: the first ``limit`` files, every profile, against dcmtk and
     rust_render (external processes, as in a real run); python_ref alone where neither is available."""
-    from backends import registry
+    from dcmharness.interface import registry
 
     aim = ">= 1.7x"
     help_text = _run([DCMHARNESS, "conform", "--help"]).stdout.decode()

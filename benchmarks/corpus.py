@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import warnings
 
-from backends.preflight import InputInfo
+from dcmharness.backends.preflight import InputInfo
 
 
 def sample_infos() -> list[InputInfo]:
-    """Every sample image (``interface.samples.image_files`` order) that the shared input checks accept."""
-    from backends.preflight import inspect
-    from contract.errors import HarnessError
-    from interface.samples import image_files
+    """Every sample image (``dcmharness.interface.samples.image_files`` order) that the shared input checks accept."""
+    from dcmharness.backends.preflight import inspect
+    from dcmharness.contract.errors import HarnessError
+    from dcmharness.interface.samples import image_files
 
     warnings.filterwarnings("ignore", category=UserWarning)  # pydicom on the damaged sample files
     infos = []

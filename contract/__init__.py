@@ -1,9 +1,9 @@
 """The dcmharness contract: requests, responses, options, error codes and the op catalog."""
 
-from contract.catalog import OPS, REQUEST_ADAPTER, OpSpec
-from contract.errors import ERROR_DESCRIPTIONS, ErrorCode, HarnessError
-from contract.models import ErrorInfo, RequestBase, Response, ToImageRequest
-from contract.options import WINDOW_PRESETS, ToImageOptions, format_for
+from dcmharness.contract.catalog import OPS, REQUEST_ADAPTER, OpSpec
+from dcmharness.contract.errors import ERROR_DESCRIPTIONS, ErrorCode, HarnessError
+from dcmharness.contract.models import ErrorInfo, RequestBase, Response, ToImageRequest
+from dcmharness.contract.options import WINDOW_PRESETS, ToImageOptions, format_for
 
 __all__ = [
     "ERROR_DESCRIPTIONS",

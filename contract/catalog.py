@@ -12,8 +12,8 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from contract.models import RequestBase, ToImageRequest
-from contract.ops_models import (
+from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.ops_models import (
     AnonymizeOptions,
     AnonymizeRequest,
     DumpOptions,
@@ -27,7 +27,7 @@ from contract.ops_models import (
     TranscodeOptions,
     TranscodeRequest,
 )
-from contract.options import ToImageOptions
+from dcmharness.contract.options import ToImageOptions
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.options import ToImageOptions
+from dcmharness.contract.options import ToImageOptions
 
 RequestId = str | int | None
 

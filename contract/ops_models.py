@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contract.models import RequestBase
-from contract.options import OptionError
+from dcmharness.contract.models import RequestBase
+from dcmharness.contract.options import OptionError
 
 ValueSpace = Literal["modality", "stored"]
 BulkData = Literal["omit", "inline"]

@@ -1,6 +1,6 @@
 """The JSON Schema of requests and responses, generated from the models and committed under schema/.
 
-``python -m contract.schema --write`` regenerates the committed files; a test fails when they drift.
+``python -m dcmharness.contract.schema --write`` regenerates the committed files; a test fails when they drift.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contract.catalog import REQUEST_ADAPTER
-from contract.models import Response
+from dcmharness.contract.catalog import REQUEST_ADAPTER
+from dcmharness.contract.models import Response
 
 SCHEMA_DIR = Path(__file__).with_name("schema")
 SCHEMA_ID = "https://dcmharness.invalid/schema/"

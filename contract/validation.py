@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contract.catalog import OPS, REQUEST_ADAPTER
-from contract.errors import ErrorCode, HarnessError
-from contract.models import RequestBase
-from contract.options import OptionError
+from dcmharness.contract.catalog import OPS, REQUEST_ADAPTER
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase
+from dcmharness.contract.options import OptionError
 
 # Labels pydantic puts in an error location for the member of a union it tried: not field names.
 _UNION_LABELS = {"int", "float", "str", "bool", "none", "is-instance", "function-after", "function-before"}

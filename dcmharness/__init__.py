@@ -18,14 +18,14 @@ __all__ = ["__version__", "render", "run"]
 
 def run(request: Any, **context: Any) -> Any:
     """Run one request (a dict or a request model) and return its ``Response``. Never raises on user input."""
-    from interface.api import RunContext
-    from interface.api import run as _run
+    from dcmharness.interface.api import RunContext
+    from dcmharness.interface.api import run as _run
 
     return _run(request, RunContext(**context) if context else None)
 
 
 def render(path: str, frame: int = 0, **options: Any) -> Any:
     """The python_ref rendering of one frame as a numpy array (nothing written). Raises ``HarnessError``."""
-    from interface.api import render as _render
+    from dcmharness.interface.api import render as _render
 
     return _render(path, frame, **options)

@@ -1,5 +1,5 @@
 import sys
 
-from interface.cli import main
+from dcmharness.interface.cli.main import main
 
 sys.exit(main())

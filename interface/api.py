@@ -1,6 +1,6 @@
 """The Python API: build a request, run it on a backend, get the response. Never raises on user input.
 
-    >>> from interface.api import run
+    >>> from dcmharness.interface.api import run
     >>> resp = run({"op": "to_image", "input": "CT_small.dcm", "output": "ct.png",
     ...             "options": {"window_center": 40, "window_width": 400}})
     >>> resp.ok, resp.outputs
@@ -15,104 +15,28 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from backends import registry
-from backends.outputs import OutputPlan, frame_path, plan_outputs
-from backends.preflight import InputInfo, check_frame, inspect
-from contract.errors import ErrorCode, HarnessError
-from contract.models import ErrorInfo, RequestBase, Response, ToImageRequest
-from contract.options import EXTENSION_FORMATS, FORMAT_EXTENSIONS, format_for
-from contract.validation import parse_request
-from interface.ops_prepare import OPS_PREPARERS
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import ErrorInfo, RequestBase, Response, ToImageRequest
+from dcmharness.contract.options import EXTENSION_FORMATS
+from dcmharness.contract.validation import parse_request
+from dcmharness.interface import registry
+from dcmharness.interface.context import RunContext, confine, default_output_name, resolve_path
+from dcmharness.interface.prepare import PREPARERS, prepare_to_image
 
-
-@dataclass
-class RunContext:
-    """Settings of a whole run (not of one request)."""
-
-    root: Path | None = None  # confine every input/output path to this folder
-    cwd: Path | None = None  # where default outputs go (default: the process's cwd)
-    default_timeout: float | None = None
-
-
-Preparer = Callable[[RequestBase, RunContext], tuple[InputInfo | None, OutputPlan]]
-
-
-def default_output_name(input_path: str, ext: str) -> str:
-    """``<input file name without .dcm>`` + ext (the documented default output name)."""
-    name = Path(input_path).name
-    if name.lower().endswith(".dcm"):
-        name = name[: -len(".dcm")]
-    return (name or "output") + ext
-
-
-def confine(path: Path, root: Path | None, field: str) -> Path:
-    """The path itself, after checking it resolves (symlinks and .. included) inside ``root``."""
-    if root is None:
-        return path
-    real_root = root.resolve()
-    real = path.resolve()
-    if real != real_root and real_root not in real.parents:
-        raise HarnessError(ErrorCode.PATH_OUTSIDE_ROOT, f"{field} {str(path)!r} is outside --root {root}", field)
-    return path
-
-
-def resolve_path(value: str, ctx: RunContext, field: str = "input") -> Path:
-    """``value`` as a path (relative ones under --root, else the cwd); ``invalid_request`` if unusable."""
-    if "\x00" in value:
-        raise HarnessError(ErrorCode.INVALID_REQUEST, f"{field} contains a NUL character", field)
-    try:
-        os.fsencode(value)
-    except UnicodeEncodeError:
-        raise HarnessError(ErrorCode.INVALID_REQUEST, f"{field} is not encodable as a file name", field) from None
-    p = Path(value)
-    if not p.is_absolute():
-        base = ctx.root if ctx.root is not None else (ctx.cwd or Path.cwd())
-        p = base / p
-    return p
-
-
-def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo | None, OutputPlan]:
-    assert isinstance(request, ToImageRequest)
-    opts = request.options
-    input_path = confine(resolve_path(request.input, ctx), ctx.root, "input")
-    info = inspect(str(input_path))
-    frames = check_frame(info, opts.frame)
-    fmt = format_for(request.output, opts)
-    if opts.quality is not None and fmt != "jpeg":
-        raise HarnessError(ErrorCode.INVALID_REQUEST, f"quality applies to jpeg output, not {fmt}", "options.quality")
-    if opts.png_compression is not None and fmt != "png":
-        raise HarnessError(
-            ErrorCode.INVALID_REQUEST, f"png_compression applies to png output, not {fmt}", "options.png_compression"
-        )
-    if opts.bit_depth == 16 and fmt == "jpeg":
-        raise HarnessError(ErrorCode.INVALID_REQUEST, "jpeg output is 8-bit", "options.bit_depth")
-    output = request.output or default_output_name(request.input, FORMAT_EXTENSIONS[fmt])
-    out = confine(resolve_path(output, ctx, "output"), ctx.root, "output")
-    if opts.frame == "all":
-        finals: list[tuple[Path, int | None]] = [(confine(frame_path(out, f), ctx.root, "output"), f) for f in frames]
-    else:
-        finals = [(out, frames[0])]
-    for final, _ in finals:
-        if _same_file(final, input_path):
-            raise HarnessError(
-                ErrorCode.INVALID_REQUEST, "output is the input file: an input is never modified", "output"
-            )
-    return info, plan_outputs(finals, request.overwrite)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-PREPARERS: dict[str, Preparer] = {"to_image": prepare_to_image, **OPS_PREPARERS}
+__all__ = [  # the API: run and render; the run context and the preparation steps re-exported for callers
+    "PREPARERS",
+    "RunContext",
+    "confine",
+    "default_output_name",
+    "error_response",
+    "prepare_to_image",
+    "render",
+    "resolve_path",
+    "run",
+]
 
 
 def _echo_id(data: Any) -> Any:
@@ -240,6 +164,6 @@ def _extension_warnings(request: RequestBase) -> list[str]:
 
 def render(path: str, frame: int = 0, **options: Any) -> Any:
     """The rendered pixels of one frame as a numpy array (python_ref, nothing written)."""
-    from backends.python_ref import render_array
+    from dcmharness.backends.python_ref import render_array
 
     return render_array(path, frame, **options)

@@ -1,6 +1,6 @@
 """The real sample files: pydicom's own test files and the ``pydicom-data`` package (import ``data_store``).
 
-``python -m interface.samples list`` prints them; ``demo-requests --out DIR`` prints the JSON Lines batch
+``python -m dcmharness.interface.samples list`` prints them; ``demo-requests --out DIR`` prints the JSON Lines batch
 that ``make run`` sends through ``dcmharness run``.
 """
 
@@ -95,7 +95,7 @@ def demo_requests(out: Path) -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m interface.samples")
+    parser = argparse.ArgumentParser(prog="python -m dcmharness.interface.samples")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list the sample files with pixel data")
     d = sub.add_parser("demo-requests", help="print the demo batch as JSON Lines")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from interface.samples import find
+from dcmharness.interface.samples import find
 
 REPO = Path(__file__).resolve().parents[1]
 

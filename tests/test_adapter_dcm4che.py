@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adapters.dcm4che import (
+from dcmharness.adapters.dcm4che.render import (
     Dcm4cheAdapter,
     Unit,
     build_to_image_argv,
@@ -28,15 +28,16 @@ from adapters.dcm4che import (
     presentation_args,
     units_of,
 )
-from adapters.java.batch import Job, run_batch
-from backends import registry
-from backends.outputs import OutputPlan, OutputTarget, plan_outputs
-from backends.preflight import InputInfo, inspect
-from contract.errors import HarnessError
-from contract.models import ToImageRequest
-from contract.options import ToImageOptions
-from interface.api import run
-from interface.samples import find
+from dcmharness.backends.batch import Job
+from dcmharness.backends.outputs import OutputPlan, OutputTarget, plan_outputs
+from dcmharness.backends.preflight import InputInfo, inspect
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.models import ToImageRequest
+from dcmharness.contract.options import ToImageOptions
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
+from dcmharness.interface.batch import run_batch
+from dcmharness.interface.samples import find
 
 TOOL = "/opt/dcm4che/bin/dcm2jpg"
 SOFT = {"window_center": 40, "window_width": 400}
@@ -305,7 +306,7 @@ def test_frame_all_is_one_call_per_frame(fake_dcm2jpg: Path, tmp_path: Path) -> 
 def test_unavailable_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DCM4CHE_HOME", str(tmp_path / "nowhere"))
     avail = Dcm4cheAdapter().availability()
-    assert not avail.available and avail.reason is not None and "README-dcm4che" in avail.reason
+    assert not avail.available and avail.reason is not None and "adapters/dcm4che/README.md" in avail.reason
 
 
 def test_plan_outputs_fixture_sanity(tmp_path: Path) -> None:
@@ -351,10 +352,10 @@ def test_integer_ramp_stays_within_one_level(name: str, profile: str) -> None:
     """Why no divergence is registered for dcm4che's integer window ramp: modelled from its source, it stays
     within the contract's 1-level tolerance of python_ref on these files (on all 142 explicit/stored-window
     cases of the sample corpus when this was written, overlays aside)."""
-    from adapters.java import header
-    from backends.python_ref.decode import decode_frame
-    from interface.api import render
-    from interface.profiles import PROFILES
+    from dcmharness.adapters import header
+    from dcmharness.backends.python_ref.decode import decode_frame
+    from dcmharness.interface.api import render
+    from dcmharness.interface.conform.profiles import PROFILES
 
     info = inspect(str(find(name)))
     ds = info.dataset

@@ -14,12 +14,18 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from adapters.base import ToolInfo, check_capabilities
-from adapters.dcmtk import DcmtkAdapter, Generation, build_to_image_argv, capability_table, runs_per_frame
-from backends.outputs import OutputPlan, OutputTarget
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import ToImageRequest
+from dcmharness.adapters.base import ToolInfo, check_capabilities
+from dcmharness.adapters.dcmtk.render import (
+    DcmtkAdapter,
+    Generation,
+    build_to_image_argv,
+    capability_table,
+    runs_per_frame,
+)
+from dcmharness.backends.outputs import OutputPlan, OutputTarget
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import ToImageRequest
 
 OLD = ToolInfo("/usr/bin/dcmj2pnm", "3.6.7")
 NEW = ToolInfo("/opt/dcmtk/bin/dcm2img", "3.6.9")

@@ -11,14 +11,14 @@ import pytest
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from adapters.base import ToolInfo, check_capabilities
-from adapters.dicom_rs import DicomRsAdapter, build_to_image_argv, capability_table, tool_output
-from backends import registry
-from backends.outputs import OutputPlan, OutputTarget
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import ToImageRequest
-from interface.api import run
+from dcmharness.adapters.base import ToolInfo, check_capabilities
+from dcmharness.adapters.dicom_rs.render import DicomRsAdapter, build_to_image_argv, capability_table, tool_output
+from dcmharness.backends.outputs import OutputPlan, OutputTarget
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import ToImageRequest
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
 
 TOOL = ToolInfo("/usr/local/bin/dicom-toimage", "0.9.0")
 IN = "/data/ct.dcm"
@@ -135,7 +135,7 @@ def _missing() -> str | None:
 def test_live_stored_window_agrees_with_python_ref(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ct_small: Path
 ) -> None:
-    monkeypatch.setitem(registry.BACKENDS, "dicom_rs", "adapters.dicom_rs:DicomRsAdapter")
+    monkeypatch.setitem(registry.BACKENDS, "dicom_rs", "dcmharness.adapters.dicom_rs.render:DicomRsAdapter")
     out = {}
     for backend in ("python_ref", "dicom_rs"):
         resp = run({"op": "to_image", "backend": backend, "input": str(ct_small),

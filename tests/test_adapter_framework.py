@@ -1,7 +1,7 @@
 """The adapter framework (adapters/runner.py, adapters/base.py) with fake tools: no real toolkit needed.
 
 The runner alone (timeouts kill the whole process group, grandchildren included; a missing tool is
-``backend_unavailable``), then whole requests through ``interface.api.run`` with a fake ``dcmj2pnm``
+``backend_unavailable``), then whole requests through ``dcmharness.interface.api.run`` with a fake ``dcmj2pnm``
 found through ``DCMTK_HOME``: a crash is ``backend_failed`` with the tool's stderr, exit 0 without an
 output (or with garbage) is ``backend_failed``, a timeout is ``timeout``, and an option the capability
 table refuses is ``unsupported_option`` before the tool ever runs.
@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adapters.base import ToolAdapter, ToolInfo, first_version, version_tuple
-from adapters.dcmtk import DcmtkAdapter
-from adapters.runner import STDERR_LIMIT, ToolError, run_tool, trim
-from backends import registry
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import RequestBase, Response, ToImageRequest
-from interface.api import RunContext, run
+from dcmharness.adapters.base import ToolAdapter, ToolInfo, first_version, version_tuple
+from dcmharness.adapters.dcmtk.render import DcmtkAdapter
+from dcmharness.adapters.runner import STDERR_LIMIT, ToolError, run_tool, trim
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase, Response, ToImageRequest
+from dcmharness.interface import registry
+from dcmharness.interface.api import RunContext, run
 
 FAKE_DCMJ2PNM = r"""#!/bin/bash
 if [ "$1" = "--version" ]; then echo '$dcmtk: dcmj2pnm v3.6.7 2022-04-22 $'; exit 0; fi

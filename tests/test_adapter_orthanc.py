@@ -16,32 +16,28 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from adapters.orthanc import (
-    HttpCall,
+from dcmharness.adapters.orthanc.adapter import (
     OrthancAdapter,
     VoiPlan,
     Window,
     capability_table,
-    delete_call,
     functional_group_rescale_ignored,
-    http,
     layout_refusal,
     number,
-    orthanc_message,
     plan_voi,
     presentation_refusal,
     rendered_call,
     stored_windows,
-    upload_call,
     window_parameter,
 )
-from adapters.orthanc_server import find_plugins, server_config
-from backends.preflight import InputInfo, inspect
-from backends.python_ref import voi as ref_voi
-from contract.errors import ErrorCode, HarnessError
-from contract.models import ToImageRequest
-from contract.options import ToImageOptions
-from interface.samples import find
+from dcmharness.adapters.orthanc.client import HttpCall, delete_call, http, orthanc_message, upload_call
+from dcmharness.adapters.orthanc.server import find_plugins, server_config
+from dcmharness.backends.preflight import InputInfo, inspect
+from dcmharness.backends.python_ref import voi as ref_voi
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import ToImageRequest
+from dcmharness.contract.options import ToImageOptions
+from dcmharness.interface.samples import find
 
 UIDS = ("1.2.3", "1.2.3.4", "1.2.3.4.5")
 BASE = "http://127.0.0.1:8042"

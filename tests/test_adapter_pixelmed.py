@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.java.launcher import batch_argv, batch_line, parse_answers, unescape_field
-from adapters.pixelmed import (
+from dcmharness.adapters.pixelmed.adapter import (
     MAIN_CLASS,
     PixelMedAdapter,
     build_to_image_argv,
@@ -21,11 +20,12 @@ from adapters.pixelmed import (
     per_frame,
     tool_args,
 )
-from backends.outputs import OutputPlan, OutputTarget
-from backends.preflight import InputInfo, inspect
-from contract.errors import HarnessError
-from contract.models import ToImageRequest
-from interface.samples import find
+from dcmharness.adapters.pixelmed.launcher import batch_argv, batch_line, parse_answers, unescape_field
+from dcmharness.backends.outputs import OutputPlan, OutputTarget
+from dcmharness.backends.preflight import InputInfo, inspect
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.models import ToImageRequest
+from dcmharness.interface.samples import find
 
 JAVA, JAR = "/usr/bin/java", "/usr/share/java/pixelmed.jar"
 
@@ -135,8 +135,8 @@ def test_answers_are_parsed_and_noise_ignored() -> None:
 
 
 def test_batch_argv_puts_the_launcher_on_the_classpath() -> None:
-    assert batch_argv(JAVA, JAR, "/repo/adapters/java/build") == [
-        JAVA, "-Djava.awt.headless=true", "-cp", f"{JAR}:/repo/adapters/java/build", "PixelMedBatch",
+    assert batch_argv(JAVA, JAR, "/repo/adapters/pixelmed/build") == [
+        JAVA, "-Djava.awt.headless=true", "-cp", f"{JAR}:/repo/adapters/pixelmed/build", "PixelMedBatch",
     ]  # fmt: skip
 
 

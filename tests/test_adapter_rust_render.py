@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from adapters.base import ToolInfo, check_capabilities
-from adapters.rust_render import (
+from dcmharness.adapters.base import ToolInfo, check_capabilities
+from dcmharness.adapters.rust_render import (
     RustRenderAdapter,
     build_batch_request,
     build_to_image_argv,
@@ -20,12 +20,12 @@ from adapters.rust_render import (
     error_from_stderr,
     frames_prefix,
 )
-from backends import registry
-from backends.outputs import OutputPlan, OutputTarget
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import ToImageRequest
-from interface.api import run
+from dcmharness.backends.outputs import OutputPlan, OutputTarget
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import ToImageRequest
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
 
 TOOL = ToolInfo("/opt/bin/dicom-render", "0.1.0")
 IN = "/data/ct.dcm"
@@ -216,7 +216,7 @@ live = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
 
 @pytest.fixture()
 def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.BACKENDS, "rust_render", "adapters.rust_render:RustRenderAdapter")
+    monkeypatch.setitem(registry.BACKENDS, "rust_render", "dcmharness.adapters.rust_render:RustRenderAdapter")
 
 
 def _render(backend: str, src: Path, out: Path, options: dict[str, Any]) -> np.ndarray:
@@ -257,7 +257,7 @@ def test_agrees_with_python_ref(
 def test_all_frames_and_errors_through_the_harness(
     registered: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, batch: str
 ) -> None:
-    from interface.samples import find
+    from dcmharness.interface.samples import find
 
     monkeypatch.setenv("DCMHARNESS_RUST_BATCH", batch)
     try:
@@ -277,8 +277,8 @@ def test_all_frames_and_errors_through_the_harness(
 
 @live
 def test_run_batch_sends_a_group_through_one_process(registered: None, tmp_path: Path, ct_small: Path) -> None:
-    from adapters.java.batch import run_batch
-    from interface.samples import find
+    from dcmharness.interface.batch import run_batch
+    from dcmharness.interface.samples import find
 
     emri = find("emri_small.dcm")
     requests = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from interface.samples import find
+from dcmharness.interface.samples import find
 from tests.conftest import responses, run_cli
 
 

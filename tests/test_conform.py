@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from interface import cli
-from interface.conform import ConformConfig, run_conformance
-from interface.conform_executor import Progress, map_ordered
-from interface.conform_status import STATUSES
+from dcmharness.interface.cli import main as cli
+from dcmharness.interface.conform.executor import Progress, map_ordered
+from dcmharness.interface.conform.runner import ConformConfig, run_conformance
+from dcmharness.interface.conform.status import STATUSES
 from tests.test_conform_fake import (  # noqa: F401 (fixtures)
     FAKE,
     PROFILE_STATUS,
@@ -274,7 +274,7 @@ def test_unreadable_file_gets_default_profile_and_reference_error(fake_backend: 
 
 def test_only_the_reference_available_reports_its_renders(small_corpus: Path, tmp_path: Path) -> None:
     config = ConformConfig(out=tmp_path / "o", corpus=[small_corpus], backends=[], profiles=["default"], progress=False)
-    from backends import registry
+    from dcmharness.interface import registry
 
     # backends=[] means "none given": pretend the registry holds only the reference
     original = registry.BACKENDS.copy()
@@ -326,7 +326,7 @@ def test_statuses_are_the_documented_seven() -> None:
 
 
 def test_synthetic_folder_adds_each_case_own_options(fake_backend: str, tmp_path: Path) -> None:
-    from interface import synth
+    from dcmharness.interface import synth
 
     folder = tmp_path / "synth"
     made = synth.generate(folder, names=["mono1_presentation_identity", "linear_stored_window"])
@@ -337,7 +337,8 @@ def test_synthetic_folder_adds_each_case_own_options(fake_backend: str, tmp_path
 
 
 def test_default_corpus_notes_when_synthetic_generation_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from interface import conform, synth
+    from dcmharness.interface import synth
+    from dcmharness.interface.conform import runner as conform
 
     def broken(folder: Path, names: list[str] | None = None) -> list[Any]:
         raise RuntimeError("boom")
@@ -352,8 +353,8 @@ def test_default_corpus_notes_when_synthetic_generation_fails(monkeypatch: pytes
 def test_batch_capable_backend_gets_one_batch_per_file(
     fake_backend: str, small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adapters.java import batch
-    from interface.api import run
+    from dcmharness.interface import batch
+    from dcmharness.interface.api import run
     from tests.test_conform_fake import FakeBackend
 
     calls: list[list[str]] = []
@@ -377,7 +378,7 @@ def test_batch_capable_backend_gets_one_batch_per_file(
 
 
 def test_lossy_fidelity_rule() -> None:
-    from interface.conform_case import CaseTask, as_faithful, classify, lossless_options
+    from dcmharness.interface.conform.case import CaseTask, as_faithful, classify, lossless_options
 
     assert lossless_options({"format": "jpeg", "quality": 90, "voi": "minmax"}) == {"voi": "minmax", "format": "png"}
     task = CaseTask(0, "c", "/x.dcm", "jpeg", {}, "python_ref", ("b",), "/tmp/c", min_psnr=40.0, fidelity_margin_db=3.0)
@@ -401,7 +402,7 @@ def test_lossy_fidelity_rule() -> None:
 
 
 def test_backends_without_to_image_are_left_out(fake_backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from interface.conform import resolve_backends
+    from dcmharness.interface.conform.runner import resolve_backends
     from tests.test_conform_fake import FakeBackend
 
     notes: list[str] = []
@@ -412,7 +413,7 @@ def test_backends_without_to_image_are_left_out(fake_backend: str, monkeypatch: 
 
 
 def test_pool_submits_the_costly_files_first_and_keeps_task_order() -> None:
-    from interface.conform_executor import submission_order
+    from dcmharness.interface.conform.executor import submission_order
 
     costs = [5.0, 50.0, 1.0, 50.0, 7.0]
     assert submission_order(5, lambda i: costs[i]) == [1, 3, 4, 0, 2]  # ties keep their order

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backends import registry
-from backends.base import Availability, Backend, Outcome, unsupported
-from contract.errors import ErrorCode, HarnessError
-from interface.samples import find
+from dcmharness.backends.base import Availability, Backend, Outcome, unsupported
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.interface import registry
+from dcmharness.interface.samples import find
 
 FAKE = "fake"
 SHIFTS = {"explicit_window": 1, "minmax": 3}
@@ -43,8 +43,8 @@ class FakeBackend(Backend):
     def execute(self, request: Any, info: Any, plan: Any) -> Outcome:
         from PIL import Image
 
-        from backends.python_ref import PythonRefBackend
-        from interface.compare import load_image
+        from dcmharness.backends.python_ref import PythonRefBackend
+        from dcmharness.interface.conform.compare import load_image
 
         opts = request.options
         if opts.presentation == "inverse":
@@ -118,8 +118,8 @@ source = "tests/test_conform_fake.py"
 
 
 def test_fake_backend_shifts_minmax_by_three(fake_backend: str, tmp_path: Path) -> None:
-    from interface.api import run
-    from interface.compare import compare_files
+    from dcmharness.interface.api import run
+    from dcmharness.interface.conform.compare import compare_files
 
     ct = str(find("CT_small.dcm"))
     ref = run({"op": "to_image", "input": ct, "output": str(tmp_path / "r.png"), "options": {"voi": "minmax"}})

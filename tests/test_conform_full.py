@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from backends import registry
+from dcmharness.interface import registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
@@ -30,7 +30,7 @@ def _available(names: tuple[str, ...]) -> list[str]:
 
 
 def _conform(out: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    cmd = [sys.executable, "-m", "interface.cli", "conform", "--quiet", "--no-html", "--out", str(out), *extra]
+    cmd = [sys.executable, "-m", "dcmharness", "conform", "--quiet", "--no-html", "--out", str(out), *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2400, check=False)
     report_path = out / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from contract import WINDOW_PRESETS, ErrorCode, HarnessError, ToImageOptions
-from contract.validation import parse_request, parse_request_text
+from dcmharness.contract import WINDOW_PRESETS, ErrorCode, HarnessError, ToImageOptions
+from dcmharness.contract.validation import parse_request, parse_request_text
 
 
 def error_of(data: Any) -> HarnessError:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from interface import divergence as dv
-from interface.profiles import PROFILES
+from dcmharness.interface.conform import divergence as dv
+from dcmharness.interface.conform.profiles import PROFILES
 
 ENTRY = """
 [[divergence]]
@@ -182,7 +182,7 @@ def test_stale_entries_only_for_backends_and_profiles_that_ran() -> None:
 
 
 def test_the_repository_registry_is_valid_and_consistent() -> None:
-    """Every engineer appends to interface/divergences.toml: it must always load (ids unique, fields valid)."""
+    """Every engineer appends to interface/conform/divergences.toml: it must always load (ids unique, fields valid)."""
     entries = dv.load()
     assert len({e.id for e in entries}) == len(entries)
     assert all(e.backends and e.cause and e.source for e in entries)

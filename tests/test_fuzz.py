@@ -1,6 +1,6 @@
 """The fuzzer: its mutations (pure, checked byte by byte) and a CI-sized run over every available backend.
 
-The full run is ``.venv/bin/python -m interface.fuzz --cases 10000 --backends python_ref,dcmtk``.
+The full run is ``.venv/bin/python -m dcmharness.interface.fuzz --cases 10000 --backends python_ref,dcmtk``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import pydicom
 import pytest
 
-from backends import registry
-from contract.models import ErrorInfo, Response
-from interface import fuzz
-from interface.fuzz_mutations import (
+from dcmharness.contract.models import ErrorInfo, Response
+from dcmharness.interface import registry
+from dcmharness.interface.fuzz import runner as fuzz
+from dcmharness.interface.fuzz.mutations import (
     ITEM,
     MUTATORS,
     PIXEL_DATA,
@@ -33,7 +33,7 @@ from interface.fuzz_mutations import (
     truncation_points,
     walk,
 )
-from interface.samples import find
+from dcmharness.interface.samples import find
 
 CT = find("CT_small.dcm").read_bytes()  # explicit VR LE, 128 x 128 x 16 bits
 J2K = find("JPEG2000.dcm").read_bytes()  # encapsulated, one fragment
@@ -312,7 +312,7 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
 
 @pytest.mark.parametrize(("make", "code", "words"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
 def test_preflight_refuses_what_the_fuzzer_found(tmp_path: Path, make: Any, code: str, words: str) -> None:
-    from interface.api import run
+    from dcmharness.interface.api import run
 
     path = tmp_path / "damaged.dcm"
     path.write_bytes(make())

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backends import registry
-from interface.api import run
-from interface.samples import find
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
+from dcmharness.interface.samples import find
 
 INPUTS = ("CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "emri_small.dcm")
 TEMP_MARK = ".dcmharness-"

@@ -21,28 +21,31 @@ from typing import Any
 import pydicom
 import pytest
 
-from adapters.base import ToolInfo
-from adapters.dcm4che import Dcm4cheAdapter
-from adapters.dicom_rs import DicomRsAdapter
-from adapters.java_rust_ops import (
-    DCM4CHE,
-    DICOM_RS,
+from dcmharness.adapters.base import ToolInfo
+from dcmharness.adapters.cli_ops import (
     build_ops_argv,
-    dcm4che_anonymize_argv,
-    dcm4che_dump_argv,
-    dcm4che_transcode_argv,
-    dicom_rs_dump_argv,
-    dicom_rs_transcode_argv,
     failed_line,
     fragments_to_inline,
-    near_lossless_quality,
     normalise_model,
     parse_json_stdout,
 )
-from backends import registry
-from backends.preflight import InputInfo
-from contract.errors import HarnessError
-from contract.ops_models import (
+from dcmharness.adapters.dcm4che.ops import (
+    DCM4CHE,
+    dcm4che_anonymize_argv,
+    dcm4che_dump_argv,
+    dcm4che_transcode_argv,
+)
+from dcmharness.adapters.dcm4che.render import Dcm4cheAdapter
+from dcmharness.adapters.dicom_rs.ops import (
+    DICOM_RS,
+    dicom_rs_dump_argv,
+    dicom_rs_transcode_argv,
+    near_lossless_quality,
+)
+from dcmharness.adapters.dicom_rs.render import DicomRsAdapter
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.ops_models import (
     AnonymizeOptions,
     AnonymizeRequest,
     DumpOptions,
@@ -51,9 +54,11 @@ from contract.ops_models import (
     TranscodeOptions,
     TranscodeRequest,
 )
-from interface.api import run
-from interface.compare_ops import compare_dicom_json, compare_info, load_json, verify_anonymize, verify_transcode
-from interface.samples import find
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
+from dcmharness.interface.conform.ops.compare_json import compare_dicom_json, compare_info, load_json
+from dcmharness.interface.conform.ops.verify import verify_anonymize, verify_transcode
+from dcmharness.interface.samples import find
 
 EXPLICIT = "1.2.840.10008.1.2.1"
 

@@ -1,9 +1,9 @@
 """Live: dcm4che's dcm2jpg against python_ref on the real sample files, and its batch path.
 
 dcm2jpg cannot be installed from the registries reachable here: these tests run wherever it is found
-(``$DCM4CHE_HOME`` or PATH, see ``adapters/README-dcm4che.md``) and skip, saying so, elsewhere. Every
+(``$DCM4CHE_HOME`` or PATH, see ``adapters/dcm4che/README.md``) and skip, saying so, elsewhere. Every
 pair both render must agree within 1 gray level, or the difference must be named by an entry of
-``interface/divergences.toml``. ``python tests/test_live_dcm4che.py`` prints the table.
+``interface/conform/divergences.toml``. ``python tests/test_live_dcm4che.py`` prints the table.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from adapters.java.batch import run_batch
-from interface.api import run
-from interface.compare import compare_files
-from interface.samples import find
+from dcmharness.interface.api import run
+from dcmharness.interface.batch import run_batch
+from dcmharness.interface.conform.compare import compare_files
+from dcmharness.interface.samples import find
 from tests.test_live_pixelmed import LIVE_PROFILES, agreement
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
 def dcm4che_missing() -> str | None:
-    from adapters.dcm4che import Dcm4cheAdapter
+    from dcmharness.adapters.dcm4che.render import Dcm4cheAdapter
 
     avail = Dcm4cheAdapter().availability()
     return None if avail.available else f"dcm2jpg not on PATH or $DCM4CHE_HOME: {avail.reason}"

@@ -1,7 +1,7 @@
 """Live: dcmtk and python_ref render the real sample files with the four VOI profiles, pixel against pixel.
 
 Every pair both render must agree within 1 gray level, or the difference must be named by an entry of
-``interface/divergences.toml`` (the known, explained causes, with their sources). A file dcmtk refuses
+``interface/conform/divergences.toml`` (the known, explained causes, with their sources). A file dcmtk refuses
 (``unsupported_*``) is counted, never compared. Run ``python tests/test_live_dcmtk.py`` for the table.
 """
 
@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from backends.preflight import InputInfo, inspect
-from contract.errors import HarnessError
-from interface.api import run
-from interface.compare import compare_files
-from interface.profiles import PROFILES
-from interface.samples import image_files
+from dcmharness.backends.preflight import InputInfo, inspect
+from dcmharness.contract.errors import HarnessError
+from dcmharness.interface.api import run
+from dcmharness.interface.conform.compare import compare_files
+from dcmharness.interface.conform.profiles import PROFILES
+from dcmharness.interface.samples import image_files
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -36,7 +36,7 @@ TOLERANCE = 1.0
 
 
 def dcmtk_missing() -> str | None:
-    from adapters.dcmtk import DcmtkAdapter
+    from dcmharness.adapters.dcmtk.render import DcmtkAdapter
 
     avail = DcmtkAdapter().availability()
     return None if avail.available else f"dcmtk not available: {avail.reason}"
@@ -95,11 +95,11 @@ def explain(
 ) -> str | None:
     """The id of the first entry allowing this difference (``diff`` None: no comparable image).
 
-    The conformance engineer's matcher (``interface.divergence``) decides when it is there; this file's
+    The conformance engineer's matcher (``interface/conform/divergence.py``) decides when it is there; this file's
     own small matcher of the same documented format otherwise.
     """
     try:
-        from interface import divergence as shared
+        from dcmharness.interface.conform import divergence as shared
     except ImportError:
         return explain_locally(entries, path, profile, options, info, diff)
     case = shared.Case(
@@ -265,7 +265,7 @@ def test_single_options_agree_with_the_reference(name: str, options: dict[str, A
     reason = dcmtk_missing()
     if reason:
         pytest.skip(reason)
-    from interface.samples import find
+    from dcmharness.interface.samples import find
 
     outputs = []
     for backend in ("python_ref", "dcmtk"):
@@ -289,7 +289,7 @@ def test_all_frames_match_frame_by_frame(tmp_path: Path) -> None:
     reason = dcmtk_missing()
     if reason:
         pytest.skip(reason)
-    from interface.samples import find
+    from dcmharness.interface.samples import find
 
     source = str(find("emri_small.dcm"))
     resp = run({"op": "to_image", "input": source, "output": str(tmp_path / "e.png"), "backend": "dcmtk",
@@ -307,7 +307,7 @@ def test_paths_starting_with_a_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     reason = dcmtk_missing()
     if reason:
         pytest.skip(reason)
-    from interface.samples import find
+    from dcmharness.interface.samples import find
 
     shutil.copy(find("CT_small.dcm"), tmp_path / "-ct.dcm")
     monkeypatch.chdir(tmp_path)
@@ -322,8 +322,8 @@ def test_jpeg_ls_to_jpeg_is_refused_or_written(tmp_path: Path) -> None:
     reason = dcmtk_missing()
     if reason:
         pytest.skip(reason)
-    from adapters.dcmtk import DcmtkAdapter, Generation
-    from interface.samples import find
+    from dcmharness.adapters.dcmtk.render import DcmtkAdapter, Generation
+    from dcmharness.interface.samples import find
 
     tool = DcmtkAdapter().tool()
     assert tool is not None

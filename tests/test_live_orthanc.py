@@ -6,7 +6,7 @@
 - instances are deleted after each request, a stale instance with the same UIDs is replaced;
 - the server stops on close(), SIGTERM, Ctrl-C and even SIGKILL of the harness; none is left running;
 - agreement with python_ref on the real sample files, explicit_window and stored_window profiles: within
-  1 level or explained by ``interface/divergences.toml``. ``python tests/test_live_orthanc.py`` prints the table.
+  1 level or explained by the divergence registry. ``python tests/test_live_orthanc.py`` prints the table.
 """
 
 from __future__ import annotations
@@ -33,18 +33,18 @@ import pydicom
 import pytest
 from PIL import Image
 
-from adapters.orthanc import OrthancAdapter
-from adapters.orthanc_server import URL_ENV, OrthancServer, find_plugins, orthanc_pids, pid_alive
-from backends import registry
-from backends.outputs import plan_outputs
-from backends.preflight import InputInfo, inspect
-from contract.errors import HarnessError
-from contract.models import Response, ToImageRequest
-from interface import divergence
-from interface.api import run
-from interface.compare import compare_files, load_image
-from interface.profiles import PROFILES
-from interface.samples import find, image_files
+from dcmharness.adapters.orthanc.adapter import OrthancAdapter
+from dcmharness.adapters.orthanc.server import URL_ENV, OrthancServer, find_plugins, orthanc_pids, pid_alive
+from dcmharness.backends.outputs import plan_outputs
+from dcmharness.backends.preflight import InputInfo, inspect
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.models import Response, ToImageRequest
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
+from dcmharness.interface.conform import divergence
+from dcmharness.interface.conform.compare import compare_files, load_image
+from dcmharness.interface.conform.profiles import PROFILES
+from dcmharness.interface.samples import find, image_files
 
 pytestmark = [pytest.mark.live]
 
@@ -304,7 +304,7 @@ def test_fact_core_route_is_a_truncated_linear_exact(orthanc: OrthancAdapter) ->
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from backends import registry
+    from dcmharness.interface import registry
     server = registry.get("orthanc").server()
     print(server.pid, flush=True)
     time.sleep(120)

@@ -1,8 +1,8 @@
 """Live: PixelMed and python_ref render the real sample files (explicit_window, stored_window), pixel for pixel.
 
 Every pair both render must agree within 1 gray level, or the difference must be named by an entry of
-``interface/divergences.toml`` (matched by ``interface.divergence``). All PixelMed requests of a profile run
-in ONE JVM through the batch launcher (``adapters.java.batch.run_batch``). A file PixelMed refuses
+``interface/conform/divergences.toml`` (matched by ``conform/divergence.py``). All PixelMed requests of a profile run
+in ONE JVM through the batch launcher (``dcmharness.interface.batch.run_batch``). A file PixelMed refuses
 (``unsupported_*``) or fails on is counted, never compared. ``python tests/test_live_pixelmed.py`` prints
 the table.
 """
@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from adapters.java.batch import run_batch
-from backends.preflight import InputInfo, inspect
-from contract.errors import HarnessError
-from interface import divergence
-from interface.api import run
-from interface.compare import compare_files
-from interface.profiles import PROFILES
-from interface.samples import find, image_files
+from dcmharness.backends.preflight import InputInfo, inspect
+from dcmharness.contract.errors import HarnessError
+from dcmharness.interface.api import run
+from dcmharness.interface.batch import run_batch
+from dcmharness.interface.conform import divergence
+from dcmharness.interface.conform.compare import compare_files
+from dcmharness.interface.conform.profiles import PROFILES
+from dcmharness.interface.samples import find, image_files
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -33,14 +33,14 @@ TOLERANCE = 1.0
 
 
 def pixelmed_missing() -> str | None:
-    from adapters.pixelmed import PixelMedAdapter
+    from dcmharness.adapters.pixelmed.adapter import PixelMedAdapter
 
     adapter = PixelMedAdapter()
     avail = adapter.availability()
     if not avail.available:
         return f"pixelmed not available: {avail.reason}"
     if adapter.launcher_classes() is None:
-        return "PixelMedBatch not built: run `bash adapters/java/build.sh` (make setup does)"
+        return "PixelMedBatch not built: run `bash adapters/pixelmed/build.sh` (make setup does)"
     return None
 
 

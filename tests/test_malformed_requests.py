@@ -1,6 +1,6 @@
 """Malformed requests, table-driven: each gets a structured response with the expected error code and field.
 
-Two tables: requests as decoded JSON values (run through the dispatcher ``interface.api.run``) and raw
+Two tables: requests as decoded JSON values (run through the dispatcher ``dcmharness.interface.api.run``) and raw
 byte streams (run through ``dcmharness run``'s stream reader: empty, non-UTF-8, broken JSON Lines ...).
 No case may produce a traceback, write a file, or leave a temporary file behind.
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from interface.api import RunContext, run
-from interface.cmd_run import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, _run_stream
-from interface.samples import find
+from dcmharness.interface.api import RunContext, run
+from dcmharness.interface.cli.run import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, _run_stream
+from dcmharness.interface.samples import find
 
 CT = str(find("CT_small.dcm"))  # 1 frame, no stored window, no VOI LUT
 RTPLAN = str(find("rtplan.dcm"))  # DICOM without Pixel Data

@@ -10,13 +10,13 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from adapters.base import ToolInfo
-from adapters.dcmtk_ops import DcmtkOpsAdapter, build_ops_argv, omit_bulk, transcode_step
-from adapters.gdcm import GdcmAdapter, build_anonymize_argvs, build_transcode_argv, transcode_flags
-from backends.outputs import OutputPlan, OutputTarget
-from backends.preflight import InputInfo
-from contract.errors import HarnessError
-from contract.ops_models import (
+from dcmharness.adapters.base import ToolInfo
+from dcmharness.adapters.dcmtk.ops import DcmtkOpsAdapter, build_ops_argv, omit_bulk, transcode_step
+from dcmharness.adapters.gdcm import GdcmAdapter, build_anonymize_argvs, build_transcode_argv, transcode_flags
+from dcmharness.backends.outputs import OutputPlan, OutputTarget
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.ops_models import (
     AnonymizeOptions,
     AnonymizeRequest,
     DumpOptions,
@@ -25,8 +25,9 @@ from contract.ops_models import (
     TranscodeOptions,
     TranscodeRequest,
 )
-from interface.api import run
-from interface.compare_ops import compare_dicom_json, compare_info, load_json, verify_anonymize, verify_transcode
+from dcmharness.interface.api import run
+from dcmharness.interface.conform.ops.compare_json import compare_dicom_json, compare_info, load_json
+from dcmharness.interface.conform.ops.verify import verify_anonymize, verify_transcode
 
 EXPLICIT, JPEG_BASELINE, RLE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.5"
 

@@ -1,4 +1,4 @@
-"""interface.compare_ops (normalisation and comparisons) and the ops conformance runner."""
+"""dcmharness.interface.conform.ops_compare (normalisation and comparisons) and the ops conformance runner."""
 
 from __future__ import annotations
 
@@ -11,19 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from interface.compare_ops import (
+from dcmharness.interface.conform.ops.compare_json import (
     Difference,
-    batch_uid_conflicts,
     compare_dicom_json,
     compare_histogram,
     compare_info,
     compare_stats,
-    cross_decode,
     normalise_json,
-    pixel_difference,
-    read_pixels,
 )
-from interface.ops_conformance import OpsConfig, matrix_summary, matrix_table, run_ops_conformance
+from dcmharness.interface.conform.ops.runner import OpsConfig, matrix_summary, matrix_table, run_ops_conformance
+from dcmharness.interface.conform.ops.verify import batch_uid_conflicts, cross_decode, pixel_difference, read_pixels
 
 
 def test_normalisation_of_what_the_model_leaves_open() -> None:
@@ -137,7 +134,7 @@ def test_matrix_summary_and_table() -> None:
 
 @pytest.mark.live
 def test_cross_decode_of_a_python_ref_encoding(mr_small: Path, tmp_path: Path) -> None:
-    from interface.api import run
+    from dcmharness.interface.api import run
 
     out = tmp_path / "jls.dcm"
     assert run(
@@ -195,7 +192,10 @@ def test_ops_conformance_dump_and_anonymize(ct_small: Path, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("op", ["dump", "stats", "transcode", "anonymize"])
 def test_default_corpora_exist(op: str) -> None:
-    from interface.ops_conformance import ANON_FILES, DUMP_FILES, STATS_FILES, TRANSCODE_FILES, default_corpus
+    from dcmharness.interface.conform.ops.anonymize import ANON_FILES
+    from dcmharness.interface.conform.ops.results import DUMP_FILES, STATS_FILES
+    from dcmharness.interface.conform.ops.runner import default_corpus
+    from dcmharness.interface.conform.ops.transcode import TRANSCODE_FILES
 
     names = {"dump": DUMP_FILES, "stats": STATS_FILES, "transcode": TRANSCODE_FILES, "anonymize": ANON_FILES}[op]
     files = default_corpus(op)
@@ -207,7 +207,7 @@ def test_default_corpora_exist(op: str) -> None:
 def test_cli_main_exit_codes(ct_small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from interface.ops_conformance import cli_main
+    from dcmharness.interface.conform.ops.runner import cli_main
 
     args = argparse.Namespace(
         op="stats",
@@ -229,9 +229,9 @@ def test_cli_main_exit_codes(ct_small: Path, tmp_path: Path, capsys: pytest.Capt
 
 
 def test_dcmharness_conform_op_reaches_the_ops_run(ct_small: Path, tmp_path: Path, capsys) -> None:
-    from interface.cli import main
-    from interface.cmd_conform import OPS as CLI_OPS
-    from interface.ops_conformance import OPS
+    from dcmharness.interface.cli.conform import OPS as CLI_OPS
+    from dcmharness.interface.cli.main import main
+    from dcmharness.interface.conform.ops.runner import OPS
 
     assert CLI_OPS == OPS  # the CLI offers exactly the ops the runner compares
     out = tmp_path / "hist"
@@ -245,8 +245,8 @@ def test_dcmharness_conform_op_reaches_the_ops_run(ct_small: Path, tmp_path: Pat
 
 
 def test_ops_report_html_shows_counts_findings_and_the_matrix(tmp_path: Path) -> None:
-    from interface import ops_html
-    from interface.conform_html import COLOURS
+    from dcmharness.interface.conform.ops import html as ops_html
+    from dcmharness.interface.conform.report_html import COLOURS
 
     def rec(profile: str, backend: str, status: str, **kw: Any) -> dict[str, Any]:
         return {"input": "/x/CT_small.dcm", "file": "CT_small.dcm", "profile": profile, "backend": backend,

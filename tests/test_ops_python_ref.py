@@ -11,7 +11,7 @@ import pydicom
 import pytest
 from pydicom.data import get_charset_files
 
-from backends.python_ref.ops_anonymize import (
+from dcmharness.backends.python_ref.ops_anonymize import (
     RESOLVED,
     method_codes,
     profile_table,
@@ -19,14 +19,14 @@ from backends.python_ref.ops_anonymize import (
     shift_date,
     shift_datetime,
 )
-from backends.python_ref.ops_dump import summarise
-from backends.python_ref.ops_stats import frame_histogram, frame_stats, histogram_range, percentile_key
-from contract.catalog import OPS
-from contract.ops_models import AnonymizeOptions, TranscodeOptions
-from contract.validation import parse_request
-from interface.api import run
-from interface.compare_ops import read_pixels, verify_anonymize, verify_transcode
-from interface.samples import find
+from dcmharness.backends.python_ref.ops_dump import summarise
+from dcmharness.backends.python_ref.ops_stats import frame_histogram, frame_stats, histogram_range, percentile_key
+from dcmharness.contract.catalog import OPS
+from dcmharness.contract.ops_models import AnonymizeOptions, TranscodeOptions
+from dcmharness.contract.validation import parse_request
+from dcmharness.interface.api import run
+from dcmharness.interface.conform.ops.verify import read_pixels, verify_anonymize, verify_transcode
+from dcmharness.interface.samples import find
 
 
 # -- contract ----------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def test_an_output_that_is_the_input_is_refused(ct_small: Path, tmp_path: Path) 
 
 
 def test_default_output_names(ct_small: Path, tmp_path: Path) -> None:
-    from interface.api import RunContext
+    from dcmharness.interface.api import RunContext
 
     ctx = RunContext(cwd=tmp_path)
     assert run({"op": "dump", "input": str(ct_small)}, ctx).outputs == [str(tmp_path / "CT_small.json")]
@@ -343,7 +343,7 @@ def test_verify_anonymize_catches_what_remains(ct_small: Path, tmp_path: Path) -
 
 
 def test_swap_bytes_per_word() -> None:
-    from backends.python_ref.ops_transcode import swap_bytes
+    from dcmharness.backends.python_ref.ops_transcode import swap_bytes
 
     assert swap_bytes(b"\x01\x02\x03\x04\x05", 2) == b"\x02\x01\x04\x03\x05"
     assert swap_bytes(b"\x01\x02\x03\x04", 4) == b"\x04\x03\x02\x01"
@@ -401,9 +401,9 @@ def test_stats_read_a_big_endian_modality_lut_in_the_files_byte_order(tmp_path: 
     twin (stats used to read the words little-endian whatever the file)."""
     import copy
 
-    from backends import registry
-    from interface.synth.cases_gray import modality_lut_desc0_signed
-    from interface.synth.dataset import write
+    from dcmharness.interface import registry
+    from dcmharness.interface.synth.cases_gray import modality_lut_desc0_signed
+    from dcmharness.interface.synth.dataset import write
 
     little = modality_lut_desc0_signed().ds
     big = copy.deepcopy(little)

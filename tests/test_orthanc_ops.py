@@ -1,8 +1,8 @@
-"""Orthanc's dump, info, transcode and anonymize (adapters/orthanc_ops.py).
+"""Orthanc's dump, info, transcode and anonymize (adapters/orthanc/ops.py).
 
 Without a server: golden request building (paths, headers, JSON bodies), bulk data shaping, multipart
 parsing and the refusal table. Live (``live``; skipped, saying why, without /usr/sbin/Orthanc): dump
-against python_ref's through ``interface.compare_ops`` (differences only where the registry explains them),
+against python_ref's through ``conform/ops_compare.py`` (differences only where the registry explains them),
 transcode to every supported lossless target (transfer syntax, SOP Instance UID, bit-identical pixels),
 anonymize checked with ``verify_anonymize`` (pixel data untouched, the input unmodified), and the server
 left empty after each request and stopped at the end.
@@ -21,8 +21,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from adapters.orthanc import OrthancAdapter
-from adapters.orthanc_ops import (
+from dcmharness.adapters.orthanc.adapter import OrthancAdapter
+from dcmharness.adapters.orthanc.ops import (
     REFUSED_TARGETS,
     TRANSCODE_TARGETS,
     anonymize_body,
@@ -37,13 +37,20 @@ from adapters.orthanc_ops import (
     profile_fixes,
     shape_dump,
 )
-from backends.preflight import inspect
-from contract.errors import HarnessError
-from contract.ops_models import LOSSLESS_TARGETS, TRANSFER_SYNTAXES, AnonymizeOptions, DumpOptions, TranscodeOptions
-from contract.validation import parse_request
-from interface import compare_ops, divergence
-from interface.api import run
-from interface.samples import find
+from dcmharness.backends.preflight import inspect
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.ops_models import (
+    LOSSLESS_TARGETS,
+    TRANSFER_SYNTAXES,
+    AnonymizeOptions,
+    DumpOptions,
+    TranscodeOptions,
+)
+from dcmharness.contract.validation import parse_request
+from dcmharness.interface.api import run
+from dcmharness.interface.conform import divergence
+from dcmharness.interface.conform.ops import compare_json, verify
+from dcmharness.interface.samples import find
 
 BASE = "http://127.0.0.1:8042"
 UIDS = ("1.2.3", "1.2.3.4", "1.2.3.4.5")
@@ -177,8 +184,8 @@ def test_input_without_uids_is_refused() -> None:
 # -- live -------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def orthanc() -> Iterator[OrthancAdapter]:
-    from adapters.orthanc_server import orthanc_pids
-    from backends import registry
+    from dcmharness.adapters.orthanc.server import orthanc_pids
+    from dcmharness.interface import registry
 
     if not os.path.exists("/usr/sbin/Orthanc") and not os.environ.get("DCMHARNESS_ORTHANC_URL"):
         pytest.skip("/usr/sbin/Orthanc is missing (apt-get install orthanc orthanc-dicomweb orthanc-gdcm)")
@@ -217,7 +224,8 @@ def test_live_dump_agrees_with_python_ref(orthanc: OrthancAdapter, tmp_path: Pat
     ref = _req("dump", name, tmp_path / "ref.json", "python_ref")
     got = _req("dump", name, tmp_path / "oc.json", "orthanc")
     assert ref.ok and got.ok, got.error
-    diffs = compare_ops.compare_dicom_json(compare_ops.load_json(ref.outputs[0]), compare_ops.load_json(got.outputs[0]))
+    a, b = compare_json.load_json(ref.outputs[0]), compare_json.load_json(got.outputs[0])
+    diffs = compare_json.compare_dicom_json(a, b)
     if diffs:
         case = divergence.Case(
             backend="orthanc",
@@ -232,7 +240,7 @@ def test_live_dump_agrees_with_python_ref(orthanc: OrthancAdapter, tmp_path: Pat
     info_ref, info_got = _req("info", name, None, "python_ref"), _req("info", name, None, "orthanc")
     assert info_got.ok, info_got.error
     if not diffs:
-        assert compare_ops.compare_info(info_ref.result, info_got.result) == []
+        assert compare_json.compare_info(info_ref.result, info_got.result) == []
     assert _stored(orthanc) == []
 
 
@@ -241,9 +249,9 @@ def test_live_dump_inlines_small_binary_values(orthanc: OrthancAdapter, tmp_path
     ref = _req("dump", "CT_small.dcm", tmp_path / "r.json", "python_ref", bulk_data="inline")
     got = _req("dump", "CT_small.dcm", tmp_path / "o.json", "orthanc", bulk_data="inline")
     assert ref.ok and got.ok, got.error
-    a, b = compare_ops.load_json(ref.outputs[0]), compare_ops.load_json(got.outputs[0])
+    a, b = compare_json.load_json(ref.outputs[0]), compare_json.load_json(got.outputs[0])
     assert "InlineBinary" in b["7FE00010"]
-    assert compare_ops.compare_dicom_json(a, b) == []
+    assert compare_json.compare_dicom_json(a, b) == []
 
 
 LOSSLESS_OK = [t for t in TRANSCODE_TARGETS if t in LOSSLESS_TARGETS]
@@ -252,7 +260,7 @@ LOSSLESS_OK = [t for t in TRANSCODE_TARGETS if t in LOSSLESS_TARGETS]
 @pytest.mark.live
 @pytest.mark.parametrize("name", ["CT_small.dcm", "US1_UNCR.dcm", "MR_small_RLE.dcm", "ExplVR_BigEnd.dcm"])
 def test_live_transcode_lossless(orthanc: OrthancAdapter, tmp_path: Path, name: str) -> None:
-    reference = compare_ops.read_pixels(find(name))
+    reference = verify.read_pixels(find(name))
     sop = str(pydicom.dcmread(find(name), stop_before_pixels=True).SOPInstanceUID)
     for target in LOSSLESS_OK:
         out = tmp_path / f"{target}.dcm"
@@ -262,8 +270,8 @@ def test_live_transcode_lossless(orthanc: OrthancAdapter, tmp_path: Path, name: 
         ds = pydicom.dcmread(out)
         assert str(ds.file_meta.TransferSyntaxUID) == uid
         assert str(ds.SOPInstanceUID) == sop
-        assert np.array_equal(compare_ops.read_pixels(out), reference), target
-        assert compare_ops.verify_transcode(find(name), out, uid, True)["problems"] == []
+        assert np.array_equal(verify.read_pixels(out), reference), target
+        assert verify.verify_transcode(find(name), out, uid, True)["problems"] == []
     assert _stored(orthanc, transcoding=True) == []
 
 
@@ -282,12 +290,12 @@ def test_live_transcode_lossy_gets_a_new_sop_instance_uid(orthanc: OrthancAdapte
     "name", ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm", "JPEG2000.dcm"]
 )
 def test_live_anonymize(orthanc: OrthancAdapter, tmp_path: Path, name: str) -> None:
-    digest = compare_ops.file_digest(find(name))
+    digest = verify.file_digest(find(name))
     out = tmp_path / "anon.dcm"
     resp = _req("anonymize", name, out, "orthanc")
     assert resp.ok, resp.error
-    assert compare_ops.verify_anonymize(find(name), out, {})["problems"] == []
-    assert compare_ops.file_digest(find(name)) == digest
+    assert verify.verify_anonymize(find(name), out, {})["problems"] == []
+    assert verify.file_digest(find(name)) == digest
     ds = pydicom.dcmread(out)
     assert ds.PatientIdentityRemoved == "YES" and str(ds.PatientID).startswith("ANON-")
     assert not any(elem.tag.is_private for elem in ds)

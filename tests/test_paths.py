@@ -18,9 +18,9 @@ import pydicom
 import pytest
 from PIL import Image
 
-from backends import registry
-from interface.api import RunContext, run
-from interface.samples import find
+from dcmharness.interface import registry
+from dcmharness.interface.api import RunContext, run
+from dcmharness.interface.samples import find
 
 MR = find("MR_small.dcm")  # 64 x 64 MONOCHROME2, explicit VR LE: every backend renders it
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from backends import registry
-from interface.api import run
-from interface.samples import find
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
+from dcmharness.interface.samples import find
 
 MR = str(find("MR_small.dcm"))
 

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from backends.python_ref import render_array
-from contract.errors import HarnessError
-from interface.samples import find, image_files
+from dcmharness.backends.python_ref import render_array
+from dcmharness.contract.errors import HarnessError
+from dcmharness.interface.samples import find, image_files
 
 #: Measured 2026-11-22 (pydicom 3.0.2, pylibjpeg 2.1 + libjpeg/openjpeg/rle): 155 of 161 render.
 MIN_RENDERED = 155

@@ -11,9 +11,9 @@ import pytest
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from interface.api import run
-from interface.synth import cases_color, cases_gray
-from interface.synth.dataset import write
+from dcmharness.interface.api import run
+from dcmharness.interface.synth import cases_color, cases_gray
+from dcmharness.interface.synth.dataset import write
 
 
 def _no_green_descriptor(ds: Dataset) -> None:
@@ -92,6 +92,6 @@ def test_stored_window_width_below_one_is_a_threshold(tmp_path: Path) -> None:
     built.ds.WindowCenter, built.ds.WindowWidth = 100, 0.5  # LINEAR needs w >= 1: read as w = 1
     path = tmp_path / "w05.dcm"
     write(built.ds, path)
-    from backends.python_ref import render_array
+    from dcmharness.backends.python_ref import render_array
 
     assert np.array_equal(render_array(str(path)), built.expected)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backends.python_ref import render_array
-from backends.python_ref.encode import encode, png_bytes, pnm_bytes, tiff_rgb16_bytes
-from interface.api import run
-from interface.samples import find
+from dcmharness.backends.python_ref import render_array
+from dcmharness.backends.python_ref.encode import encode, png_bytes, pnm_bytes, tiff_rgb16_bytes
+from dcmharness.interface.api import run
+from dcmharness.interface.samples import find
 
 RGB16 = (np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3) * 3000 + 7).astype(np.uint16)
 
@@ -35,7 +35,7 @@ def _png_pixels(data: bytes) -> tuple[dict[str, int], np.ndarray]:
         elif kind == b"IDAT":
             idat += body
         pos += 12 + length
-    from interface.rgb16 import unfilter
+    from dcmharness.interface.conform.rgb16 import unfilter
 
     data = zlib.decompress(idat)
     stride = len(data) // ihdr["h"] - 1
@@ -62,7 +62,7 @@ def test_png_gray16_by_pillow_and_by_hand(tmp_path: Path) -> None:
 
 
 def test_up_filter_rows_by_hand() -> None:
-    from backends.python_ref.encode import up_filtered_rows
+    from dcmharness.backends.python_ref.encode import up_filtered_rows
 
     samples = np.array([[10, 250, 3], [12, 4, 3], [0, 0, 255]], dtype=np.uint8)
     rows = up_filtered_rows(samples)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from backends.python_ref import color, decode, modality, overlays, presentation, voi
-from backends.python_ref.pipeline import overlay_fill, quantize
-from contract.errors import HarnessError
+from dcmharness.backends.python_ref import color, decode, modality, overlays, presentation, voi
+from dcmharness.backends.python_ref.pipeline import overlay_fill, quantize
+from dcmharness.contract.errors import HarnessError
 
 A = np.asarray
 
@@ -365,8 +365,8 @@ def test_packed_8bit_entries_in_big_endian_words() -> None:
 
 
 def test_check_color_options_16bit_only_for_writers_of_16bit_rgb() -> None:
-    from backends.python_ref.pipeline import check_color_options
-    from contract.options import ToImageOptions
+    from dcmharness.backends.python_ref.pipeline import check_color_options
+    from dcmharness.contract.options import ToImageOptions
 
     opts = ToImageOptions(bit_depth=16)
     check_color_options(opts, colour_16bit=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interface.conform import ConformConfig, run_conformance
-from interface.conform_thumbs import block_max, colormap, heatmap, scale_factor, thumbnail
+from dcmharness.interface.conform.runner import ConformConfig, run_conformance
+from dcmharness.interface.conform.thumbs import block_max, colormap, heatmap, scale_factor, thumbnail
 from tests.test_conform_fake import (  # noqa: F401 (fixtures)
     FAKE,
     PROFILE_STATUS,

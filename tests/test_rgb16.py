@@ -8,9 +8,9 @@ import zlib
 import numpy as np
 import pytest
 
-from backends.python_ref.encode import png_bytes, pnm_bytes
-from interface.compare import load_image
-from interface.rgb16 import PNG_SIGNATURE, _paeth, read_png_rgb16, read_ppm_rgb16, read_rgb16
+from dcmharness.backends.python_ref.encode import png_bytes, pnm_bytes
+from dcmharness.interface.conform.compare import load_image
+from dcmharness.interface.conform.rgb16 import PNG_SIGNATURE, _paeth, read_png_rgb16, read_ppm_rgb16, read_rgb16
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -12,21 +12,21 @@ from typing import Any
 import pytest
 from pydicom.dataset import Dataset
 
-from adapters.base import ToolInfo, check_capabilities
-from adapters.runner import ToolError, ToolRun
-from adapters.rust_render import (
+from dcmharness.adapters.base import ToolInfo, check_capabilities
+from dcmharness.adapters.runner import ToolError, ToolRun
+from dcmharness.adapters.rust_render import (
     RustRenderAdapter,
     build_ops_argv,
     capability_table,
     check_ops_input,
     parse_ops_result,
 )
-from backends import registry
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.ops_models import HistogramRequest, StatsRequest
-from interface.api import run
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.ops_models import HistogramRequest, StatsRequest
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
 
 TOOL = ToolInfo("/opt/bin/dicom-render", "0.1.0")
 IN = "/data/ct.dcm"
@@ -159,7 +159,7 @@ live = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
 
 @pytest.fixture()
 def registered(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setitem(registry.BACKENDS, "rust_render", "adapters.rust_render:RustRenderAdapter")
+    monkeypatch.setitem(registry.BACKENDS, "rust_render", "dcmharness.adapters.rust_render:RustRenderAdapter")
     yield
     registry.close_all()
 
@@ -191,7 +191,7 @@ CASES: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 def _sample(name: str) -> Path:
-    from interface.samples import find
+    from dcmharness.interface.samples import find
 
     try:
         return find(name)

@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from contract.schema import SCHEMA_DIR, render, schemas
+from dcmharness.contract.schema import SCHEMA_DIR, render, schemas
 
 EXAMPLES_OK = [
     {"op": "to_image", "input": "ct.dcm"},
@@ -46,7 +46,7 @@ EXAMPLES_BAD = [
 @pytest.mark.parametrize("name", sorted(schemas()))
 def test_committed_schema_matches_models(name: str) -> None:
     committed = (SCHEMA_DIR / name).read_text(encoding="utf-8")
-    assert committed == render(schemas()[name]), f"{name} drifted: run `python -m contract.schema --write`"
+    assert committed == render(schemas()[name]), f"{name} drifted: run `python -m dcmharness.contract.schema --write`"
 
 
 @pytest.mark.parametrize("example", EXAMPLES_OK)

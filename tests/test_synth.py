@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.python_ref import render_array
-from interface.synth import SynthCase, all_builders, generate
+from dcmharness.backends.python_ref import render_array
+from dcmharness.interface.synth import SynthCase, all_builders, generate
 
 NAMES = [b.__name__ for b in all_builders()]
 
@@ -84,7 +84,7 @@ def test_expected_values_are_hand_checkable(cases: dict[str, SynthCase]) -> None
 
 
 def test_synth_is_independent_of_the_renderer() -> None:
-    import interface.synth as synth
+    import dcmharness.interface.synth as synth
 
     for path in Path(synth.__file__).parent.glob("*.py"):
         text = path.read_text()
@@ -92,7 +92,7 @@ def test_synth_is_independent_of_the_renderer() -> None:
 
 
 def test_cli_writes_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from interface.cli import main
+    from dcmharness.interface.cli.main import main
 
     assert main(["synth", "--out", str(tmp_path), "--case", "rgb_planar1"]) == 0
     assert (tmp_path / "rgb_planar1.dcm").is_file() and (tmp_path / "rgb_planar1.npy").is_file()

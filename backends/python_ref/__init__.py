@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from backends.base import Availability, Backend, Outcome
+from dcmharness.backends.base import Availability, Backend, Outcome
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from backends.outputs import OutputPlan
-    from backends.preflight import InputInfo
-    from contract.models import RequestBase
+    from dcmharness.backends.outputs import OutputPlan
+    from dcmharness.backends.preflight import InputInfo
+    from dcmharness.contract.models import RequestBase
 
 
 class PythonRefBackend(Backend):
@@ -34,16 +34,16 @@ class PythonRefBackend(Backend):
         return {"to_image": {"options": "all", "formats": ["png", "jpeg", "tiff", "pnm"], "bit_depth": [8, 16]}}
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
-        from backends.python_ref import ops
+        from dcmharness.backends.python_ref import ops
 
         return ops.execute(request, info, plan)
 
 
 def render_array(path: str, frame: int = 0, **options: Any) -> np.ndarray:
     """Render one frame in-process and return the pixels (no file written). Raises ``HarnessError``."""
-    from backends.preflight import check_frame, inspect
-    from backends.python_ref.pipeline import render_frame
-    from contract.options import ToImageOptions
+    from dcmharness.backends.preflight import check_frame, inspect
+    from dcmharness.backends.python_ref.pipeline import render_frame
+    from dcmharness.contract.options import ToImageOptions
 
     opts = ToImageOptions.model_validate({"frame": frame, **options})
     info = inspect(path)

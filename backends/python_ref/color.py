@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.python_ref.modality import invalid_lut, lut_descriptor, packed_bytes
+from dcmharness.backends.python_ref.modality import invalid_lut, lut_descriptor, packed_bytes
 
 CHANNELS = ("Red", "Green", "Blue")
 

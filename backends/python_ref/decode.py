@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.errors import ErrorCode, HarnessError
 
 #: Transfer syntaxes whose Pixel Data is stored natively (deflate is inflated by pydicom on read).
 NATIVE_SYNTAXES = frozenset(

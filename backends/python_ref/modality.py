@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.errors import ErrorCode, HarnessError
 
 
 @dataclass(frozen=True)

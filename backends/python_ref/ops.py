@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.base import Outcome
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import RequestBase, ToImageRequest
-from contract.options import format_for
+from dcmharness.backends.base import Outcome
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.options import format_for
 
 
 def execute(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
     if isinstance(request, ToImageRequest):
         assert info is not None
         return to_image(request, info, plan)
-    from backends.python_ref.ops_dispatch import execute_op  # dump, info, stats, histogram, transcode, anonymize
+    from dcmharness.backends.python_ref.ops_dispatch import (
+        execute_op,  # dump, info, stats, histogram, transcode, anonymize
+    )
 
     return execute_op(request, info, plan)
 
 
 def to_image(request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
-    from backends.python_ref.encode import encode
-    from backends.python_ref.pipeline import render_frame
+    from dcmharness.backends.python_ref.encode import encode
+    from dcmharness.backends.python_ref.pipeline import render_frame
 
     opts = request.options
     fmt = format_for(request.output, opts)

@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from backends.base import Outcome
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from backends.python_ref.ops_transcode import drop_group_lengths
-from contract.errors import ErrorCode, HarnessError
-from contract.ops_models import AnonymizeOptions, AnonymizeRequest
+from dcmharness.backends.base import Outcome
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.backends.python_ref.ops_transcode import drop_group_lengths
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.ops_models import AnonymizeOptions, AnonymizeRequest
 
 #: The newest database first; the first importable one is used.
 TABLE_MODULES = (

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from backends.base import Outcome
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.models import RequestBase
-from contract.ops_models import (
+from dcmharness.backends.base import Outcome
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase
+from dcmharness.contract.ops_models import (
     AnonymizeRequest,
     DumpRequest,
     HistogramRequest,
@@ -24,27 +24,27 @@ def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -
     if info is None:
         raise HarnessError(ErrorCode.INTERNAL_ERROR, "the dispatcher gave no input description")
     if isinstance(request, DumpRequest):
-        from backends.python_ref.ops_dump import dump
+        from dcmharness.backends.python_ref.ops_dump import dump
 
         return dump(request, info, plan)
     if isinstance(request, InfoRequest):
-        from backends.python_ref.ops_dump import info_op
+        from dcmharness.backends.python_ref.ops_dump import info_op
 
         return info_op(request, info)
     if isinstance(request, StatsRequest):
-        from backends.python_ref.ops_stats import stats
+        from dcmharness.backends.python_ref.ops_stats import stats
 
         return stats(request, info)
     if isinstance(request, HistogramRequest):
-        from backends.python_ref.ops_stats import histogram
+        from dcmharness.backends.python_ref.ops_stats import histogram
 
         return histogram(request, info)
     if isinstance(request, TranscodeRequest):
-        from backends.python_ref.ops_transcode import transcode
+        from dcmharness.backends.python_ref.ops_transcode import transcode
 
         return transcode(request, info, plan)
     if isinstance(request, AnonymizeRequest):
-        from backends.python_ref.ops_anonymize import anonymize
+        from dcmharness.backends.python_ref.ops_anonymize import anonymize
 
         return anonymize(request, info, plan)
     op = getattr(request, "op", "?")

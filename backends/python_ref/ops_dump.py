@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from backends.base import Outcome
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.ops_models import DumpOptions, DumpRequest, InfoRequest
+from dcmharness.backends.base import Outcome
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.ops_models import DumpOptions, DumpRequest, InfoRequest
 
 #: Binary VRs: their values are bulk data above the threshold.
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})

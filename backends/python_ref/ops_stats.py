@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from backends.base import Outcome
-from backends.preflight import InputInfo, check_frame
-from contract.ops_models import HistogramOptions, HistogramRequest, StatsRequest
+from dcmharness.backends.base import Outcome
+from dcmharness.backends.preflight import InputInfo, check_frame
+from dcmharness.contract.ops_models import HistogramOptions, HistogramRequest, StatsRequest
 
 
 def percentile_key(p: float) -> str:
@@ -60,8 +60,8 @@ def frame_histogram(values: np.ndarray, bins: int, requested: list[float] | None
 
 def frame_values(info: InputInfo, frame: int, space: str) -> tuple[np.ndarray, str]:
     """The stored or modality values of one frame and the modality transform that produced them."""
-    from backends.python_ref.decode import decode_frame, little_endian_of
-    from backends.python_ref.modality import apply_modality
+    from dcmharness.backends.python_ref.decode import decode_frame, little_endian_of
+    from dcmharness.backends.python_ref.modality import apply_modality
 
     stored = decode_frame(info.dataset, frame, info.transfer_syntax)
     if space == "stored":

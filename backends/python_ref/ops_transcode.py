@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from backends.base import Outcome, unsupported
-from backends.outputs import OutputPlan
-from backends.preflight import InputInfo
-from contract.errors import ErrorCode, HarnessError
-from contract.ops_models import TRANSFER_SYNTAXES, TranscodeOptions, TranscodeRequest
+from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.ops_models import TRANSFER_SYNTAXES, TranscodeOptions, TranscodeRequest
 
 _UNCOMPRESSED = {"implicit_vr_little_endian", "explicit_vr_little_endian", "deflated_explicit_vr_little_endian"}
 #: Targets pydicom 3 cannot encode.

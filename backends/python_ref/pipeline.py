@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from backends.base import unsupported
-from backends.python_ref import color, decode, modality, overlays, presentation, voi
-from contract.errors import ErrorCode, HarnessError
-from contract.options import ToImageOptions
+from dcmharness.backends.base import unsupported
+from dcmharness.backends.python_ref import color, decode, modality, overlays, presentation, voi
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.options import ToImageOptions
 
 _GRAY_ONLY = ("window_center", "window_width", "window_preset", "voi_function", "voi_index")
 

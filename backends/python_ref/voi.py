@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.python_ref.modality import LUT, lut_lookup
+from dcmharness.backends.python_ref.modality import LUT, lut_lookup
 
 
 def window_linear(x: np.ndarray, c: float, w: float, ymax: float) -> np.ndarray:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from interface.synth.dataset import write
-from interface.synth.model import Builder, SynthCase
+from dcmharness.interface.synth.dataset import write
+from dcmharness.interface.synth.model import Builder, SynthCase
 
 __all__ = ["SynthCase", "all_builders", "generate"]
 
 
 def all_builders() -> list[Builder]:
-    from interface.synth import cases_codec, cases_color, cases_gray
+    from dcmharness.interface.synth import cases_codec, cases_color, cases_gray
 
     return [*cases_gray.CASES, *cases_codec.CASES, *cases_color.CASES]
 

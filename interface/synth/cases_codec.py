@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydicom.uid import DeflatedExplicitVRLittleEndian, JPEG2000Lossless
 
-from interface.synth import formulas as f
-from interface.synth.dataset import image_dataset, lut_item, sequence, set_pixels, to_words
-from interface.synth.model import Built
+from dcmharness.interface.synth import formulas as f
+from dcmharness.interface.synth.dataset import image_dataset, lut_item, sequence, set_pixels, to_words
+from dcmharness.interface.synth.model import Built
 
 R, C = 16, 32
 

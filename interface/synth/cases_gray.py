@@ -6,9 +6,9 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from interface.synth import formulas as f
-from interface.synth.dataset import image_dataset, lut_item, sequence, set_pixels, to_words
-from interface.synth.model import Built
+from dcmharness.interface.synth import formulas as f
+from dcmharness.interface.synth.dataset import image_dataset, lut_item, sequence, set_pixels, to_words
+from dcmharness.interface.synth.model import Built
 
 XA_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.12.1")  # X-Ray Angiographic Image Storage
 R, C = 16, 32  # every grayscale case is 16 rows x 32 columns unless said otherwise

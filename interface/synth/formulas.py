@@ -1,6 +1,6 @@
 """The standard's formulas, written again directly for the synthetic cases' expected renderings.
 
-Deliberately independent of ``backends.python_ref`` (never import it here): each function is the
+Deliberately independent of ``dcmharness.backends.python_ref`` (never import it here): each function is the
 PS3.3 text as a numpy expression, so a case's expected image checks the renderer rather than itself.
 """
 

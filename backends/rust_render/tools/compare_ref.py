@@ -18,9 +18,9 @@ import pydicom
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from backends.python_ref.pipeline import render_frame
-from contract.errors import HarnessError
-from contract.options import ToImageOptions
+from dcmharness.backends.python_ref.pipeline import render_frame
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.options import ToImageOptions
 
 BIN = Path(__file__).resolve().parents[1] / "target" / "release" / "dicom-render"
 PROFILES: list[dict[str, Any]] = [

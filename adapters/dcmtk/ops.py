@@ -1,0 +1,309 @@
+"""dcmtk's ops beyond ``to_image``: ``dump`` and ``info`` (dcm2json), ``transcode`` (dcmconv, dcmcrle,
+dcmcjpeg, dcmcjpls; dcmdjpeg, dcmdrle, dcmdjpls to decompress).
+
+"dcmtk" stays one backend: ``adapters/dcmtk.py`` owns ``to_image`` and its class is decorated with
+``@with_ops``, which adds these ops (everything else is delegated to the decorated class). The tools are
+looked up next to the main dcmtk binary, else on PATH. Facts (dcmtk 3.6.7, Debian 12):
+
+- ``dcm2json`` has no bulk data option: binary values are always written as InlineBinary; the adapter
+  honours ``bulk_data: "omit"`` by dropping the InlineBinary of binary values over ``bulk_threshold``
+  bytes from the tool's output (the attribute stays, with its vr).
+- ``dcmconv`` / ``dcmcrle`` / ``dcmcjpeg`` / ``dcmcjpls`` cannot decode compressed input ("no conversion
+  from compressed original"): compressed inputs go to an uncompressed target through the matching
+  decoder (``dcmdjpeg``, ``dcmdrle``, ``dcmdjpls``) and are refused for other targets; deflate from a
+  compressed input is refused too. No JPEG 2000 codec in the free dcmtk.
+- ``+q`` (dcmcjpeg) and ``+md`` (dcmcjpls) imply a new SOP Instance UID (lossy); lossless runs keep it.
+- dcm2json converts text to UTF-8 with the character set library dcmtk was built with (Debian: glibc
+  iconv, without ISO 2022 IR 87): "'ISO 2022 IR 87' is not supported by the utilized character set
+  conversion library" becomes ``unsupported_option`` (field ``input``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any, TypeVar
+
+from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
+from dcmharness.adapters.runner import ToolError, ToolRun, run_tool
+from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.models import RequestBase
+from dcmharness.contract.ops_models import DumpRequest, InfoRequest, TranscodeOptions, TranscodeRequest
+
+EXTRA_OPS = ("dump", "info", "transcode")
+
+#: Contract target -> (tool, flags) for an uncompressed input.
+ENCODE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "explicit_vr_little_endian": ("dcmconv", ("+te",)),
+    "implicit_vr_little_endian": ("dcmconv", ("+ti",)),
+    "deflated_explicit_vr_little_endian": ("dcmconv", ("+td",)),
+    "rle_lossless": ("dcmcrle", ("+un",)),
+    "jpeg_lossless_sv1": ("dcmcjpeg", ("+e1", "+un")),
+    "jpeg_baseline": ("dcmcjpeg", ("+eb",)),
+    "jpeg_ls_lossless": ("dcmcjpls", ("+el", "+un")),
+    "jpeg_ls_near_lossless": ("dcmcjpls", ("+en",)),
+}
+#: Compressed input transfer syntax -> the dcmtk decoder that reads it.
+DECODERS: dict[str, str] = {
+    "1.2.840.10008.1.2.4.50": "dcmdjpeg",
+    "1.2.840.10008.1.2.4.51": "dcmdjpeg",
+    "1.2.840.10008.1.2.4.57": "dcmdjpeg",
+    "1.2.840.10008.1.2.4.70": "dcmdjpeg",
+    "1.2.840.10008.1.2.5": "dcmdrle",
+    "1.2.840.10008.1.2.4.80": "dcmdjpls",
+    "1.2.840.10008.1.2.4.81": "dcmdjpls",
+}
+UNCOMPRESSED_TS = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+#: How dcm2json says its build cannot convert the input's character set (Debian's dcmtk uses glibc iconv,
+#: which lacks e.g. ISO 2022 IR 87): reported as ``unsupported_option`` on ``input``, not as a failure.
+CHARSET_UNSUPPORTED = "is not supported by the utilized character set conversion library"
+
+
+def ops_capabilities() -> dict[str, dict[str, Capability]]:
+    """The capability table of the extra ops (the same for every dcmtk 3.6.x)."""
+    return {
+        "dump": {"bulk_data": True, "bulk_threshold": True, "include_meta": True},
+        "info": {"include_private": True},
+        "transcode": {
+            "transfer_syntax": tuple(ENCODE),
+            "quality": True,
+            "near_lossless": True,
+            "compression_ratio": False,
+        },
+    }
+
+
+def sibling(tool: ToolInfo, name: str) -> str:
+    """``name`` next to the main dcmtk binary if it is there, else on PATH, else the bare name."""
+    candidate = os.path.join(os.path.dirname(tool.path), name)
+    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate
+    return shutil.which(name) or name
+
+
+def transcode_step(options: TranscodeOptions, input_ts: str | None) -> tuple[str, list[str]]:
+    """(tool, flags) for one transcode, or ``unsupported`` / ``unsupported_transfer_syntax``. Pure."""
+    target = options.transfer_syntax
+    if target not in ENCODE:
+        raise unsupported("transfer_syntax", f"dcmtk has no encoder for {target} (no JPEG 2000 in free dcmtk)")
+    tool, flags = ENCODE[target]
+    extra: list[str] = []
+    if options.quality is not None:
+        extra += ["+q", str(options.quality)]
+    if target == "jpeg_ls_near_lossless":
+        extra += ["+md", str(options.near_lossless or 2)]
+    if input_ts is None or input_ts in UNCOMPRESSED_TS:
+        return tool, [*flags, *extra]
+    decoder = DECODERS.get(input_ts)
+    if decoder is None:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, f"dcmtk cannot decode transfer syntax {input_ts}", "input"
+        )
+    if target == "explicit_vr_little_endian":
+        return decoder, ["+te"]
+    if target == "implicit_vr_little_endian":
+        return decoder, ["+ti"]
+    raise HarnessError(
+        ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+        f"dcmtk 3.6 cannot re-encode compressed input ({input_ts}) to {target}: its encoders read uncompressed "
+        "data only",
+        "input",
+    )
+
+
+def build_ops_argv(request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+    """The argv of one extra op (pure apart from locating the sibling binary)."""
+    if info is None:
+        raise HarnessError(ErrorCode.INTERNAL_ERROR, "no input description")
+    src = os.path.abspath(str(info.path))
+    if isinstance(request, DumpRequest):
+        argv = [sibling(tool, "dcm2json")]
+        if request.options.include_meta:
+            argv.append("+m")
+        return [*argv, src, os.path.abspath(str(plan.targets[0].temp))]
+    if isinstance(request, InfoRequest):
+        return [sibling(tool, "dcm2json"), "+m", "-fc", src]
+    if isinstance(request, TranscodeRequest):
+        name, flags = transcode_step(request.options, info.transfer_syntax)
+        return [sibling(tool, name), *flags, src, os.path.abspath(str(plan.targets[0].temp))]
+    raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"dcmtk does not implement op {getattr(request, 'op', '?')!r}")
+
+
+def omit_bulk(model: Any, threshold: int) -> Any:
+    """Drop InlineBinary values of binary VRs longer than ``threshold`` bytes (recursively). Pure."""
+    if isinstance(model, dict):
+        out: dict[str, Any] = {}
+        for key, value in model.items():
+            if (
+                isinstance(value, dict)
+                and value.get("vr") in BINARY_VRS
+                and isinstance(value.get("InlineBinary"), str)
+                and _b64_len(value["InlineBinary"]) > threshold
+            ):
+                out[key] = {"vr": value["vr"]}
+            else:
+                out[key] = omit_bulk(value, threshold)
+        return out
+    if isinstance(model, list):
+        return [omit_bulk(v, threshold) for v in model]
+    return model
+
+
+def _b64_len(text: str) -> int:
+    stripped = text.rstrip("=")
+    return len(stripped) * 3 // 4
+
+
+def parse_json_output(data: bytes, argv: list[str], run: ToolRun | None) -> dict[str, Any]:
+    try:
+        model = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ToolError(
+            ErrorCode.BACKEND_FAILED, f"dcm2json wrote invalid JSON: {exc}", argv, run.stderr_text if run else None
+        ) from None
+    if not isinstance(model, dict):
+        raise ToolError(ErrorCode.BACKEND_FAILED, "dcm2json wrote no JSON object", argv, None)
+    return model
+
+
+def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+    """Run one extra op with dcmtk's tools and shape its result like python_ref's."""
+    from dcmharness.backends.python_ref.ops_dump import summarise
+    from dcmharness.backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
+
+    tool = adapter.tool()
+    if tool is None:
+        raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
+    argv = build_ops_argv(request, info, plan, tool)
+    run = run_tool(argv, timeout=request.timeout)
+    if run.returncode != 0 and CHARSET_UNSUPPORTED in run.stderr_text:
+        line = next(ln for ln in run.stderr_text.splitlines() if CHARSET_UNSUPPORTED in ln)
+        error = ToolError(ErrorCode.UNSUPPORTED_OPTION, f"dcm2json: {line.removeprefix('E: ')}", argv, run.stderr_text)
+        error.field = "input"
+        raise error
+    adapter.interpret(run, plan)
+    stderr = run.stderr_text or None
+    assert info is not None
+    if isinstance(request, InfoRequest):
+        model = parse_json_output(run.stdout, argv, run)
+        return Outcome(
+            result=summarise(model, info.transfer_syntax, request.options.include_private), command=argv, stderr=stderr
+        )
+    temp = plan.targets[0].temp
+    if not temp.exists() or temp.stat().st_size == 0:
+        raise ToolError(ErrorCode.BACKEND_FAILED, f"{os.path.basename(argv[0])} wrote no output", argv, stderr)
+    if isinstance(request, DumpRequest):
+        model = parse_json_output(temp.read_bytes(), argv, run)
+        if request.options.bulk_data == "omit":
+            model = omit_bulk(model, request.options.bulk_threshold)
+            temp.write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        result = {
+            "attributes": len(model),
+            "transfer_syntax": info.transfer_syntax,
+            "bulk_data": request.options.bulk_data,
+        }
+        return Outcome(result=result, command=argv, stderr=stderr)
+    assert isinstance(request, TranscodeRequest)
+    written = written_transfer_syntax(temp)
+    if written != request.options.uid:
+        raise ToolError(
+            ErrorCode.BACKEND_FAILED,
+            f"{os.path.basename(argv[0])} wrote transfer syntax {written}, not {request.options.uid}",
+            argv,
+            stderr,
+        )
+    return Outcome(result=transcode_result(request.options, info, temp), command=argv, stderr=stderr)
+
+
+def check_json_input(info: InputInfo | None) -> None:
+    """dcm2json 3.6.7 stops on encapsulated pixel data ("JSON InlineBinary encoding not supported for
+    compressed pixel data", exit 81): refused before running."""
+    if info is not None and info.has_pixel_data and info.transfer_syntax not in UNCOMPRESSED_TS:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"dcm2json cannot write compressed pixel data ({info.transfer_syntax}) as JSON",
+            "input",
+        )
+
+
+def check_transcode_input(request: TranscodeRequest, info: InputInfo | None) -> None:
+    """Refusals that depend on the input, before anything runs."""
+    if info is None:
+        return
+    transcode_step(request.options, info.transfer_syntax)
+    if request.options.transfer_syntax == "jpeg_ls_near_lossless" and (
+        info.pixel_representation == 1 or info.photometric == "PALETTE COLOR"
+    ):
+        raise unsupported(
+            "transfer_syntax",
+            'dcmcjpls near-lossless refuses signed and PALETTE COLOR data ("Unsupported pixel representation / '
+            'photometric interpretation for near-lossless JPEG-LS compression")',
+        )
+    if request.options.transfer_syntax == "jpeg_baseline" and info.bits_stored > 8:
+        raise unsupported("transfer_syntax", f"JPEG baseline is 8-bit; the input has {info.bits_stored} bits stored")
+
+
+T = TypeVar("T", bound=ToolAdapter)
+
+
+def with_ops(cls: type[T]) -> type[T]:
+    """Class decorator for dcmtk's adapter: adds dump, info and transcode; delegates everything else."""
+
+    class WithOps(cls):  # type: ignore[valid-type,misc]
+        ops = (*cls.ops, *(op for op in EXTRA_OPS if op not in cls.ops))
+
+        def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
+            table: dict[str, dict[str, Capability]] = dict(super().capabilities_for(version))
+            table.update(ops_capabilities())
+            return table
+
+        def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+            if getattr(request, "op", "") not in EXTRA_OPS:
+                warnings: list[str] = super().check_input(request, info)
+                return warnings
+            if isinstance(request, TranscodeRequest):
+                check_transcode_input(request, info)
+            else:
+                check_json_input(info)
+            return []
+
+        def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+            if getattr(request, "op", "") not in EXTRA_OPS:
+                outcome: Outcome = super().execute(request, info, plan)
+                return outcome
+            return execute_op(self, request, info, plan)
+
+    WithOps.__name__ = cls.__name__
+    WithOps.__qualname__ = cls.__qualname__
+    WithOps.__module__ = cls.__module__
+    WithOps.__doc__ = cls.__doc__
+    return WithOps  # type: ignore[return-value]
+
+
+class DcmtkOpsAdapter(ToolAdapter):
+    """dcmtk's extra ops alone (for tests and for a build without ``adapters/dcmtk.py``)."""
+
+    name = "dcmtk"
+    description = "OFFIS dcmtk: dcm2json, dcmconv, dcmcrle, dcmcjpeg, dcmcjpls."
+    tools = ("dcm2json",)
+    env_var = "DCMTK_HOME"
+    install_hint = "apt-get install dcmtk"
+    ops = EXTRA_OPS
+
+    def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
+        return ops_capabilities()
+
+    def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, TranscodeRequest):
+            check_transcode_input(request, info)
+        else:
+            check_json_input(info)
+        return []
+
+    def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        return execute_op(self, request, info, plan)

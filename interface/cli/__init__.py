@@ -1,0 +1,3 @@
+"""The command line: ``main.py`` parses the subcommand and calls one module per command (``run``, ``backends``,
+``schema``, ``synth``, ``conform``).
+"""

@@ -1,0 +1,400 @@
+"""The fuzzer: mutated real sample files through every backend; each request must get a structured answer.
+
+    .venv/bin/python -m dcmharness.interface.fuzz --cases 10000 --backends python_ref,dcmtk
+
+Each case takes a real sample file, applies one structure-aware mutation (``dcmharness.interface.fuzz.mutations``:
+truncation at every kind of boundary, bit flips, corrupted lengths and VRs, absurd rows/columns/frames/
+bits, broken encapsulation, a lying transfer syntax) and sends one ``to_image`` request per backend
+through the dispatcher (``dcmharness.interface.api.run``), in a forked worker (its peak resident memory, the
+external tools' included, is checked against ``--rss-limit-mb``; RLIMIT_AS is only a safety net).
+
+A case *fails* for a backend when: the worker crashed (a segfault in a decoder would take a whole run
+down), it did not answer within its deadline (hang), the response is not a valid contract response,
+the error is ``internal_error`` (a bug), memory ran out or the peak resident memory went over the
+limit (an absurd size was allocated instead of refused), the input file changed, or ``ok`` came with
+an output file that does not exist.
+Exit status: 0 no failure, 1 failures, 2 unusable arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from dcmharness.interface.fuzz.mutations import Mutation, mutate
+
+#: Small real sample files covering the encodings: native LE/BE/implicit, multi-frame, colour, palette,
+#: RLE, JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000, deflate.
+SEEDS: tuple[str, ...] = (
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "MR_small_implicit.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_RLE.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
+    "MR_small_jp2klossless.dcm",
+    "emri_small.dcm",
+    "rtdose_1frame.dcm",
+    "SC_rgb_small_odd.dcm",
+    "SC_rgb_rle.dcm",
+    "SC_rgb_jpeg_dcmtk.dcm",
+    "SC_rgb_jpeg_gdcm.dcm",
+    "SC_rgb_gdcm_KY.dcm",
+    "JPEG-lossy.dcm",
+    "JPEGLSNearLossless_16.dcm",
+    "JPEG2000.dcm",
+    "OBXXXX1A_rle.dcm",
+    "image_dfl.dcm",
+)
+
+#: The options of each case's request, picked at random.
+OPTION_SETS: tuple[dict[str, Any], ...] = (
+    {},
+    {},
+    {"voi": "minmax"},
+    {"voi": "none", "bit_depth": 16},
+    {"window_center": 40.0, "window_width": 400.0},
+    {"frame": "all"},
+)
+
+FAILURES = ("crash", "hang", "unstructured", "internal", "memory", "input_modified", "missing_output")
+OOM_MESSAGE = "out of memory while processing the input"
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    index: int
+    seed_file: str
+    kind: str
+    detail: str
+    options: dict[str, Any]
+
+
+@dataclass
+class Answer:
+    """What one backend answered to one case (``status``: ok, error, or a failure kind)."""
+
+    backend: str
+    status: str
+    code: str | None = None
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class FuzzReport:
+    cases: int = 0
+    requests: int = 0
+    backends: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, dict[str, int]] = field(default_factory=dict)  # backend -> status/code -> count
+    kinds: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+def make_case(index: int, seed: int, seeds: dict[str, bytes]) -> tuple[CaseSpec, bytes]:
+    """Case ``index`` of run ``seed``: deterministic, independent of the other cases."""
+    rng = random.Random(f"{seed}:{index}")
+    name = rng.choice(sorted(seeds))
+    mutation: Mutation = mutate(seeds[name], rng)
+    options = dict(rng.choice(OPTION_SETS))
+    return CaseSpec(index, name, mutation.kind, mutation.detail, options), mutation.data
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def classify(resp: Any, input_changed: bool) -> tuple[str, str | None, str]:
+    """(status, code, message) of one response: ok / error, or the failure it shows."""
+    from dcmharness.contract.errors import ErrorCode
+    from dcmharness.contract.models import Response
+
+    if input_changed:
+        return "input_modified", None, "the input file changed"
+    try:
+        checked = Response.model_validate_json(resp.model_dump_json())
+    except Exception as exc:  # pragma: no cover - a broken response model
+        return "unstructured", None, f"{type(exc).__name__}: {exc}"[:300]
+    if checked.ok:
+        missing = [p for p in checked.outputs if not Path(p).is_file()]
+        if missing or not checked.outputs:
+            return "missing_output", None, f"ok but no file at {missing or '(no outputs)'}"
+        return "ok", None, ""
+    err = checked.error
+    if err is None:
+        return "unstructured", None, "ok is false but there is no error"
+    known = {c.value for c in ErrorCode}
+    if err.code not in known:
+        return "unstructured", err.code, f"unknown error code {err.code!r}"
+    if err.code == ErrorCode.INTERNAL_ERROR:
+        return "internal", err.code, err.message[:300]
+    if err.code == ErrorCode.INPUT_TOO_LARGE and err.message == OOM_MESSAGE:
+        return "memory", err.code, err.message
+    return "error", err.code, err.message[:300]
+
+
+def run_case(path: Path, options: dict[str, Any], backends: list[str], timeout: float) -> list[Answer]:
+    """Every backend's answer to one mutated input (runs in the worker process)."""
+    from dcmharness.interface.api import run
+
+    answers = []
+    fmt = "png"
+    for name in backends:
+        out = path.parent / f"{name}.{fmt}"
+        before = _sha(path)
+        started = time.perf_counter()
+        request = {
+            "id": name,
+            "op": "to_image",
+            "input": str(path),
+            "output": str(out),
+            "backend": name,
+            "overwrite": True,
+            "timeout": timeout,
+            "options": options,
+        }
+        resp = run(request)
+        status, code, message = classify(resp, _sha(path) != before)
+        answers.append(Answer(name, status, code, message, round(time.perf_counter() - started, 4)))
+        for p in path.parent.glob(f"{name}*"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+    return answers
+
+
+def _worker(
+    conn: Connection,
+    path: str,
+    options: dict[str, Any],
+    backends: list[str],
+    timeout: float,
+    address_space_mb: int,
+    rss_limit_mb: int,
+) -> None:
+    if address_space_mb > 0:  # a safety net only: decoders reserve far more address space than they touch
+        limit = address_space_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        answers = run_case(Path(path), options, backends, timeout)
+        rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        rss_mb = rss / 1024
+        if rss_limit_mb > 0 and rss_mb > rss_limit_mb:
+            answers = [
+                Answer(a.backend, "memory", a.code, f"peak RSS {rss_mb:.0f} MB > {rss_limit_mb} MB; {a.message}")
+                for a in answers
+            ]
+        conn.send(([asdict(a) for a in answers], rss_mb))
+    except BaseException as exc:  # reported as a crash of every backend of the case
+        conn.send(([asdict(Answer(b, "crash", None, f"{type(exc).__name__}: {exc}"[:300])) for b in backends], 0.0))
+    finally:
+        conn.close()
+
+
+def available_backends(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The named backends that can run here, and why the others cannot."""
+    from dcmharness.interface import registry
+
+    ok, skipped = [], {}
+    for name in names:
+        avail = registry.get(name).availability()
+        if avail.available:
+            ok.append(name)
+        else:
+            skipped[name] = avail.reason or "unavailable"
+    return ok, skipped
+
+
+def load_seeds(names: tuple[str, ...] = SEEDS) -> dict[str, bytes]:
+    from dcmharness.interface.samples import find
+
+    seeds = {}
+    for name in names:
+        with contextlib.suppress(KeyError):
+            seeds[name] = find(name).read_bytes()
+    return seeds
+
+
+@dataclass
+class _Running:
+    proc: Any
+    conn: Connection
+    spec: CaseSpec
+    data: bytes
+    workdir: Path
+    deadline: float
+
+
+def run_fuzz(
+    cases: int,
+    backends: list[str],
+    *,
+    seed: int = 0,
+    jobs: int = 2,
+    timeout: float = 20.0,
+    address_space_mb: int = 16384,
+    rss_limit_mb: int = 1024,
+    keep: Path | None = None,
+    progress: bool = False,
+    deadline: float | None = None,
+) -> FuzzReport:
+    """Run ``cases`` mutated inputs through ``backends`` (unavailable ones are skipped, with the reason)."""
+    import dcmharness.interface.api  # noqa: F401 - imported before forking: workers start warm
+
+    usable, skipped = available_backends(backends)
+    report = FuzzReport(backends=usable, skipped=skipped)
+    seeds = load_seeds()
+    ctx = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    root = Path(tempfile.mkdtemp(prefix="dcmharness-fuzz-"))
+    codes: dict[str, Counter[str]] = {b: Counter() for b in usable}
+    kinds: Counter[str] = Counter()
+    # an in-process backend has no timeout of its own: the worker's deadline is the guard
+    deadline_s = deadline if deadline is not None else timeout * max(1, len(usable)) + 30
+    pending = iter(range(cases))
+    running: list[_Running] = []
+    done = 0
+    try:
+        while True:
+            while len(running) < max(1, jobs):
+                index = next(pending, None)
+                if index is None:
+                    break
+                spec, data = make_case(index, seed, seeds)
+                workdir = root / f"case_{index:06d}"
+                workdir.mkdir()
+                path = workdir / "input.dcm"
+                path.write_bytes(data)
+                parent, child = ctx.Pipe(duplex=False)
+                proc = ctx.Process(
+                    target=_worker,
+                    args=(child, str(path), spec.options, usable, timeout, address_space_mb, rss_limit_mb),
+                )
+                proc.start()
+                child.close()
+                running.append(_Running(proc, parent, spec, data, workdir, time.monotonic() + deadline_s))
+            if not running:
+                break
+            ready = wait([r.conn for r in running], timeout=1.0)
+            now = time.monotonic()
+            for r in list(running):
+                answers: list[Answer] | None = None
+                if r.conn in ready:
+                    try:
+                        raw, rss = r.conn.recv()
+                        answers = [Answer(**a) for a in raw]
+                        report.peak_rss_mb = max(report.peak_rss_mb, rss)
+                    except (EOFError, OSError):
+                        r.proc.join(5)
+                        answers = [Answer(b, "crash", None, f"worker died (exit {r.proc.exitcode})") for b in usable]
+                elif now > r.deadline:
+                    r.proc.kill()
+                    answers = [Answer(b, "hang", None, f"no answer within {deadline_s:g} s") for b in usable]
+                if answers is None:
+                    continue
+                running.remove(r)
+                r.proc.join(5)
+                r.conn.close()
+                kinds[r.spec.kind] += 1
+                for a in answers:
+                    codes[a.backend][a.code or a.status] += 1
+                    if a.status in FAILURES:
+                        report.failures.append({**asdict(r.spec), **asdict(a)})
+                        if keep is not None:
+                            keep.mkdir(parents=True, exist_ok=True)
+                            (keep / f"case_{r.spec.index:06d}.dcm").write_bytes(r.data)
+                            (keep / f"case_{r.spec.index:06d}.{a.backend}.json").write_text(
+                                json.dumps({**asdict(r.spec), **asdict(a)}, indent=2)
+                            )
+                shutil.rmtree(r.workdir, ignore_errors=True)
+                done += 1
+                report.requests += len(answers)
+                if progress and done % 500 == 0:
+                    print(f"fuzz: {done}/{cases} cases, {len(report.failures)} failures", file=sys.stderr)
+    finally:
+        for r in running:
+            r.proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+    report.cases = done
+    report.codes = {b: dict(sorted(c.items())) for b, c in codes.items()}
+    report.kinds = dict(sorted(kinds.items()))
+    report.seconds = round(time.perf_counter() - started, 1)
+    report.peak_rss_mb = round(report.peak_rss_mb, 1)
+    return report
+
+
+def format_report(report: FuzzReport) -> str:
+    lines = [
+        f"fuzz: {report.cases} cases, {report.requests} requests, {report.failed} failures, "
+        f"{report.seconds} s, peak worker RSS {report.peak_rss_mb} MB",
+        "mutations: " + ", ".join(f"{k} {v}" for k, v in report.kinds.items()),
+    ]
+    for backend, counts in report.codes.items():
+        lines.append(f"{backend}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for name, why in report.skipped.items():
+        lines.append(f"{name}: skipped ({why})")
+    for f in report.failures[:50]:
+        lines.append(
+            f"FAIL case {f['index']} {f['backend']} {f['status']}: {f['seed_file']} {f['kind']} "
+            f"({f['detail']}) options={json.dumps(f['options'])}: {f['message']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dcmharness.interface.fuzz", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=300, help="number of mutated inputs (default 300)")
+    parser.add_argument("--backends", default="python_ref", help="comma-separated backend names")
+    parser.add_argument("--seed", type=int, default=0, help="run seed (cases are reproducible from it)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cases run at once")
+    parser.add_argument("--timeout", type=float, default=20.0, help="per-request timeout of external tools (s)")
+    parser.add_argument("--rss-limit-mb", type=int, default=1024, help="peak resident memory a case may use")
+    parser.add_argument("--address-space-mb", type=int, default=16384, help="RLIMIT_AS per worker (0 = none)")
+    parser.add_argument("--keep", metavar="DIR", help="write each failing input and its answer to DIR")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    from dcmharness.interface import registry
+
+    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in names if b not in registry.names()]
+    if unknown or args.cases < 0:
+        print(f"fuzz: unknown backend(s) {unknown}; known: {', '.join(registry.names())}", file=sys.stderr)
+        return 2
+    report = run_fuzz(
+        args.cases,
+        names,
+        seed=args.seed,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        address_space_mb=args.address_space_mb,
+        rss_limit_mb=args.rss_limit_mb,
+        keep=Path(args.keep) if args.keep else None,
+        progress=not args.json,
+    )
+    print(json.dumps(asdict(report), indent=2) if args.json else format_report(report))
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
