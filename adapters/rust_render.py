@@ -90,6 +90,7 @@ def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
             for name in (
                 "format", "bit_depth", "quality", "png_compression", "window_center", "window_width",
                 "voi_function", "voi", "voi_index", "modality_lut", "presentation", "overlays", "overlay_value",
+                "colormap",
             )
         },
         "stats": {"values": True, "percentiles": True},
@@ -129,6 +130,8 @@ def option_args(opts: ToImageOptions, fmt: str) -> list[str]:
         args += ["--overlays", ",".join(str(p) for p in sorted(opts.overlays)) or "none"]
     if opts.overlay_value is not None:
         args += ["--overlay-value", str(opts.overlay_value)]
+    if opts.colormap is not None:
+        args += ["--colormap", opts.colormap]
     return args
 
 
@@ -165,7 +168,7 @@ def batch_options(opts: ToImageOptions, fmt: str) -> dict[str, Any]:
     if window is not None:
         out["window_center"], out["window_width"] = window
     for name in ("bit_depth", "quality", "png_compression", "voi_function", "voi", "voi_index", "modality_lut",
-                 "presentation", "overlays", "overlay_value"):  # fmt: skip
+                 "presentation", "overlays", "overlay_value", "colormap"):  # fmt: skip
         value = getattr(opts, name)
         if value != ToImageOptions.model_fields[name].default:
             out[name] = value

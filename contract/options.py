@@ -12,6 +12,25 @@ VoiSource = Literal["auto", "window", "lut", "minmax", "none"]
 VoiFunction = Literal["linear", "linear_exact", "sigmoid"]
 Presentation = Literal["auto", "identity", "inverse"]
 WindowPresetName = Literal["soft_tissue", "lung", "bone", "brain", "liver", "mediastinum"]
+#: A well-known colour palette (PS3.6 Annex B), by the option's name or by its SOP Instance UID.
+ColormapName = Literal[
+    "hot_iron", "pet", "hot_metal_blue", "pet_20_step", "spring", "summer", "fall", "winter",
+    "1.2.840.10008.1.5.1", "1.2.840.10008.1.5.2", "1.2.840.10008.1.5.3", "1.2.840.10008.1.5.4",
+    "1.2.840.10008.1.5.5", "1.2.840.10008.1.5.6", "1.2.840.10008.1.5.7", "1.2.840.10008.1.5.8",
+]  # fmt: skip
+
+#: The well-known colour palettes of PS3.6 Annex B (Table B.1-1): option name -> (Content Label
+#: (0070,0080), SOP Instance UID).
+WELL_KNOWN_PALETTES: dict[str, tuple[str, str]] = {
+    "hot_iron": ("HOT_IRON", "1.2.840.10008.1.5.1"),
+    "pet": ("PET", "1.2.840.10008.1.5.2"),
+    "hot_metal_blue": ("HOT_METAL_BLUE", "1.2.840.10008.1.5.3"),
+    "pet_20_step": ("PET_20_STEP", "1.2.840.10008.1.5.4"),
+    "spring": ("SPRING", "1.2.840.10008.1.5.5"),
+    "summer": ("SUMMER", "1.2.840.10008.1.5.6"),
+    "fall": ("FALL", "1.2.840.10008.1.5.7"),
+    "winter": ("WINTER", "1.2.840.10008.1.5.8"),
+}
 
 #: The common CT window presets as (center, width), in Hounsfield units.
 WINDOW_PRESETS: dict[str, tuple[float, float]] = {
@@ -87,6 +106,11 @@ class ToImageOptions(_Options):
     )
     modality_lut: bool = Field(True, description="Apply the Modality LUT stage (rescale or LUT).")
     presentation: Presentation = Field("auto", description="Presentation LUT shape override.")
+    colormap: ColormapName | None = Field(
+        None,
+        description="Pseudo-colour a grayscale image with a well-known palette (PS3.6 Annex B), by name or "
+        "SOP Instance UID, after the presentation stage: RGB output.",
+    )
     overlays: bool | list[int] = Field(
         True,
         description="Burn in overlays: all (true), none (false), or these 0-based planes.",
@@ -158,6 +182,14 @@ class ToImageOptions(_Options):
     def non_default(self) -> dict[str, object]:
         """The options the request set to something other than the default (for capability checks)."""
         return self.model_dump(exclude_defaults=True)
+
+
+def palette_name(colormap: str) -> str:
+    """The option name of a well-known palette given by name or SOP Instance UID (``colormap``'s values)."""
+    for name, (_label, uid) in WELL_KNOWN_PALETTES.items():
+        if colormap in (name, uid):
+            return name
+    raise OptionError("colormap", f"{colormap!r} is not a well-known colour palette of PS3.6 Annex B")
 
 
 def format_for(output: str | None, options: ToImageOptions) -> str:

@@ -39,6 +39,7 @@ def test_every_stage_has_cases() -> None:
         "planar1",
         "ybr_full_native",
         "ybr_full_422",
+        "colormap",
     ):
         assert any(needle in n for n in NAMES), needle
 

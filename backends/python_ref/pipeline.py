@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from dcmharness.backends.base import unsupported
-from dcmharness.backends.python_ref import color, decode, modality, overlays, presentation, voi
+from dcmharness.backends.python_ref import color, decode, modality, output_lut, overlays, presentation, voi
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.options import ToImageOptions
 
-_GRAY_ONLY = ("window_center", "window_width", "window_preset", "voi_function", "voi_index")
+_GRAY_ONLY = ("window_center", "window_width", "window_preset", "voi_function", "voi_index", "colormap")
 
 #: An overlay fill: a gray level, or an RGB triple on colour output.
 Fill = int | tuple[int, int, int]
@@ -165,7 +165,8 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
         image = quantize(color.scale_samples(rgb, bits, ymax), ymax)
         image, shown = _burn_overlays(ds, frame, options, image, None, fill, little)
         return Rendered(image=image, frame=frame, mode="RGB" if ymax == 255 else "RGB;16", overlays=shown)
-    fill = overlay_fill(options.overlay_value, ymax, colour=False)
+    pseudo = options.colormap is not None
+    fill = overlay_fill(options.overlay_value, ymax, colour=pseudo)
     decoded = decode.decode_words(ds, frame, transfer_syntax)
     stored = decode.stored_values(decoded.words, lay)
     values, mod = modality.apply_modality(stored, ds, frame, options.modality_lut, little)
@@ -173,12 +174,17 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
     invert = presentation.should_invert(lay.photometric, _first(ds.get("PresentationLUTShape")), options.presentation)
     if invert:
         y = presentation.invert(y, ymax)
-    image = quantize(y, ymax)
+    if options.colormap is not None:
+        image = output_lut.apply_colormap(y, ymax, options.colormap)
+        mode = "RGB" if ymax == 255 else "RGB;16"
+    else:
+        image = quantize(y, ymax)
+        mode = "L" if ymax == 255 else "I;16"
     image, shown = _burn_overlays(ds, frame, options, image, decoded.words, fill, little)
     return Rendered(
         image=image,
         frame=frame,
-        mode="L" if ymax == 255 else "I;16",
+        mode=mode,
         voi=voi_info,
         modality=mod,
         inverted=invert,

@@ -108,6 +108,11 @@ PROFILES: dict[str, Profile] = {
             fidelity_margin_db=3.0,
         ),
         Profile(
+            "colormap",
+            "pseudo-colour through the PET palette of PS3.6 B.1.2 after the default VOI (RGB output)",
+            lambda i: {"colormap": "pet"} if _gray(i) else None,
+        ),
+        Profile(
             SYNTHETIC, "a synthetic case's own options (interface/synth manifest; synthetic files only)", lambda i: None
         ),
     ]

@@ -19,9 +19,9 @@ __all__ = ["SynthCase", "all_builders", "generate"]
 
 
 def all_builders() -> list[Builder]:
-    from dcmharness.interface.synth import cases_codec, cases_color, cases_gray
+    from dcmharness.interface.synth import cases_codec, cases_color, cases_colormap, cases_gray
 
-    return [*cases_gray.CASES, *cases_codec.CASES, *cases_color.CASES]
+    return [*cases_gray.CASES, *cases_codec.CASES, *cases_color.CASES, *cases_colormap.CASES]
 
 
 def generate(out_dir: Path, names: list[str] | None = None) -> list[SynthCase]:

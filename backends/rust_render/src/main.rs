@@ -8,6 +8,7 @@ mod jpeg_dct;
 mod jpeg_enc;
 mod jpeg_lossless;
 mod options;
+mod palettes;
 mod pixels;
 mod render;
 mod rle;
@@ -43,6 +44,8 @@ Options (the contract's to_image options):
   --voi-index N                 0-based stored window / VOI LUT (with --voi window|lut)
   --no-modality-lut             skip the modality LUT stage (rescale / LUT)
   --presentation auto|identity|inverse
+  --colormap NAME|UID           pseudo-colour through a PS3.6 Annex B palette (hot_iron, pet, hot_metal_blue,
+                                pet_20_step, spring, summer, fall, winter or 1.2.840.10008.1.5.1-8): RGB output
   --overlays all|none|0,2,5     overlay planes to burn in (default all)
   --overlay-value V             gray level, or #rrggbb on colour images
   --overwrite                   replace existing outputs
@@ -199,6 +202,7 @@ fn cli(args: Vec<String>) -> Result<()> {
                 pairs.push(("voi_index".to_string(), num(&v, "--voi-index")?))
             }
             "--presentation" => pairs.push(("presentation".to_string(), J::String(value("--presentation")?))),
+            "--colormap" => pairs.push(("colormap".to_string(), J::String(value("--colormap")?))),
             "--overlays" => {
                 let v = value("--overlays")?;
                 let j = match v.as_str() {

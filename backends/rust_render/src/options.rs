@@ -38,6 +38,8 @@ pub struct Options {
     pub presentation: String,
     pub overlays: Overlays,
     pub overlay_value: Option<OverlayValue>,
+    /// A well-known palette's option name (given by name or SOP Instance UID).
+    pub colormap: Option<String>,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             presentation: "auto".into(),
             overlays: Overlays::All,
             overlay_value: None,
+            colormap: None,
         }
     }
 }
@@ -204,6 +207,18 @@ impl Builder {
                 }
             }
             "modality_lut" => o.modality_lut = v.as_bool().ok_or_else(|| bad("modality_lut", "modality_lut must be true or false"))?,
+            "colormap" => {
+                let known = |s: &str| {
+                    crate::palettes::PALETTES.iter().find(|p| p.0 == s || p.1 == s).map(|p| p.0.to_string())
+                };
+                o.colormap = match v {
+                    J::Null => None,
+                    _ => match text(v).as_deref().and_then(known) {
+                        Some(name) => Some(name),
+                        None => return Err(bad("colormap", "colormap must be a well-known palette of PS3.6 Annex B (name or SOP Instance UID)")),
+                    },
+                }
+            }
             "presentation" => {
                 o.presentation = match text(v) {
                     Some(s) if ["auto", "identity", "inverse"].contains(&s.as_str()) => s,

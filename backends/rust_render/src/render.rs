@@ -314,6 +314,9 @@ fn check_colour_options(o: &Options) -> Result<()> {
     if o.presentation != "auto" {
         return Err(unsupported("presentation", "presentation"));
     }
+    if o.colormap.is_some() {
+        return Err(unsupported("colormap", "colormap"));
+    }
     if !o.modality_lut {
         return Err(unsupported("modality_lut", "modality_lut"));
     }
@@ -324,7 +327,7 @@ fn check_colour_options(o: &Options) -> Result<()> {
 pub fn preflight(info: &ImageInfo, o: &Options) -> Result<()> {
     if is_colour(info) {
         check_colour_options(o)?;
-    } else if let Some(OverlayValue::Rgb(_)) = o.overlay_value {
+    } else if let (Some(OverlayValue::Rgb(_)), None) = (&o.overlay_value, &o.colormap) {
         return Err(Error::option("overlay_value", "a colour overlay_value needs a colour image; give a gray level"));
     }
     Ok(())
@@ -364,18 +367,29 @@ pub fn render_frame(file: &DicomFile, info: &ImageInfo, frame: usize, o: &Option
                 || ds.str(tag(0x2050, 0x0020)).map(|s| s.to_uppercase() == "INVERSE").unwrap_or(false)
         }
     };
-    let mut data: Vec<u16> = if invert {
-        y.iter().map(|&v| quantize(ymax - v, ymax)).collect()
-    } else {
-        y.iter().map(|&v| quantize(v, ymax)).collect()
+    let p_values = y.iter().map(|&v| if invert { ymax - v } else { v });
+    let (mut data, channels, fill): (Vec<u16>, usize, Vec<u16>) = match &o.colormap {
+        Some(name) => {
+            let table = palette(name)?;
+            let scale = if o.bit_depth == 16 { 257 } else { 1 };
+            let mut out = Vec::with_capacity(n * 3);
+            for p in p_values {
+                let rgb = table[palette_index(p, ymax)];
+                out.extend(rgb.iter().map(|&c| c as u16 * scale));
+            }
+            (out, 3, overlay_rgb(o, ymax).to_vec())
+        }
+        None => {
+            let gray = match o.overlay_value {
+                Some(OverlayValue::Gray(g)) => g as u16,
+                _ => ymax as u16,
+            };
+            (p_values.map(|v| quantize(v, ymax)).collect(), 1, vec![gray])
+        }
     };
-    let gray = match o.overlay_value {
-        Some(OverlayValue::Gray(g)) => g as u16,
-        _ => ymax as u16,
-    };
-    let shown = burn_overlays(ds, info, frame, o, &raw, &mut data, 1, &[gray]);
+    let shown = burn_overlays(ds, info, frame, o, &raw, &mut data, channels, &fill);
     Ok(Rendered {
-        image: Image { width: info.cols, height: info.rows, channels: 1, bit_depth: o.bit_depth, data },
+        image: Image { width: info.cols, height: info.rows, channels, bit_depth: o.bit_depth, data },
         voi,
         modality: Some(modality_name),
         inverted: invert,
@@ -508,14 +522,7 @@ fn render_colour(ds: &DataSet, info: &ImageInfo, frame: usize, o: &Options, raw:
     } else {
         return Err(Error::decode(format!("{} samples per pixel with {} is not supported", info.spp, info.photometric)));
     }
-    let value = match o.overlay_value {
-        Some(OverlayValue::Rgb(c)) => {
-            let k = if o.bit_depth == 16 { 257 } else { 1 };
-            [c[0] as u16 * k, c[1] as u16 * k, c[2] as u16 * k]
-        }
-        Some(OverlayValue::Gray(g)) => [g as u16; 3],
-        None => [ymax as u16; 3],
-    };
+    let value = overlay_rgb(o, ymax);
     let shown = burn_overlays(ds, info, frame, o, raw, &mut data, 3, &value);
     Ok(Rendered {
         image: Image { width: info.cols, height: info.rows, channels: 3, bit_depth: o.bit_depth, data },
@@ -524,6 +531,40 @@ fn render_colour(ds: &DataSet, info: &ImageInfo, frame: usize, o: &Options, raw:
         inverted: false,
         overlays: shown,
     })
+}
+
+/// The overlay fill on colour output: `#rrggbb` (x257 at 16 bits), a gray level g as (g, g, g), default white.
+fn overlay_rgb(o: &Options, ymax: f64) -> [u16; 3] {
+    match o.overlay_value {
+        Some(OverlayValue::Rgb(c)) => {
+            let k = if o.bit_depth == 16 { 257 } else { 1 };
+            [c[0] as u16 * k, c[1] as u16 * k, c[2] as u16 * k]
+        }
+        Some(OverlayValue::Gray(g)) => [g as u16; 3],
+        None => [ymax as u16; 3],
+    }
+}
+
+/// The entries of a well-known palette (PS3.6 Annex B) by its option name.
+fn palette(name: &str) -> Result<&'static [[u8; 3]; 256]> {
+    crate::palettes::PALETTES
+        .iter()
+        .find(|p| p.0 == name)
+        .map(|p| &p.2)
+        .ok_or_else(|| Error::option("colormap", format!("unknown palette {:?}", name)))
+}
+
+/// The Output LUT's index of a P-value on [0, ymax]: `floor(p * 255 / ymax + 0.5)`, clipped to 0..255.
+#[inline]
+pub fn palette_index(p: f64, ymax: f64) -> usize {
+    let t = (p * (255.0 / ymax) + 0.5).floor();
+    if t.is_nan() || t <= 0.0 {
+        0
+    } else if t >= 255.0 {
+        255
+    } else {
+        t as usize
+    }
 }
 
 /// A palette LUT: plain (0028,120x) or segmented (0028,122x) data expanded (C.7.9.2).
@@ -715,6 +756,27 @@ mod tests {
         assert_eq!(window_sigmoid(10.0, 10.0, 20.0, 255.0), 127.5);
         // x = c + w/4: 255/(1+e^-1) = 186.4198...
         assert!((window_sigmoid(15.0, 10.0, 20.0, 255.0) - 186.41987).abs() < 1e-3);
+    }
+
+    #[test]
+    fn palette_index_rounds_and_clips() {
+        assert_eq!(palette_index(-3.0, 255.0), 0);
+        assert_eq!(palette_index(127.49, 255.0), 127);
+        assert_eq!(palette_index(127.5, 255.0), 128);
+        assert_eq!(palette_index(300.0, 255.0), 255);
+        assert_eq!(palette_index(257.0 * 200.0, 65535.0), 200);
+        assert_eq!(palette_index(257.0 * 200.0 - 128.0, 65535.0), 200);
+        assert_eq!(palette_index(257.0 * 200.0 - 129.0, 65535.0), 199);
+    }
+
+    #[test]
+    fn palettes_hold_the_standard_entries() {
+        // PS3.6 (2013) Table B.1.1.2-2 Hot Iron: row 0 (0,0,0), row 82 (164,0,0); tail of PET 20 Step (B.1.4)
+        let hot = palette("hot_iron").unwrap();
+        assert_eq!((hot[0], hot[1], hot[82], hot[121]), ([0, 0, 0], [2, 0, 0], [164, 0, 0], [242, 0, 0]));
+        let step = palette("pet_20_step").unwrap();
+        assert_eq!((step[192], step[204], step[217]), ([208, 144, 0], [192, 96, 0], [176, 48, 0]));
+        assert!(palette("viridis").is_err());
     }
 
     #[test]
