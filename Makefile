@@ -9,7 +9,7 @@ JOBS ?= 2
 
 .PHONY: setup run test lint pytest cargo-test schema bench clean
 
-setup: $(STAMPS)/apt $(STAMPS)/venv rust java
+setup: $(STAMPS)/apt $(STAMPS)/venv rust java $(STAMPS)/npm-cornerstone
 	@$(PY) -m compileall -q contract adapters backends interface dcmharness benchmarks  # bytecode, as an install would (PYTHONDONTWRITEBYTECODE may be set)
 	@echo "setup: ready"
 
@@ -42,6 +42,13 @@ rust: $(STAMPS)/apt
 # The project's PixelMed launchers (compiled against Debian's jar).
 java: $(STAMPS)/apt
 	@bash adapters/pixelmed/build.sh
+
+# The cornerstone backend's page: Cornerstone3D and puppeteer-core from npm (pinned lockfile), bundled by esbuild.
+CORNERSTONE := adapters/cornerstone
+$(STAMPS)/npm-cornerstone: $(CORNERSTONE)/package.json $(CORNERSTONE)/package-lock.json $(CORNERSTONE)/build.mjs $(CORNERSTONE)/page/entry.mjs $(CORNERSTONE)/page/index.html
+	@mkdir -p $(STAMPS)
+	cd $(CORNERSTONE) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && node build.mjs
+	@touch $@
 
 schema: $(STAMPS)/venv
 	$(PY) -m dcmharness.contract.schema --write

@@ -22,6 +22,7 @@ BACKENDS: dict[str, str] = {
     "gdcm": "dcmharness.adapters.gdcm:GdcmAdapter",
     "rust_render": "dcmharness.adapters.rust_render:RustRenderAdapter",
     "dicom_rs": "dcmharness.adapters.dicom_rs.render:DicomRsAdapter",
+    "cornerstone": "dcmharness.adapters.cornerstone.adapter:CornerstoneAdapter",
 }
 
 _instances: dict[str, Backend] = {}
