@@ -40,7 +40,8 @@ CAPS = capability_table()["to_image"]
         ({"modality_lut": False}, "modality_lut"),
         ({"overlays": [0]}, "overlays"),
         ({"overlay_value": 100}, "overlay_value"),
-        ({"colormap": "hot_iron"}, "colormap"),
+        ({"colormap": "spring"}, "colormap"),
+        ({"colormap": "1.2.840.10008.1.5.8"}, "colormap"),  # Winter: Cornerstone's Winter is another map
     ],
 )
 def test_refusals(options: dict[str, object], field: str) -> None:
@@ -52,7 +53,8 @@ def test_refusals(options: dict[str, object], field: str) -> None:
 @pytest.mark.parametrize(
     "options",
     [{}, {"window_center": 40, "window_width": 400}, {"window_preset": "lung", "voi_function": "linear"},
-     {"overlays": False}, {"frame": "all"}, {"format": "png", "png_compression": 9}],
+     {"overlays": False}, {"frame": "all"}, {"format": "png", "png_compression": 9}, {"colormap": "hot_iron"},
+     {"colormap": "1.2.840.10008.1.5.4"}],
 )  # fmt: skip
 def test_accepted(options: dict[str, object]) -> None:
     check_capabilities(ToImageOptions.model_validate(options), CAPS, "cornerstone")
@@ -62,9 +64,11 @@ def test_driver_request(ct_small: Path) -> None:
     info = inspect(str(ct_small))
     opts = ToImageOptions.model_validate({"window_preset": "bone"})
     assert driver_request(7, opts, info, 2) == {
-        "id": 7, "input": str(ct_small.resolve()), "frame": 2, "window": [400.0, 1800.0]
+        "id": 7, "input": str(ct_small.resolve()), "frame": 2, "window": [400.0, 1800.0], "colormap": None
     }  # fmt: skip
     assert driver_request(8, ToImageOptions(), info, 0)["window"] is None
+    assert driver_request(9, ToImageOptions(colormap="1.2.840.10008.1.5.3"), info, 0)["colormap"] == "hotMetalBlue"
+    assert driver_request(9, ToImageOptions(colormap="pet_20_step"), info, 0)["colormap"] == "pet20Step"
 
 
 def _answer(rgb: np.ndarray, color: bool = False) -> dict[str, object]:
@@ -128,6 +132,8 @@ def test_version_is_the_installed_core(tmp_path: Path) -> None:
         ("liver_1frame.dcm", {}, ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, "input"),  # 1-bit
         ("rtdose_1frame.dcm", {}, ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, "input"),  # 32-bit
         ("MR-SIEMENS-DICOM-WithOverlays.dcm", {}, ErrorCode.UNSUPPORTED_OPTION, "options.overlays"),
+        ("US1_UNCR.dcm", {"colormap": "pet"}, ErrorCode.UNSUPPORTED_OPTION, "options.colormap"),
+        ("MR2_UNCR.dcm", {"colormap": "pet"}, ErrorCode.UNSUPPORTED_OPTION, "options.colormap"),  # slope 3.774114
     ],
 )
 def test_input_refusals(name: str, options: dict[str, object], code: ErrorCode, field: str) -> None:
@@ -147,3 +153,4 @@ def test_overlays_false_is_honoured_on_overlay_files() -> None:
     info = inspect(str(find("MR-SIEMENS-DICOM-WithOverlays.dcm")))
     refusals(ToImageOptions(overlays=False), info)  # no exception
     refusals(ToImageOptions(), inspect(str(find("CT_small.dcm"))))
+    refusals(ToImageOptions(colormap="pet"), inspect(str(find("CT_small.dcm"))))  # slope 1, intercept -1024

@@ -57,7 +57,12 @@ def _render(backend: str, src: Path, out: Path, options: dict[str, Any]) -> np.n
 
 
 @live
-@pytest.mark.parametrize("options", [{}, {"window_center": 40, "window_width": 400}, {"window_preset": "brain"}])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"window_center": 40, "window_width": 400}, {"window_preset": "brain"}, {"colormap": "hot_iron"},
+     {"colormap": "1.2.840.10008.1.5.2", "window_center": 40, "window_width": 400}, {"colormap": "hot_metal_blue"},
+     {"colormap": "pet_20_step"}],
+)  # fmt: skip
 def test_agrees_with_python_ref(tmp_path: Path, ct_small: Path, mr_small: Path, options: dict[str, Any]) -> None:
     try:
         for src in (ct_small, mr_small):

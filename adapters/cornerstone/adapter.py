@@ -30,7 +30,7 @@ from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
-from dcmharness.contract.options import ToImageOptions, format_for
+from dcmharness.contract.options import ToImageOptions, format_for, palette_name
 
 CHROMIUM_ENV = "DCMHARNESS_CHROMIUM"
 CHROMIUM = "/usr/bin/chromium"
@@ -53,7 +53,8 @@ def capability_table() -> dict[str, dict[str, Capability]]:
             "voi": ("auto",),
             "modality_lut": (True,),
             "presentation": ("auto",),
-            "overlays": (True, False),  # it draws none: overlays true on a file with overlays is a finding
+            "overlays": (True, False),  # it draws none: overlays true on a file with overlays is refused
+            "colormap": _colormap,
         }
     }
 
@@ -83,6 +84,19 @@ def refusals(options: ToImageOptions, info: InputInfo) -> None:
             f"cornerstone does not render {info.bits_allocated}-bit Bits Allocated images",
             "input",
         )
+    if options.colormap is not None and info.is_color:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_OPTION,
+            "colormap applies to grayscale images only; this image is colour",
+            "options.colormap",
+        )
+    if options.colormap is not None and not _integer_rescale(info):
+        # observed: the pseudo-colour path never answers (60 s) on non-integer modality values
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_OPTION,
+            "cornerstone's pseudo-colour path does not render non-integer modality values (Rescale Slope/Intercept)",
+            "options.colormap",
+        )
     if options.overlays is not False and info.overlay_planes:
         # no overlay code in @cornerstonejs/core's CPU renderer (dist/esm/RenderingEngine/helpers/cpuFallback/)
         raise HarnessError(
@@ -92,14 +106,39 @@ def refusals(options: ToImageOptions, info: InputInfo) -> None:
         )
 
 
+#: The well-known palettes Cornerstone's CPU renderer has under its own ids (core/dist/esm/constants/
+#: cpuColormaps.js: hotIron, pet, hotMetalBlue, pet20Step); its Spring, Summer, Autumn and Winter are other maps.
+CPU_COLORMAPS = {"hot_iron": "hotIron", "pet": "pet", "hot_metal_blue": "hotMetalBlue", "pet_20_step": "pet20Step"}
+
+
+def _colormap(value: Any, options: ToImageOptions) -> str | None:
+    """hot_iron, pet, hot_metal_blue, pet_20_step (by name or UID): Cornerstone has no other of PS3.6 Annex B."""
+    if value is None or palette_name(value) in CPU_COLORMAPS:
+        return None
+    return "its CPU colormaps hold Hot Iron, PET, Hot Metal Blue and PET 20 Step only (PS3.6 B.1.1-B.1.4)"
+
+
+def _integer_rescale(info: InputInfo) -> bool:
+    """Whether the top-level Rescale Slope and Intercept (absent: 1 and 0) are integers."""
+    ds = info.dataset
+    try:
+        values = [float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)]
+    except (TypeError, ValueError):
+        return False
+    return all(v.is_integer() for v in values)
+
+
 def driver_request(ident: int, options: ToImageOptions, info: InputInfo, frame: int) -> dict[str, Any]:
-    """One request line for driver.mjs (pure): the file, the 0-based frame, the explicit window if any."""
+    """One request line for driver.mjs (pure): the file, the 0-based frame, the explicit window if any, the
+    Cornerstone colormap id if any."""
     window = options.explicit_window()
+    colormap = CPU_COLORMAPS[palette_name(options.colormap)] if options.colormap is not None else None
     return {
         "id": ident,
         "input": os.path.abspath(str(info.path)),
         "frame": frame,
         "window": list(window) if window is not None else None,
+        "colormap": colormap,
     }
 
 

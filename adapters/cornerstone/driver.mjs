@@ -83,7 +83,7 @@ async function handle(req) {
   const work = (async () => {
     if (!page) page = await newPage();
     const imageId = `wadouri:${origin}/dicom/${token}${frame}`;
-    return page.evaluate((r) => window.dcmhRender(r), { imageId, window: req.window });
+    return page.evaluate((r) => window.dcmhRender(r), { imageId, window: req.window, colormap: req.colormap || null });
   })();
   work.catch(() => {}); // a late failure after a timeout is not an unhandled rejection
   try {

@@ -20,6 +20,9 @@ window.dcmhRender = async function dcmhRender(request) {
   // loaded first with the helper's own load options, to size the canvas 1:1.
   const imageId = request.imageId;
   const image = await imageLoader.loadAndCacheImage(imageId, { useRGBA: true, requestType: 'thumbnail' });
+  if (request.colormap) {
+    image.colormap = request.colormap; // getDefaultViewport takes the image's colormap: the pseudo-colour path
+  }
   const canvas = document.createElement('canvas');
   canvas.width = image.columns;
   canvas.height = image.rows;
