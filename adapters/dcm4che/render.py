@@ -24,6 +24,10 @@ they are checked against the source, not the tool):
   LINEAR); the Modality transform cannot be switched off.
 - It exits 0 when a conversion fails: it prints ``Failed to convert <file>: <message>`` on stdout, so
   failure is read from stdout and from the missing file.
+- What it cannot read is refused from the header before the JVM starts (``limits.py``, causes in its
+  docstring): 1-bit and 32-bit samples, 16-bit colour, the VOI it cannot be asked for (min-max or full range
+  on files whose functional groups carry a window; min-max after a Modality LUT Sequence), and the transfer
+  syntaxes the installed distribution has no reader for (OpenCV codecs present or not: ``install.py``).
 
 ``build_argv`` (every op) and ``plan_calls`` are pure functions of the requests and headers (golden-tested).
 """
@@ -42,6 +46,13 @@ from typing import Any
 from dcmharness.adapters import header
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
 from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op
+from dcmharness.adapters.dcm4che.install import opencv_installed
+from dcmharness.adapters.dcm4che.limits import (
+    decodable,
+    sample_format_refusal,
+    transfer_syntax_refusal,
+    voi_refusal,
+)
 from dcmharness.adapters.dcm4che.ops import DCM4CHE
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
@@ -264,8 +275,29 @@ class Dcm4cheAdapter(ToolAdapter):
     install_hint = "see adapters/dcm4che/README.md (unpack dcm4che-5.x-bin.zip, set DCM4CHE_HOME)"
     ops = ("to_image", *DCM4CHE.ops)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._opencv: dict[str, bool] = {}  # tool path -> OpenCV codecs installed
+
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
         return {**capability_table(), **DCM4CHE.capabilities()}
+
+    def opencv(self) -> bool:
+        """Whether the found dcm2jpg has its OpenCV codecs (``install.py``); False when none is found."""
+        tool = self.tool()
+        if tool is None:
+            return False
+        if tool.path not in self._opencv:
+            self._opencv[tool.path] = opencv_installed(tool.path)
+        return self._opencv[tool.path]
+
+    def capabilities(self) -> dict[str, Any]:
+        caps = super().capabilities()
+        if "to_image" in caps:
+            opencv = self.opencv()
+            caps["to_image"]["transfer_syntaxes"] = sorted(decodable(opencv))
+            caps["to_image"]["codecs"] = "OpenCV (lib/<os-arch>/libopencv_java)" if opencv else "JDK and RLE only"
+        return caps
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if getattr(request, "op", "") in DCM4CHE.ops:
@@ -277,6 +309,10 @@ class Dcm4cheAdapter(ToolAdapter):
         fmt = format_for(request.output, opts)
         if fmt not in FORMATS:
             raise unsupported("format", f"dcm2jpg (ImageIO) cannot write {fmt}; use png, jpeg or tiff")
+        refusal = transfer_syntax_refusal(info.transfer_syntax, info.bits_stored, self.opencv())
+        refusal = refusal or sample_format_refusal(info.bits_allocated, info.samples_per_pixel)
+        if refusal is not None:
+            raise refusal
         if info.is_color:
             from dcmharness.backends.python_ref.pipeline import check_color_options
 
@@ -287,6 +323,9 @@ class Dcm4cheAdapter(ToolAdapter):
         if source in ("minmax", "none") and stored:
             what = "min-max auto-window" if source == "minmax" else "--noauto (full range)"
             raise unsupported("voi", f"dcm2jpg applies {what} only to files without stored windows or VOI LUTs")
+        refusal = voi_refusal(source, opts.voi, ds)
+        if refusal is not None:
+            raise refusal
         if source == "window" and header.window_function(opts, ds, source) != "linear":
             raise unsupported(
                 "voi_function",
