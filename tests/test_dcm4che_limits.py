@@ -76,7 +76,14 @@ def _check(path: Path | str, **options: Any) -> HarnessError | None:
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    names = ["per_frame_voi", "modality_lut_none_range", "bits32_unsigned", "big_endian_32bit_signed", "rgb_16bit_out8"]
+    names = [
+        "per_frame_voi",
+        "modality_lut_none_range",
+        "bits32_unsigned",
+        "big_endian_32bit_signed",
+        "rgb_16bit_out8",
+        "sigmoid_option_signed",
+    ]
     cases = synth.generate(tmp_path_factory.mktemp("synth-dcm4che"), names)
     return {c.name: c.path for c in cases}
 
@@ -195,6 +202,41 @@ def test_no_min_max_after_a_modality_lut(synthetic: dict[str, Path], without_cod
 def test_functional_group_voi_reader() -> None:
     assert limits.functional_group_voi(inspect(str(find("eCT_Supplemental.dcm"))).dataset)
     assert not limits.functional_group_voi(inspect(str(find("CT_small.dcm"))).dataset)
+
+
+# -- windows dcm2jpg's lookup table cannot hold ----------------------------------------------------------------
+def test_a_stored_window_outside_the_stored_range_is_refused(synthetic: dict[str, Path], without_codecs: Path) -> None:
+    """sigmoid_option_signed: signed 12-bit (-2048..2047) with the stored window 3000/10; dcm2jpg 5.35 failed
+    with "-947" (a table of 10 - (9 - (2047 - 2995)) = -947 entries)."""
+    for options in ({}, {"voi": "window"}, {"format": "jpeg"}):
+        err = _check(synthetic["sigmoid_option_signed"], **options)
+        assert err is not None and (err.code, err.field) == ("unsupported_option", "options.voi"), options
+        assert "-947 entries" in err.message
+    assert _check(synthetic["sigmoid_option_signed"], window_center=0, window_width=1024) is None
+
+
+def test_an_explicit_window_outside_the_stored_range_is_refused(without_codecs: Path) -> None:
+    err = _check(find("CT_small.dcm"), window_center=100000, window_width=10)  # far above any HU
+    assert err is not None and (err.code, err.field) == ("unsupported_option", "options.window_center")
+    assert _check(find("CT_small.dcm"), window_center=40, window_width=400) is None
+
+
+@pytest.mark.parametrize(
+    ("window", "rescale", "stored", "size"),
+    [
+        ((3000, 10), (1, 0), (-2048, 2047), -947),  # measured: "-947"
+        ((261, 10), (1, 0), (0, 255), 0),  # one above the top: an empty table ("Index -1 out of bounds")
+        ((260, 10), (1, 0), (0, 255), 1),  # its last entry still inside: rendered
+        ((-100, 10), (1, 0), (0, 255), -95),  # wholly below
+        ((100, 1), (1, 0), (0, 255), 2),  # w = 1: two entries from round(99.5) = 100
+        ((10, 5), (0.5, 0), (0, 4095), 10),  # linear_half_borders
+        ((40, 400), (1, -1024), (0, 4095), 400),  # a CT window
+    ],
+)
+def test_window_table_size(
+    window: tuple[float, float], rescale: tuple[float, float], stored: tuple[int, int], size: int
+) -> None:
+    assert limits.window_table_size(*window, *rescale, *stored) == size
 
 
 # -- OpenCV detection from the folder layout ---------------------------------------------------------------------

@@ -12,11 +12,16 @@ read"), and were measured live in issue 20 with dcm4che 5.35.0:
 - colour keeps its sample depth (``createColorModel(bitsStored, ...)``): 16-bit RGB is written unscaled as
   a 16-bit PNG/TIFF and the JDK's JPEG writer refuses it; RLE 16-bit RGB fails in ``RLEImageReader``
   (``readRLEHeader(2)`` for a 16-bit destination, 6 segments in the file);
-- without a reader for the transfer syntax, ``setMetadata`` throws "Unsupported Transfer Syntax".
+- without a reader for the transfer syntax, ``setMetadata`` throws "Unsupported Transfer Syntax";
+- a window lying wholly outside the stored value range leaves ``LookupTableFactory.combineModalityVOILUT``
+  (5.3x: the ramp is clipped to the stored range) with a table of 0 or fewer entries: "-947"
+  (NegativeArraySizeException) or "Index -1 out of bounds for length 0" (``window_table_size``).
 """
 
 from __future__ import annotations
 
+import math
+import struct
 from typing import Any
 
 from dcmharness.backends.base import unsupported
@@ -129,3 +134,71 @@ def voi_refusal(source: str, requested: str, ds: Any) -> HarnessError | None:
             '(ask for "voi": "none")',
         )
     return None
+
+
+#: LookupTableFactory.applyModalityLUT: X-Ray Angiographic (and Bi-plane) / Radiofluoroscopic Image Storage
+XA_XRF = frozenset({"1.2.840.10008.5.1.4.1.1.12.1", "1.2.840.10008.5.1.4.1.1.12.2", "1.2.840.10008.5.1.4.1.1.12.3"})
+LOG_DISP = frozenset({"LOG", "DISP"})
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to a Java float (IEEE single precision)."""
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
+def _java_round(x: float) -> int:
+    """Java's ``Math.round(float)``: floor(x + 1/2)."""
+    return math.floor(x + 0.5)
+
+
+def stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
+    """``StoredValue.minValue()`` / ``maxValue()`` of dcm4che for BitsStored <= 16."""
+    return (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (0, (1 << bits_stored) - 1)
+
+
+def window_table_size(center: float, width: float, slope: float, intercept: float, lo: int, hi: int) -> int:
+    """The number of entries of dcm2jpg's window table, as ``LookupTableFactory.combineModalityVOILUT`` of
+    dcm4che 5.3x computes it in float (a ramp of max(2, round(w/|m|)) entries from round((c - w/2 - b)/|m|),
+    clipped to the stored range [lo, hi]); 0 or less makes dcm2jpg fail.
+
+    The arithmetic (as ported verbatim by org.miaixz.bus.image.nimble.LookupTableFactory) reproduces what
+    dcm2jpg 5.35.0 did in issue 20: the failure "-947" on a signed 12-bit file with the stored window
+    3000/10, the step one value late at w = 1 and the 28 levels on a w = 5 window at slope 0.5."""
+    c, w, m, b = _f32(center), _f32(width), _f32(slope), _f32(intercept)
+    big_m = abs(m)
+    size = max(2, _java_round(_f32(w / big_m)))
+    offset = _java_round(_f32(_f32(_f32(c - _f32(w / 2)) - b) / big_m))
+    min_index, max_index = lo - offset, hi - offset
+    size_1 = size - 1
+    if min_index > 0:
+        size -= min_index
+    if max_index < size_1:
+        size -= size_1 - max_index
+    return size
+
+
+def window_refusal(
+    center: float, width: float, ds: Any, bits_stored: int, signed: bool, option: str
+) -> HarnessError | None:
+    """``unsupported_option`` on ``option`` for a window dcm2jpg fails on (its table would be empty), else None.
+
+    Only for files whose rescale dcm2jpg takes from the top level (no Modality LUT Sequence, no functional
+    groups, which it reads per frame) and BitsStored 1..16."""
+    if ds.get("ModalityLUTSequence") or ds.get("PerFrameFunctionalGroupsSequence") or not 0 < bits_stored <= 16:
+        return None
+    try:
+        slope = float(ds.get("RescaleSlope", 1) or 1)
+        intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    except (TypeError, ValueError):
+        return None
+    if str(ds.get("SOPClassUID", "")) in XA_XRF and str(ds.get("PixelIntensityRelationship", "")).strip() in LOG_DISP:
+        slope, intercept = 1.0, 0.0  # LookupTableFactory.applyModalityLUT: no rescale for XA/XRF LOG/DISP
+    lo, hi = stored_range(bits_stored, signed)
+    size = window_table_size(center, width, slope, intercept, lo, hi)
+    if size > 0:
+        return None
+    return unsupported(
+        option,
+        f"dcm2jpg fails on the window {center:g}/{width:g}: it lies wholly outside the stored values {lo}..{hi} "
+        f"(rescale {slope:g}, {intercept:g}) and its lookup table would have {size} entries",
+    )

@@ -27,7 +27,8 @@ they are checked against the source, not the tool):
 - What it cannot read is refused from the header before the JVM starts (``limits.py``, causes in its
   docstring): 1-bit and 32-bit samples, 16-bit colour, the VOI it cannot be asked for (min-max or full range
   on files whose functional groups carry a window; min-max after a Modality LUT Sequence), and the transfer
-  syntaxes the installed distribution has no reader for (OpenCV codecs present or not: ``install.py``).
+  syntaxes the installed distribution has no reader for (OpenCV codecs present or not: ``install.py``), and
+  a window lying wholly outside the stored value range (dcm2jpg's table would be empty: it fails).
 
 ``build_argv`` (every op) and ``plan_calls`` are pure functions of the requests and headers (golden-tested).
 """
@@ -52,6 +53,7 @@ from dcmharness.adapters.dcm4che.limits import (
     sample_format_refusal,
     transfer_syntax_refusal,
     voi_refusal,
+    window_refusal,
 )
 from dcmharness.adapters.dcm4che.ops import DCM4CHE
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
@@ -318,12 +320,12 @@ class Dcm4cheAdapter(ToolAdapter):
 
             check_color_options(opts)
             return []
-        source, _ = header.resolve_voi(opts, ds)  # a missing stored window / LUT: invalid_request
+        source, index = header.resolve_voi(opts, ds)  # a missing stored window / LUT: invalid_request
         stored = bool(header.stored_windows(ds)) or header.voi_lut_count(ds) > 0
         if source in ("minmax", "none") and stored:
             what = "min-max auto-window" if source == "minmax" else "--noauto (full range)"
             raise unsupported("voi", f"dcm2jpg applies {what} only to files without stored windows or VOI LUTs")
-        refusal = voi_refusal(source, opts.voi, ds)
+        refusal = voi_refusal(source, opts.voi, ds) or self._window_refusal(source, index, opts, info)
         if refusal is not None:
             raise refusal
         if source == "window" and header.window_function(opts, ds, source) != "linear":
@@ -334,6 +336,18 @@ class Dcm4cheAdapter(ToolAdapter):
         presentation_args(opts, ds)  # refuses what --noshape cannot reach
         overlay_args(opts, False)
         return []
+
+    @staticmethod
+    def _window_refusal(source: str, index: int, opts: ToImageOptions, info: InputInfo) -> HarnessError | None:
+        """The explicit or stored window dcm2jpg will use, refused when its table would be empty."""
+        if source == "explicit":
+            (center, width), option = opts.explicit_window(), "window_center"  # type: ignore[misc]
+        elif source == "window":
+            (center, width), option = header.stored_windows(info.dataset)[index], "voi"
+        else:
+            return None
+        signed = bool(info.pixel_representation)
+        return window_refusal(center, width, info.dataset, info.bits_stored, signed, option)
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
         if getattr(request, "op", "") in DCM4CHE.ops:
