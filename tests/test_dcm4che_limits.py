@@ -83,6 +83,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "big_endian_32bit_signed",
         "rgb_16bit_out8",
         "sigmoid_option_signed",
+        "one_bit_two_frames",
     ]
     cases = synth.generate(tmp_path_factory.mktemp("synth-dcm4che"), names)
     return {c.name: c.path for c in cases}
@@ -110,7 +111,7 @@ def test_sample_layouts_dcm2jpg_cannot_read_are_refused(name: str, says: str, wi
     assert says in err.message
 
 
-@pytest.mark.parametrize("name", ["bits32_unsigned", "big_endian_32bit_signed", "rgb_16bit_out8"])
+@pytest.mark.parametrize("name", ["bits32_unsigned", "big_endian_32bit_signed", "rgb_16bit_out8", "one_bit_two_frames"])
 def test_synthetic_sample_layouts_are_refused(name: str, synthetic: dict[str, Path], without_codecs: Path) -> None:
     err = _check(synthetic[name])
     assert err is not None and (err.code, err.field) == ("unsupported_option", "input")
