@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import textwrap
 import time
@@ -29,6 +30,7 @@ from dcmharness.backends.preflight import InputInfo, inspect
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import ToImageRequest
 from dcmharness.contract.options import ToImageOptions
+from dcmharness.interface.conform import divergence
 from dcmharness.interface.samples import find
 
 
@@ -269,3 +271,30 @@ def test_a_worker_that_never_gets_ready_is_killed() -> None:
     with pytest.raises(TimeoutError):
         slow.take()
     assert slow.pids() == []
+
+
+# -- the registry's sources are the installed code ---------------------------------------------------------
+CITATION = re.compile(r"1:(\d+) \(`([^`]+)`")
+
+
+def dcmjs_entries() -> list[Any]:
+    return [e for e in divergence.load() if "dcmjs" in e.backends]
+
+
+def test_every_dcmjs_entry_quotes_the_installed_code_at_its_column() -> None:
+    from dcmharness.adapters.dcmjs.adapter import HERE
+
+    build = HERE / "node_modules" / "dcmjs-imaging" / "build" / "dcmjs-imaging.min.js"
+    if not build.is_file():
+        pytest.skip("dcmjs-imaging not installed (make setup)")
+    assert package_version() == "0.2.5"
+    code = build.read_text(encoding="utf-8")
+    assert code.count("\n") <= 1  # one line: line 1, column N
+    entries = dcmjs_entries()
+    assert len(entries) >= 16
+    for entry in entries:
+        cited = CITATION.findall(entry.source)
+        assert cited, f"{entry.id}: no `column (code)` citation"
+        for column, snippet in cited:
+            start = int(column) - 1
+            assert code[start : start + len(snippet)] == snippet, f"{entry.id}: 1:{column} is not {snippet!r}"
