@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydicom.dataset import Dataset
 
 from dcmharness.adapters.base import check_capabilities
 from dcmharness.adapters.dcmjs.adapter import (
@@ -22,6 +23,7 @@ from dcmharness.adapters.dcmjs.adapter import (
     answer_error,
     build_worker_request,
     capability_table,
+    grayscale_refusal,
     package_version,
 )
 from dcmharness.adapters.dcmjs.worker_pool import WorkerGone, WorkerPool
@@ -136,6 +138,49 @@ def test_modality_lut_sequence_is_refused() -> None:
 def test_auto_voi_on_a_voi_lut_file_is_refused() -> None:
     err = refusal("vlut_04.dcm")
     assert (err.code, err.field) == (ErrorCode.UNSUPPORTED_OPTION, "options.voi")
+
+
+def test_functional_group_rescale_is_refused() -> None:
+    err = refusal("eCT_Supplemental.dcm")
+    assert (err.code, err.field) == (ErrorCode.UNSUPPORTED_OPTION, "options.modality_lut")
+
+
+def header(**attributes: Any) -> Dataset:
+    ds = Dataset()
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def to_image(**options: Any) -> ToImageRequest:
+    return ToImageRequest.model_validate({"op": "to_image", "backend": "dcmjs", "input": "x.dcm", "options": options})
+
+
+@pytest.mark.parametrize(
+    ("attributes", "options", "field"),
+    [
+        ({"PresentationLUTShape": "INVERSE"}, {}, "options.presentation"),
+        ({"WindowCenter": [40, 50], "WindowWidth": [0.5, 400]}, {}, "options.voi"),
+        ({"WindowCenter": [40, 50], "WindowWidth": [400, 0.5]}, {"voi": "window", "voi_index": 1}, "options.voi_index"),
+        ({"WindowCenter": [40, 50], "WindowWidth": [400]}, {"voi": "window"}, "options.voi"),
+    ],
+)
+def test_header_refusals(attributes: dict[str, Any], options: dict[str, Any], field: str) -> None:
+    err = grayscale_refusal(to_image(**options), header(**attributes), "MONOCHROME2")
+    assert err is not None and (err.code, err.field) == (ErrorCode.UNSUPPORTED_OPTION, field)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "options", "photometric"),
+    [
+        ({"PresentationLUTShape": "INVERSE"}, {}, "MONOCHROME1"),  # inverted once either way
+        ({"WindowCenter": [40, 50], "WindowWidth": [400, 0.5]}, {}, "MONOCHROME2"),  # window 0 is used
+        ({"WindowCenter": [40, 50], "WindowWidth": [0.5, 400]}, {"window_center": 1, "window_width": 2}, "MONOCHROME2"),
+        ({}, {}, "MONOCHROME2"),  # min-max: its own
+    ],
+)
+def test_header_acceptances(attributes: dict[str, Any], options: dict[str, Any], photometric: str) -> None:
+    assert grayscale_refusal(to_image(**options), header(**attributes), photometric) is None
 
 
 def test_an_unrenderable_transfer_syntax_is_refused() -> None:

@@ -8,7 +8,12 @@ timeout, stopped by PID at the end.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +108,72 @@ def test_close_stops_the_workers(backend: Any, tmp_path: Path) -> None:
     assert pids
     backend.close()
     assert all(not os.path.exists(f"/proc/{p}") for p in pids)
+
+
+# -- no worker outlives a command-line run ----------------------------------------------------------------
+def worker_children(parent: int) -> list[int]:
+    """PIDs of the dcmjs workers (node ... worker.mjs) whose parent is ``parent``."""
+    from dcmharness.adapters.dcmjs.adapter import WORKER
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and str(WORKER).encode() in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def cli_run(tmp_path: Path, names: list[str]) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """A ``dcmharness run`` process fed dcmjs requests, and the workers it started (seen while it ran)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dcmharness", "run"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    for k, name in enumerate(names):
+        line = {"op": "to_image", "backend": "dcmjs", "input": str(find(name)), "output": str(tmp_path / f"{k}.png")}
+        proc.stdin.write(json.dumps(line).encode() + b"\n")
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while not workers and proc.poll() is None and time.monotonic() < deadline:
+        workers = worker_children(proc.pid)
+        time.sleep(0.005)
+    return proc, workers
+
+
+def test_no_worker_outlives_a_command_line_run(backend: Any, tmp_path: Path) -> None:
+    proc, workers = cli_run(tmp_path, ["CT_small.dcm", "MR_small.dcm", "693_UNCR.dcm"])
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.wait(120)
+    assert proc.returncode == 0 and [json.loads(x)["ok"] for x in out.splitlines()] == [True, True, True]
+    assert len(workers) == 1
+    deadline = time.monotonic() + 5
+    while running(workers[0]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not running(workers[0])
+
+
+def test_terminating_a_run_stops_its_worker(backend: Any, tmp_path: Path) -> None:
+    proc, workers = cli_run(tmp_path, ["RG1_UNCR.dcm", "RG3_UNCR.dcm", "RG1_UNCI.dcm"])
+    assert workers, "the run started no worker"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    assert proc.returncode == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 5
+    while running(workers[0]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not running(workers[0])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

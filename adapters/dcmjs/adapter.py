@@ -2,7 +2,7 @@
 in Node.js, run as long-lived workers (``worker.mjs``: JSON Lines requests in, one answer line each).
 
 Facts it relies on (dcmjs-imaging 0.2.5 as pinned in ``package-lock.json``; the package ships one minified
-file, cited as ``build/dcmjs-imaging.min.js:1:<column>``; details in ``README.md`` beside this module):
+file, cited as ``build/dcmjs-imaging.min.js:1:<column>``; details in ``docs/dcmjs.md``):
 
 - ``new DicomImage(buffer).render({frame, windowLevel, renderOverlays})`` gives 8-bit RGBA: grayscale through a
   256-entry palette (MONOCHROME1: the inverted palette), colour as RGB. No 16-bit output. The worker writes
