@@ -26,7 +26,7 @@ from dcmharness.adapters.dcmjs.adapter import (
     grayscale_refusal,
     package_version,
 )
-from dcmharness.adapters.dcmjs.worker_pool import WorkerGone, WorkerPool
+from dcmharness.adapters.jsonl_workers import WorkerGone, WorkerPool
 from dcmharness.backends.outputs import OutputPlan, OutputTarget
 from dcmharness.backends.preflight import InputInfo, inspect
 from dcmharness.contract.errors import ErrorCode, HarnessError

@@ -35,7 +35,7 @@ from typing import Any
 
 from dcmharness.adapters import header
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
-from dcmharness.adapters.dcmjs.worker_pool import WorkerGone, WorkerPool
+from dcmharness.adapters.jsonl_workers import WorkerGone, WorkerPool
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError
 from dcmharness.backends.base import Availability, Outcome, unsupported
 from dcmharness.backends.batch import Job, JobResult

@@ -1,4 +1,5 @@
-"""Long-lived JSON Lines worker processes: one request line in, one answer line out, each with a timeout.
+"""Long-lived JSON Lines worker processes: one request line in, one answer line out, each with a timeout
+(shared by the adapters of tools run as workers; first user: the dcmjs backend's Node worker).
 
 A worker is started once (its first line on stdout is ``{"ready": true, ...}``), asked many times, killed
 (its whole process group) when a request times out, when it dies or when it answers garbage; the next
