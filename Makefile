@@ -9,7 +9,7 @@ JOBS ?= 2
 
 .PHONY: setup run test lint pytest cargo-test schema bench clean
 
-setup: $(STAMPS)/apt $(STAMPS)/venv rust java
+setup: $(STAMPS)/apt $(STAMPS)/venv rust java $(STAMPS)/npm-dcmjs
 	@$(PY) -m compileall -q contract adapters backends interface dcmharness benchmarks  # bytecode, as an install would (PYTHONDONTWRITEBYTECODE may be set)
 	@echo "setup: ready"
 
@@ -42,6 +42,13 @@ rust: $(STAMPS)/apt
 # The project's PixelMed launchers (compiled against Debian's jar).
 java: $(STAMPS)/apt
 	@bash adapters/pixelmed/build.sh
+
+# The dcmjs backend's JavaScript (dcmjs-imaging and its dependencies) at the versions of the committed lockfile,
+# into adapters/dcmjs/node_modules (git-ignored): re-run when the lockfile changes. Install scripts are not run.
+$(STAMPS)/npm-dcmjs: adapters/dcmjs/package-lock.json adapters/dcmjs/package.json
+	@mkdir -p $(STAMPS)
+	cd adapters/dcmjs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 schema: $(STAMPS)/venv
 	$(PY) -m dcmharness.contract.schema --write
