@@ -262,3 +262,65 @@ class AnonymizeRequest(RequestBase):
 
     op: Literal["anonymize"]
     options: AnonymizeOptions = Field(default_factory=AnonymizeOptions)
+
+
+#: The normalised kinds of a validation finding, shared by every validator (``validate``).
+FindingKind = Literal[
+    "missing_type1",
+    "empty_type1",
+    "missing_type2",
+    "missing_conditional",
+    "not_permitted",
+    "bad_vr",
+    "bad_vm",
+    "bad_value",
+    "bad_enumerated_value",
+    "bad_uid",
+    "bad_date_time",
+    "unknown_sop_class",
+    "not_in_iod",
+    "bad_file_meta",
+    "unreadable",
+    "other",
+]
+FINDING_KINDS: tuple[str, ...] = FindingKind.__args__  # type: ignore[attr-defined]
+Severity = Literal["error", "warning"]
+
+
+class Finding(BaseModel):
+    """One finding of a validator, normalised (``validate``'s ``result.findings`` items).
+
+    ``tag`` is 8 upper-case hex digits (``00100010``), ``path`` the attribute's place inside sequences
+    (``52009229[0].00289145[0].00281054``, items 0-based; null at the top level), ``module`` the module the
+    validator named (its own spelling), ``message`` the validator's own words. Findings are matched across
+    validators by (kind, tag, path).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severity: Severity
+    kind: FindingKind
+    tag: str | None = None
+    keyword: str | None = None
+    path: str | None = None
+    module: str | None = None
+    message: str
+
+
+class ValidateOptions(_OpOptions):
+    """Options of ``validate``: check the file against its IOD (PS3.3) and the data dictionary (PS3.6).
+
+    Result: ``{"valid": bool (no error-severity finding), "errors": n, "warnings": n, "iod": name|null,
+    "sop_class_uid": uid|null, "validator": what ran (tool and data edition), "findings": [Finding...]}``.
+    An invalid file is a successful validation (``ok: true``, ``valid: false``); only a validator that could
+    not run answers ``ok: false``.
+    """
+
+    include_warnings: bool = Field(True, description="Also list warning-severity findings.")
+
+
+class ValidateRequest(RequestBase):
+    """Validate the file against its IOD and the data dictionary."""
+
+    op: Literal["validate"]
+    options: ValidateOptions = Field(default_factory=ValidateOptions)

@@ -27,6 +27,7 @@ from dcmharness.contract.ops_models import (
     InfoRequest,
     StatsRequest,
     TranscodeRequest,
+    ValidateRequest,
 )
 from dcmharness.contract.options import FORMAT_EXTENSIONS, format_for
 from dcmharness.interface.context import Preparer, RunContext, confine, default_output_name, resolve_path, same_file
@@ -128,6 +129,15 @@ def prepare_anonymize(request: RequestBase, ctx: RunContext) -> Prepared:
     return info, _output(request, ctx, path, ".anon.dcm")
 
 
+def prepare_validate(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``validate`` reads the header only and writes nothing; a file with inconsistent image attributes is
+    still validated (that is a finding, not a refusal)."""
+    assert isinstance(request, ValidateRequest)
+    path = _input(request, ctx)
+    info = inspect_header(path)
+    return info, _no_output(request)
+
+
 def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo | None, OutputPlan]:
     assert isinstance(request, ToImageRequest)
     opts = request.options
@@ -165,4 +175,5 @@ PREPARERS: dict[str, Preparer] = {
     "histogram": prepare_pixels,
     "transcode": prepare_transcode,
     "anonymize": prepare_anonymize,
+    "validate": prepare_validate,
 }

@@ -14,10 +14,11 @@ from dcmharness.contract.ops_models import (
     InfoRequest,
     StatsRequest,
     TranscodeRequest,
+    ValidateRequest,
 )
 
 #: The ops this module runs (added to ``PythonRefBackend.ops``).
-EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize")
+EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize", "validate")
 
 
 def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -47,5 +48,9 @@ def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -
         from dcmharness.backends.python_ref.ops_anonymize import anonymize
 
         return anonymize(request, info, plan)
+    if isinstance(request, ValidateRequest):
+        from dcmharness.backends.python_ref.ops_validate import validate
+
+        return validate(request, info)
     op = getattr(request, "op", "?")
     raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"python_ref does not implement op {op!r}", "op")
