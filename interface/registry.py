@@ -22,6 +22,7 @@ BACKENDS: dict[str, str] = {
     "gdcm": "dcmharness.adapters.gdcm:GdcmAdapter",
     "rust_render": "dcmharness.adapters.rust_render:RustRenderAdapter",
     "dicom_rs": "dcmharness.adapters.dicom_rs.render:DicomRsAdapter",
+    "dicom3tools": "dcmharness.adapters.dicom3tools.adapter:Dicom3toolsAdapter",
 }
 
 _instances: dict[str, Backend] = {}
