@@ -220,9 +220,16 @@ def enumerated_key(value: object) -> object:
     return text
 
 
+#: Modules not checked: the SR content tree, whose flattened table lists every value type's attributes as
+#: if all applied at once (the Content Item macros' conditions on Value Type are lost in the tables).
+SKIPPED_MODULES = frozenset({"sr-document-content"})
+
+
 def _check_iod(ds: Dataset, iod: standard.Iod) -> Iterator[Finding]:
     scope = _Scope((ds,))
     for module in iod.modules:
+        if module.id in SKIPPED_MODULES:
+            continue
         present = _module_present(module, ds)
         if module.usage == "M":
             needed = True
@@ -252,11 +259,18 @@ def _vm_ok(vm: str, count: int) -> bool:
 
 
 def bad_uid(value: str) -> str | None:
-    """Why a UID value is invalid (PS3.5 9.1), None when it is fine. Pure."""
+    """Why a UID value is invalid, None when it is fine. Pure.
+
+    PS3.5 9.1: at most 64 characters, numeric components separated by dots, no leading zero; the root is an
+    ISO/IEC 9834-1 (ITU-T X.660) object identifier, whose first arc is 0, 1 or 2 (and the second below 40
+    under 0 and 1)."""
     if len(value) > 64:
         return f"UID longer than 64 characters ({len(value)})"
     if not _UID.match(value):
         return "UID is not dot-separated numeric components without leading zeros"
+    arcs = value.split(".")
+    if int(arcs[0]) > 2 or (int(arcs[0]) < 2 and len(arcs) > 1 and int(arcs[1]) >= 40):
+        return "UID root is not an ISO/IEC 9834-1 object identifier (first arc 0, 1 or 2)"
     return None
 
 
@@ -331,8 +345,9 @@ def _check_elements(ds: Dataset, steps: tuple[Step, ...], explicit: bool) -> Ite
 
 def _check_meta(ds: Dataset) -> Iterator[Finding]:
     meta = getattr(ds, "file_meta", None)
-    if meta is None or len(meta) == 0:
-        yield finding("error", "bad_file_meta", "no File Meta Information", tag="00020010")
+    if getattr(ds, "preamble", None) is None or meta is None or len(meta) == 0:
+        # pydicom infers a Transfer Syntax UID for a file without one: only the preamble tells
+        yield finding("error", "bad_file_meta", "no File Meta Information (no preamble and DICM prefix)")
         return
     pairs = (
         ("MediaStorageSOPClassUID", "SOPClassUID", "00020002"),

@@ -6,8 +6,9 @@ Two clean bases:
   mandatory modules, Body Part Examined HEAD (an unpaired part: no Laterality) and Patient Position HFS
   (General Series: Type 2C for CT), 4 x 4 signed 16-bit pixels;
 - ``enhanced_ct``: pydicom-data's ``eCT_Supplemental.dcm`` (an Enhanced CT Image, PS3.3 A.38) with its one
-  defect repaired (Rescale Type ``US`` -> ``HU`` in the shared Pixel Value Transformation: the Enhanced CT
-  module allows HU only, PS3.3 C.8.15.3.10), present when pydicom-data is installed. PixelMed's validator
+  defect repaired (Rescale Type ``US`` -> ``HU`` in the shared Pixel Value Transformation: the CT Pixel
+  Value Transformation macro wants HU for ORIGINAL frames that are not LOCALIZER, PS3.3 C.8.15.3.10),
+  present when pydicom-data is installed. PixelMed's validator
   knows the enhanced IODs only, so this base is what it can be measured on.
 
 Each defect names the finding it must produce: (kind, tag, path), by the definitions of PS3.3, PS3.5 and

@@ -73,6 +73,7 @@ class OpCheck:
     check_file: FileCheck
     charset_files: bool = False  # add pydicom's character-set files to the default corpus
     finish: Callable[[Ctx, dict[str, Any]], None] | None = None
+    generated: Callable[[], list[Path]] | None = None  # files the check writes itself (e.g. planted defects)
 
 
 def sample_files(check: OpCheck) -> list[Path]:
@@ -89,6 +90,8 @@ def sample_files(check: OpCheck) -> list[Path]:
         from pydicom.data import get_charset_files
 
         files += sorted(Path(p) for p in get_charset_files("*.dcm"))
+    if check.generated is not None:
+        files = check.generated() + files
     return files
 
 
