@@ -304,6 +304,44 @@ def bad_datetime(value: str) -> str | None:
 _SYNTAX = {"DA": ("bad_date_time", bad_date), "TM": ("bad_date_time", bad_time), "DT": ("bad_date_time", bad_datetime)}
 
 
+#: Text VRs padded with SPACE (PS3.5 6.2); UI is padded with NUL, the binary VRs are not text.
+_SPACE_PADDED = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UT"})
+
+
+def nul_padded(raw: bytes, vr: str) -> bool:
+    """Whether a raw text value of a SPACE-padded VR ends with NUL (PS3.5 6.2: padding is SPACE). Pure."""
+    return vr in _SPACE_PADDED and raw.endswith(b"\0")
+
+
+def _raw_value(ds: Dataset, tag: int) -> bytes | None:
+    """The value's bytes as read, when pydicom has not converted the element yet (it reads lazily)."""
+    try:
+        raw = ds.get_item(tag)
+    except (KeyError, TypeError):
+        return None
+    value = getattr(raw, "value", None)
+    return value if isinstance(value, bytes) and not hasattr(raw, "VM") else None
+
+
+def _check_padding(ds: Dataset, steps: tuple[Step, ...]) -> Iterator[Finding]:
+    """NUL-padded text values, read from the raw elements (run before anything converts them)."""
+    for tag_int in list(ds.keys()):
+        raw = _raw_value(ds, tag_int)
+        here = (*steps, (_hex(tag_int), None))
+        vr = str(getattr(ds.get_item(tag_int), "VR", "") or "")
+        if raw is not None and nul_padded(raw, vr):
+            yield finding(
+                "error",
+                "bad_value",
+                f"{vr} value padded with NUL (PS3.5 6.2: SPACE)",
+                tag=_hex(tag_int),
+                path=path_text(here),
+            )
+        if vr == "SQ":
+            for index, item in enumerate(ds[tag_int].value or []):
+                yield from _check_padding(item, (*steps, (_hex(tag_int), index)))
+
+
 def _check_elements(ds: Dataset, steps: tuple[Step, ...], explicit: bool) -> Iterator[Finding]:
     dictionary = standard.load().dictionary
     for elem in ds:
@@ -368,7 +406,8 @@ def _check_meta(ds: Dataset) -> Iterator[Finding]:
 
 def validate_dataset(ds: Dataset, explicit_vr: bool) -> tuple[list[Finding], str | None, str | None]:
     """The findings of a data set, the IOD it was checked against and its SOP Class UID. Pure (reads ``ds``)."""
-    findings = list(_check_meta(ds))
+    findings = list(_check_padding(ds, ()))
+    findings.extend(_check_meta(ds))
     sop_class = str(ds.get("SOPClassUID", "") or "").strip() or None
     std = standard.load()
     iod_name = std.sop_to_iod.get(sop_class or "")
@@ -386,7 +425,13 @@ def validate_dataset(ds: Dataset, explicit_vr: bool) -> tuple[list[Finding], str
 
 
 def validate(request: ValidateRequest, info: InputInfo) -> Outcome:
-    ds = info.dataset
+    import pydicom
+
+    # read afresh: the elements stay raw until checked (the inspected data set has converted many of them)
+    try:
+        ds = pydicom.dcmread(info.path, force=True, defer_size=4096)  # large values are read only if used
+    except Exception:
+        ds = info.dataset
     explicit = not bool(getattr(ds, "is_implicit_VR", False)) and info.transfer_syntax != "1.2.840.10008.1.2"
     findings, iod, sop_class = validate_dataset(ds, explicit)
     result = validate_result(

@@ -73,7 +73,7 @@ class OpCheck:
     check_file: FileCheck
     charset_files: bool = False  # add pydicom's character-set files to the default corpus
     finish: Callable[[Ctx, dict[str, Any]], None] | None = None
-    generated: Callable[[], list[Path]] | None = None  # files the check writes itself (e.g. planted defects)
+    generated: Callable[[], list[Path]] | None = None  # files the check writes or finds itself (planted defects)
 
 
 def sample_files(check: OpCheck) -> list[Path]:

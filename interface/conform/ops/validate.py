@@ -14,6 +14,7 @@ into a temporary folder) and real sample files.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -126,12 +127,26 @@ def _findings(run: Run) -> list[dict[str, Any]]:
     return list((run.result or {}).get("findings") or [])
 
 
+def ct_series_first_slice() -> Path | None:
+    """The first slice of the real head CT series of the shared data (``$DCMHARNESS_CT_SERIES``, else
+    ``shared/data/ct-head-series`` beside the repository), read where it is; None when absent."""
+    here = Path(__file__).resolve().parents[3]
+    for folder in (os.environ.get("DCMHARNESS_CT_SERIES"), here.parent / "shared" / "data" / "ct-head-series"):
+        if folder and Path(folder).is_dir():
+            slices = sorted(Path(folder).glob("*.dcm"))
+            if slices:
+                return slices[0]
+    return None
+
+
 def generated_files() -> list[Path]:
-    """The planted-defect files, written afresh into ``<tmp>/dcmharness-validate-cases``."""
+    """The planted-defect files, written afresh into ``<tmp>/dcmharness-validate-cases``, and the first slice
+    of the real CT series."""
     from dcmharness.interface.synth.validate_cases import generate
 
     folder = Path(tempfile.gettempdir()) / "dcmharness-validate-cases"
-    return [c.path for c in generate(folder)]
+    series = ct_series_first_slice()
+    return [c.path for c in generate(folder)] + ([series] if series else [])
 
 
 VALIDATE = OpCheck(VALIDATE_FILES, check_file, generated=generated_files)
