@@ -173,3 +173,11 @@ def test_findings_helpers() -> None:
     )
     assert (result["valid"], result["errors"], result["warnings"]) == (False, 1, 1)
     assert [x["kind"] for x in result["findings"]] == ["bad_vr"]
+
+
+def test_nul_padding_rule_of_ps3_5() -> None:
+    from dcmharness.backends.python_ref.ops_validate import nul_padded
+
+    assert nul_padded(b"HEAD\0", "LO") and nul_padded(b"1.5\0", "DS")
+    assert not nul_padded(b"1.2.840\0", "UI")  # UI is padded with NUL
+    assert not nul_padded(b"HEAD ", "LO") and not nul_padded(b"\x00\x01", "OB")
