@@ -46,8 +46,8 @@ def available_backends() -> list[str]:
     return out
 
 
-#: the op each backend is tested with: its first of these (an output file each)
-OPS = (("to_image", ".png"), ("transcode", ".dcm"), ("anonymize", ".dcm"))
+#: the op each backend is tested with: its first of these (an output file each, but validate: none)
+OPS = (("to_image", ".png"), ("transcode", ".dcm"), ("anonymize", ".dcm"), ("validate", ""))
 
 
 def _op(backend: str) -> tuple[str, str]:
@@ -57,6 +57,9 @@ def _op(backend: str) -> tuple[str, str]:
 
 def _request(backend: str, input_: str, output: str, **extra: Any) -> dict[str, Any]:
     op, _ = _op(backend)
+    if op == "validate":  # writes nothing: the input path is what must stay a file name
+        extra.pop("overwrite", None)
+        return {"op": op, "input": input_, "backend": backend, "timeout": 120, **extra}
     return {"op": op, "input": input_, "output": output, "backend": backend, "timeout": 120, **extra}
 
 
@@ -68,6 +71,10 @@ def test_odd_names_are_files_not_options(backend: str, tmp_path: Path) -> None:
         out_name = f"{stem}{ext}"
         resp = run(_request(backend, stem, out_name), RunContext(cwd=tmp_path))  # relative: as typed
         assert resp.ok, (stem, resp.error)
+        if op == "validate":
+            assert resp.outputs == [] and resp.result is not None
+            assert resp.result["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.4"  # MR_small read, whatever its name
+            continue
         assert resp.outputs == [str(tmp_path / out_name)]
         if op == "to_image":
             with Image.open(tmp_path / out_name) as img:
@@ -75,7 +82,8 @@ def test_odd_names_are_files_not_options(backend: str, tmp_path: Path) -> None:
         else:
             assert pydicom.dcmread(tmp_path / out_name).Rows == 64
     assert not (tmp_path / "pwned").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*ODD_NAMES, *(f"{n}{ext}" for n in ODD_NAMES)])
+    written = [f"{n}{ext}" for n in ODD_NAMES] if op != "validate" else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*ODD_NAMES, *written])
 
 
 def test_odd_names_through_the_command_line(tmp_path: Path) -> None:
