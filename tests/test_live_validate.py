@@ -90,13 +90,17 @@ def test_conformance_over_the_planted_defects_is_explained(cases: list[Any], tmp
     if not backends:
         pytest.skip("neither dicom3tools nor pixelmed is available")
     from dcmharness.interface.conform.ops.runner import OpsConfig, run_ops_conformance
+    from dcmharness.interface.samples import find
 
-    config = OpsConfig(op="validate", out=tmp_path / "c", corpus=[c.path for c in cases], backends=backends, html=False)
+    corpus = [c.path for c in cases] + [find("rtdose.dcm")]
+    config = OpsConfig(op="validate", out=tmp_path / "c", corpus=corpus, backends=backends, html=False)
     report = run_ops_conformance(config)
-    statuses = {r["status"] for r in report["results"]}
-    assert "mismatch" not in statuses and "error" not in statuses, [
-        (r["file"], r["backend"], r["profile"]) for r in report["results"] if r["status"] in ("mismatch", "error")
-    ]
+    failing = [r for r in report["results"] if r["status"] in ("mismatch", "error")]
+    if "dicom3tools" in backends:  # dciodvfy aborts on the 32-bit dose grid: an error, named by its entry
+        abort = next(r for r in failing if r["file"] == "rtdose.dcm" and r["backend"] == "dicom3tools")
+        assert (abort["status"], abort["divergence"]["id"]) == ("error", "dicom3tools-32bit-pixel-assertion")
+        failing.remove(abort)
+    assert not failing, [(r["file"], r["backend"], r["profile"]) for r in failing]
     explained = {
         (r["file"], r["backend"], r["divergence"]["id"]) for r in report["results"] if r["status"] == "explained"
     }

@@ -33,6 +33,7 @@ VALIDATE_FILES = (
     "eCT_Supplemental.dcm",
     "emri_small.dcm",
     "liver.dcm",
+    "rtdose.dcm",  # 32-bit dose grid: dciodvfy aborts on it (registered tool failure)
 )
 Key = tuple[str, str | None, str | None]
 
