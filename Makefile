@@ -46,7 +46,7 @@ java: $(STAMPS)/apt
 schema: $(STAMPS)/venv
 	$(PY) -m dcmharness.contract.schema --write
 
-OPS := dump info stats histogram transcode anonymize validate
+OPS := dump info stats histogram transcode anonymize validate decode
 
 # The main job: a batch of requests through `dcmharness run` (out/demo), then the conformance run of every
 # available backend over the real and synthetic files (out/conform/report.html), then that of each other op

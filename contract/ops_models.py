@@ -324,3 +324,34 @@ class ValidateRequest(RequestBase):
 
     op: Literal["validate"]
     options: ValidateOptions = Field(default_factory=ValidateOptions)
+
+
+class DecodeOptions(_OpOptions):
+    """Options of ``decode``: the stored values of one frame or all, before any display stage, as ``.npy``.
+
+    The array is rows x cols [x samples], frames first when ``frame`` is ``"all"`` and the file has several;
+    little-endian; signed values sign-extended, unused high bits masked (BitsStored at HighBit); PALETTE
+    COLOR left as indices, MONOCHROME1 not inverted, YBR left as YBR unless ``color_space`` is ``"rgb"``
+    (PS3.3 C.7.6.3.1.2 YBR_FULL -> RGB). dtype: the smallest of int8/uint8/int16/uint16/int32/uint32 that holds
+    BitsAllocated with the Pixel Representation's signedness.
+
+    Result: ``{"shape": [..], "dtype", "md5": md5 of the array's bytes (C order, little-endian),
+    "frames": [0-based], "photometric": of the values written, "color_space", "transfer_syntax", "decoder"}``.
+    """
+
+    frame: int | Literal["all"] = Field("all", description='0-based frame, or "all" (frames first).')
+    color_space: Literal["native", "rgb"] = Field(
+        "native", description='"native": as stored (YBR stays YBR); "rgb": YBR converted to RGB.'
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DecodeOptions:
+        _check_frame(self.frame)
+        return self
+
+
+class DecodeRequest(RequestBase):
+    """Decode the stored pixel values to an .npy array."""
+
+    op: Literal["decode"]
+    options: DecodeOptions = Field(default_factory=DecodeOptions)

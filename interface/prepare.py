@@ -22,6 +22,7 @@ from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import ToImageRequest
 from dcmharness.contract.ops_models import (
     AnonymizeRequest,
+    DecodeRequest,
     DumpRequest,
     HistogramRequest,
     InfoRequest,
@@ -129,6 +130,15 @@ def prepare_anonymize(request: RequestBase, ctx: RunContext) -> Prepared:
     return info, _output(request, ctx, path, ".anon.dcm")
 
 
+def prepare_decode(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``decode`` needs the pixel data and the frame; it writes ``<input stem>.npy`` by default."""
+    assert isinstance(request, DecodeRequest)
+    path = _input(request, ctx)
+    info = inspect(str(path))
+    check_frame(info, request.options.frame)
+    return info, _output(request, ctx, path, ".npy")
+
+
 def prepare_validate(request: RequestBase, ctx: RunContext) -> Prepared:
     """``validate`` reads the header only and writes nothing; a file with inconsistent image attributes is
     still validated (that is a finding, not a refusal)."""
@@ -176,4 +186,5 @@ PREPARERS: dict[str, Preparer] = {
     "transcode": prepare_transcode,
     "anonymize": prepare_anonymize,
     "validate": prepare_validate,
+    "decode": prepare_decode,
 }

@@ -235,6 +235,17 @@ def jpeg_ycbcr_upsampled(ds: Any, frame: int) -> np.ndarray | None:
         return None
 
 
+#: The reference's decoding plugins, in order: never GDCM, which is another backend's decoder family
+#: (``python_gdcm``) and which pydicom would try first when it is installed.
+REFERENCE_PLUGINS = ("pydicom", "pylibjpeg", "pillow", "pyjpegls")
+
+
+def reference_plugin(decoder: Any) -> str:
+    """The first of REFERENCE_PLUGINS the decoder can use ("" lets pydicom choose when none is)."""
+    available = set(getattr(decoder, "available_plugins", ()) or ())
+    return next((p for p in REFERENCE_PLUGINS if p in available), "")
+
+
 def _pydicom_decode(ds: Any, frame: int, transfer_syntax: str | None) -> tuple[np.ndarray, dict[str, Any]]:
     from pydicom.pixels.decoders.base import get_decoder
 
@@ -244,7 +255,7 @@ def _pydicom_decode(ds: Any, frame: int, transfer_syntax: str | None) -> tuple[n
 
             return np.asarray(pixel_array(ds, index=frame, raw=True)), {}
         decoder = get_decoder(transfer_syntax or "")
-        arr, meta = decoder.as_array(ds, index=frame, raw=True)
+        arr, meta = decoder.as_array(ds, index=frame, raw=True, decoding_plugin=reference_plugin(decoder))
         return np.asarray(arr), dict(meta)
     except NotImplementedError as exc:
         raise HarnessError(

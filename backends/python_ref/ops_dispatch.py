@@ -9,6 +9,7 @@ from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
 from dcmharness.contract.ops_models import (
     AnonymizeRequest,
+    DecodeRequest,
     DumpRequest,
     HistogramRequest,
     InfoRequest,
@@ -18,7 +19,7 @@ from dcmharness.contract.ops_models import (
 )
 
 #: The ops this module runs (added to ``PythonRefBackend.ops``).
-EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize", "validate")
+EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize", "validate", "decode")
 
 
 def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -48,6 +49,10 @@ def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -
         from dcmharness.backends.python_ref.ops_anonymize import anonymize
 
         return anonymize(request, info, plan)
+    if isinstance(request, DecodeRequest):
+        from dcmharness.backends.python_ref.ops_decode import decode
+
+        return decode(request, info, plan)
     if isinstance(request, ValidateRequest):
         from dcmharness.backends.python_ref.ops_validate import validate
 
