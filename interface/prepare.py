@@ -22,11 +22,13 @@ from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import ToImageRequest
 from dcmharness.contract.ops_models import (
     AnonymizeRequest,
+    DecodeRequest,
     DumpRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
     TranscodeRequest,
+    ValidateRequest,
 )
 from dcmharness.contract.options import FORMAT_EXTENSIONS, format_for
 from dcmharness.interface.context import Preparer, RunContext, confine, default_output_name, resolve_path, same_file
@@ -128,6 +130,24 @@ def prepare_anonymize(request: RequestBase, ctx: RunContext) -> Prepared:
     return info, _output(request, ctx, path, ".anon.dcm")
 
 
+def prepare_decode(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``decode`` needs the pixel data and the frame; it writes ``<input stem>.npy`` by default."""
+    assert isinstance(request, DecodeRequest)
+    path = _input(request, ctx)
+    info = inspect(str(path))
+    check_frame(info, request.options.frame)
+    return info, _output(request, ctx, path, ".npy")
+
+
+def prepare_validate(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``validate`` reads the header only and writes nothing; a file with inconsistent image attributes is
+    still validated (that is a finding, not a refusal)."""
+    assert isinstance(request, ValidateRequest)
+    path = _input(request, ctx)
+    info = inspect_header(path)
+    return info, _no_output(request)
+
+
 def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo | None, OutputPlan]:
     assert isinstance(request, ToImageRequest)
     opts = request.options
@@ -165,4 +185,6 @@ PREPARERS: dict[str, Preparer] = {
     "histogram": prepare_pixels,
     "transcode": prepare_transcode,
     "anonymize": prepare_anonymize,
+    "validate": prepare_validate,
+    "decode": prepare_decode,
 }

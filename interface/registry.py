@@ -23,6 +23,8 @@ BACKENDS: dict[str, str] = {
     "rust_render": "dcmharness.adapters.rust_render:RustRenderAdapter",
     "dicom_rs": "dcmharness.adapters.dicom_rs.render:DicomRsAdapter",
     "dcmjs": "dcmharness.adapters.dcmjs.adapter:DcmjsAdapter",
+    "dicom3tools": "dcmharness.adapters.dicom3tools.adapter:Dicom3toolsAdapter",
+    "python_gdcm": "dcmharness.backends.python_gdcm:PythonGdcmBackend",
 }
 
 _instances: dict[str, Backend] = {}

@@ -9,15 +9,17 @@ from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
 from dcmharness.contract.ops_models import (
     AnonymizeRequest,
+    DecodeRequest,
     DumpRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
     TranscodeRequest,
+    ValidateRequest,
 )
 
 #: The ops this module runs (added to ``PythonRefBackend.ops``).
-EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize")
+EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize", "validate", "decode")
 
 
 def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -47,5 +49,13 @@ def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -
         from dcmharness.backends.python_ref.ops_anonymize import anonymize
 
         return anonymize(request, info, plan)
+    if isinstance(request, DecodeRequest):
+        from dcmharness.backends.python_ref.ops_decode import decode
+
+        return decode(request, info, plan)
+    if isinstance(request, ValidateRequest):
+        from dcmharness.backends.python_ref.ops_validate import validate
+
+        return validate(request, info)
     op = getattr(request, "op", "?")
     raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"python_ref does not implement op {op!r}", "op")
