@@ -28,6 +28,14 @@ from dcmharness.contract.ops_models import (
     TranscodeRequest,
 )
 from dcmharness.contract.options import ToImageOptions
+from dcmharness.contract.series_models import (
+    NiftiOptions,
+    NiftiRequest,
+    SplitMultiframeOptions,
+    SplitMultiframeRequest,
+    VolumeOptions,
+    VolumeRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,11 @@ OPS: dict[str, OpSpec] = {
     ),
     "transcode": OpSpec("transcode", TranscodeRequest, TranscodeOptions, "Rewrite in another transfer syntax."),
     "anonymize": OpSpec("anonymize", AnonymizeRequest, AnonymizeOptions, "De-identify (PS3.15 E.1 basic profile)."),
+    "volume": OpSpec("volume", VolumeRequest, VolumeOptions, "A series as a 3-D array of modality values (.npy)."),
+    "nifti": OpSpec("nifti", NiftiRequest, NiftiOptions, "A series as NIfTI-1 (.nii / .nii.gz)."),
+    "split_multiframe": OpSpec(
+        "split_multiframe", SplitMultiframeRequest, SplitMultiframeOptions, "One single-frame file per frame."
+    ),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.
