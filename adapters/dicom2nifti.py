@@ -20,8 +20,8 @@ from typing import Any
 
 from dcmharness.adapters.pylib import PythonLibraryBackend
 from dcmharness.adapters.series_run import series_of
-from dcmharness.backends.base import unsupported
 from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
 
 MIN_SLICES = 3
@@ -43,6 +43,11 @@ def convert(folder: str, output: str) -> dict[str, Any]:
     return {"version": metadata.version("dicom2nifti")}
 
 
+def refused(message: str) -> HarnessError:
+    """``unsupported_option`` on ``input``: this series is one the library declines (decided before running)."""
+    return HarnessError(ErrorCode.UNSUPPORTED_OPTION, message, "input")
+
+
 class Dicom2niftiAdapter(PythonLibraryBackend):
     name = "dicom2nifti"
     description = "dicom2nifti (Python): DICOM series to NIfTI, run in a child process."
@@ -52,11 +57,10 @@ class Dicom2niftiAdapter(PythonLibraryBackend):
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         series = series_of(info)
         if series.geometry.sheared:
-            raise unsupported(
-                "input",
+            raise refused(
                 "dicom2nifti refuses a gantry-tilted series (NON_CUBICAL_IMAGE/GANTRY_TILT) unless it resamples "
                 "it, which changes the voxel grid",
             )
         if len(series.geometry.planes) < MIN_SLICES:
-            raise unsupported("input", f"dicom2nifti needs at least {MIN_SLICES} slices (TOO_FEW_SLICES/LOCALIZER)")
+            raise refused(f"dicom2nifti needs at least {MIN_SLICES} slices (TOO_FEW_SLICES/LOCALIZER)")
         return []

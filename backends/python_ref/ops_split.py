@@ -92,11 +92,14 @@ def single_frame(ds: Any, info: InputInfo, frame: int) -> Any:
     """The dataset of one frame (see the module's description)."""
     from pydicom.uid import generate_uid
 
-    out = copy.copy(ds)  # a shallow copy: elements replaced, never modified in place
+    from pydicom.dataset import Dataset
+
+    out = Dataset()
+    skipped = {*DROPPED, "PixelData"}
+    for elem in ds:
+        if elem.keyword not in skipped:
+            out.add(copy.deepcopy(elem))  # the input's dataset is never modified
     out.file_meta = copy.deepcopy(ds.file_meta)
-    for keyword in (*DROPPED, "PixelData"):
-        if keyword in out:
-            del out[keyword]
     for name, item in macros(ds, frame).items():
         if name == "FrameContentSequence":
             continue
@@ -127,7 +130,7 @@ def split_multiframe(request: SplitMultiframeRequest, info: InputInfo, plan: Out
     for target in plan.targets:
         assert target.frame is not None
         out = single_frame(ds, info, target.frame)
-        out.save_as(target.temp, enforce_file_format=False)
+        out.save_as(target.temp, enforce_file_format=True)
         uids.append(str(out.SOPInstanceUID))
     return Outcome(
         result={
