@@ -56,7 +56,7 @@ def test_nifti_registry_entries_name_their_profiles() -> None:
 
 
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("series")
     generate(root)
     out = root / "conform"
@@ -70,7 +70,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"report": report, "out": out}
 
 
-def test_small_run_records_every_aspect_and_refusal(small_run: dict) -> None:
+def test_small_run_records_every_aspect_and_refusal(small_run: dict[str, Any]) -> None:
     report = small_run["report"]
     by = {(r["case"].split("-", 1)[1], r["profile"], r["backend"]): r["status"] for r in report["results"]}
     assert by[("axial", "nifti:expected", "python_ref")] == "match"
@@ -83,7 +83,7 @@ def test_small_run_records_every_aspect_and_refusal(small_run: dict) -> None:
     assert report["summary"]["unexplained_mismatches"] == 0
 
 
-def test_small_run_html_shows_middle_slices(small_run: dict) -> None:
+def test_small_run_html_shows_middle_slices(small_run: dict[str, Any]) -> None:
     page = (small_run["out"] / "report.html").read_text()
     assert "Middle slices" in page and page.count('src="data:image/png;base64,') >= 6
     data = json.loads((small_run["out"] / "report.json").read_text())

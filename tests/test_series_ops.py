@@ -128,7 +128,7 @@ def test_series_refused_before_any_backend_runs(
         assert (resp.error.code, resp.error.field) == ("inconsistent_series", field)
     assert list(tmp_path.iterdir()) == []
     if name == "two_series":
-        assert resp.error.message.count("12 files") == 2  # both series listed
+        assert resp.error is not None and resp.error.message.count("12 files") == 2  # both series listed
 
 
 def test_unknown_series_uid_lists_the_series(synthetic: dict[str, Any], tmp_path: Path) -> None:
