@@ -153,3 +153,21 @@ def test_live_dicom2nifti_failure_is_structured(synthetic: Path, tmp_path: Path)
     resp = run({"op": "nifti", "backend": "dicom2nifti", "input": str(folder), "output": str(tmp_path / "s.nii")})
     assert resp.error is not None and resp.error.code == "backend_failed"
     assert "RepetitionTime" in resp.error.message and not (tmp_path / "s.nii").exists()
+
+
+def test_worker_timeout_kills_the_child_and_leaves_nothing(synthetic: Path, tmp_path: Path) -> None:
+    if not _available("simpleitk"):
+        pytest.skip("SimpleITK is not installed")
+    out = tmp_path / "out"
+    out.mkdir()
+    resp = run(
+        {
+            "op": "nifti",
+            "backend": "simpleitk",
+            "input": str(synthetic / "axial"),
+            "output": str(out / "a.nii"),
+            "timeout": 0.05,
+        }
+    )
+    assert resp.error is not None and resp.error.code == "timeout"
+    assert list(out.iterdir()) == []  # no output, no staging folder

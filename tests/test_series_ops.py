@@ -248,3 +248,15 @@ def test_split_multiframe_frames_decode_as_the_input_frames(name: str, tmp_path:
         one = pydicom.dcmread(path)
         assert one.file_meta.TransferSyntaxUID == multi.file_meta.TransferSyntaxUID
         assert np.array_equal(one.pixel_array, multi.pixel_array[frame])
+
+
+def test_a_damaged_slice_is_named_and_nothing_is_written(synthetic: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "in"
+    shutil.copytree(synthetic["root"] / "axial", folder)
+    victim = folder / "axial_004.dcm"
+    victim.write_bytes(victim.read_bytes()[:-1000])  # Pixel Data cut short
+    resp = run({"op": "volume", "input": str(folder), "output": str(tmp_path / "v.npy")})
+    assert resp.error is not None and resp.error.code == "decode_failed"
+    assert resp.error.message.startswith("axial_004.dcm: ") and not (tmp_path / "v.npy").exists()
