@@ -8,7 +8,7 @@ off; the settings are module globals, set nowhere else). Facts (2.6.2, read in i
 - it refuses a gantry-tilted series ("Orthogonality check failed: non cubical image",
   ``ConversionValidationError('NON_CUBICAL_IMAGE/GANTRY_TILT')``) unless resampling is enabled, which would
   change the voxel grid: refused here before running (``unsupported_option``, field ``input``);
-- it refuses fewer than 3 slices (``TOO_FEW_SLICES/LOCALIZER``): refused here too;
+- it refuses 3 slices or fewer (common.py ``validate_slicecount``: ``TOO_FEW_SLICES/LOCALIZER``): refused here too;
 - its voxels are float64 whenever a rescale is present: ``common.apply_scaling`` is pydicom's
   ``apply_modality_lut`` (common.py, ``apply_scaling``), which returns float64;
 - the image is written by nibabel with its defaults: sform code 2 (aligned), qform code 0, units mm.
@@ -24,7 +24,7 @@ from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
 
-MIN_SLICES = 3
+MIN_SLICES = 4  # common.validate_slicecount: "if len(dicoms) <= 3: raise ... TOO_FEW_SLICES/LOCALIZER"
 
 
 def convert(folder: str, output: str) -> dict[str, Any]:
