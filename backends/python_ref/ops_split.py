@@ -90,9 +90,8 @@ def frame_pixels(ds: Any, info: InputInfo, frame: int) -> bytes:
 
 def single_frame(ds: Any, info: InputInfo, frame: int) -> Any:
     """The dataset of one frame (see the module's description)."""
-    from pydicom.uid import generate_uid
-
     from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
 
     out = Dataset()
     skipped = {*DROPPED, "PixelData"}
