@@ -15,6 +15,8 @@ import sys
 from importlib import metadata
 from typing import Any
 
+import numpy as np
+
 from dcmharness.adapters.base import Capability, check_capabilities
 from dcmharness.adapters.runner import ToolError, ToolRun, describe_exit, run_tool
 from dcmharness.adapters.series_run import (
@@ -28,17 +30,40 @@ from dcmharness.adapters.series_run import (
     workspace,
 )
 from dcmharness.backends.base import Availability, Backend, Outcome
+from dcmharness.backends.geometry import LPS_TO_RAS
 from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
+from dcmharness.backends.series import Series
 from dcmharness.contract.errors import ErrorCode
 from dcmharness.contract.models import RequestBase
 
 WORKER = "dcmharness.adapters.pylib_worker"
 
 
-def build_argv(python: str, module: str, staging: str, output: str, memory: int) -> list[str]:
+def build_argv(python: str, module: str, staging: str, output: str, memory: int, op: str = "nifti") -> list[str]:
     """The worker's command line. Pure."""
-    return [python, "-m", WORKER, module, staging, output, "--memory", str(memory)]
+    argv = [python, "-m", WORKER, module, staging, output, "--memory", str(memory)]
+    return [*argv, "--op", op] if op != "nifti" else argv
+
+
+def volume_result(answer: dict[str, Any], series: Series) -> dict[str, Any]:
+    """The ``volume`` result from an ITK image's geometry (direction row-major, its columns the axes). Pure."""
+    direction = np.asarray(answer["direction"], dtype=np.float64).reshape(3, 3)
+    spacing = np.asarray(answer["spacing"], dtype=np.float64)
+    lps = np.eye(4)
+    lps[:3, :3] = direction * spacing
+    lps[:3, 3] = answer["origin"]
+    return {
+        "shape": list(answer["shape"]),
+        "dtype": answer["dtype"],
+        "spacing": spacing.tolist(),
+        "origin": list(answer["origin"]),
+        "direction": direction.tolist(),
+        "affine_lps": lps.round(9).tolist(),
+        "affine_ras": (LPS_TO_RAS @ lps).round(9).tolist(),
+        "series_uid": series.series_uid,
+        "modality": series.modality,
+    }
 
 
 def parse_answer(run: ToolRun) -> dict[str, Any]:
@@ -69,7 +94,7 @@ class PythonLibraryBackend(Backend):
     kind = "external"
     distribution = ""
     module = ""
-    ops = ("nifti",)
+    ops: tuple[str, ...] = ("nifti",)
 
     def availability(self) -> Availability:
         try:
@@ -79,7 +104,8 @@ class PythonLibraryBackend(Backend):
         return Availability(True, version, location=f"python package {self.distribution} (child process)")
 
     def capabilities_for(self) -> dict[str, dict[str, Capability]]:
-        return {"nifti": dict(NIFTI_CAPABILITIES)}
+        series_options: dict[str, Capability] = {"series_uid": True, "recursive": True}
+        return {"nifti": dict(NIFTI_CAPABILITIES), "volume": series_options}
 
     def capabilities(self) -> dict[str, Any]:
         return {op: dict.fromkeys(caps, "any") for op, caps in self.capabilities_for().items()}
@@ -100,10 +126,12 @@ class PythonLibraryBackend(Backend):
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         series = series_of(info)
+        op = str(getattr(request, "op", "nifti"))
         with workspace(series, plan.targets[0].temp) as ws:
             compressed = str(plan.targets[0].final).lower().endswith(".gz")
-            written = ws.output / ("series.nii.gz" if compressed else "series.nii")
-            argv = build_argv(sys.executable, self.module, str(ws.staging), str(written), memory_limit(series))
+            name = "series.npy" if op == "volume" else "series.nii.gz" if compressed else "series.nii"
+            written = ws.output / name
+            argv = build_argv(sys.executable, self.module, str(ws.staging), str(written), memory_limit(series), op)
             run = run_tool(argv, timeout=request.timeout, env=_child_env(), cwd=str(ws.root))
             answer = parse_answer(run)
             if not answer.get("ok"):
@@ -111,9 +139,19 @@ class PythonLibraryBackend(Backend):
                 raise ToolError(
                     ErrorCode.BACKEND_FAILED, f"{self.name} {kind}: {answer.get('error')}", argv, run.stderr_text
                 )
-            files = nifti_outputs(ws.output)
-            take_output(files[0] if files else written, plan, argv, run)
+            if op == "volume":
+                if not written.is_file() or written.stat().st_size == 0:
+                    raise ToolError(ErrorCode.BACKEND_FAILED, f"{self.name} wrote no array", argv, run.stderr_text)
+                os.replace(written, plan.targets[0].temp)
+            else:
+                files = nifti_outputs(ws.output)
+                take_output(files[0] if files else written, plan, argv, run)
         warnings = list(series.warnings) + self.library_warnings(run.stderr_text)
+        if op == "volume":
+            result = volume_result(answer, series)
+            sidecar = {**result, "backend": self.name, "warnings": warnings}
+            plan.targets[1].temp.write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+            return outcome({**result, "slices": len(series.geometry.planes)}, warnings, argv, run)
         result = finish(request, info, plan, self.name, warnings)
         return outcome(result, warnings, argv, run)
 

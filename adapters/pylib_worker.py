@@ -5,8 +5,9 @@ escaping ITK, a segfault in GDCM), a hang or a runaway allocation would take the
 conversion runs here, in a child started like any external tool (``adapters.runner.run_tool``: argv,
 timeout, process group killed), which first caps its own address space (RLIMIT_AS).
 
-argv: ``MODULE INPUT_FOLDER OUTPUT_FILE --memory BYTES``, MODULE the adapter module whose ``convert(folder,
-output)`` runs the library (``dcmharness.adapters.dicom2nifti``, ``dcmharness.adapters.simpleitk``).
+argv: ``MODULE INPUT_FOLDER OUTPUT_FILE --memory BYTES [--op volume]``, MODULE the adapter module whose
+``convert(folder, output)`` (``convert_volume`` for ``--op volume``) runs the library
+(``dcmharness.adapters.dicom2nifti``, ``dcmharness.adapters.simpleitk``).
 stdout: one JSON line, ``{"ok": true, ...}`` or ``{"ok": false, "kind": "refused"|"failed", "error": ...}``;
 exit status 0, ``EXIT_REFUSED`` (the library refused the series: a validation error) or ``EXIT_FAILED``.
 """
@@ -40,12 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--memory", type=int, required=True)
+    p.add_argument("--op", choices=("nifti", "volume"), default="nifti")
     args = p.parse_args(argv)
     limit_memory(args.memory)
     answer: dict[str, Any]
     try:
         module = importlib.import_module(args.module)
-        answer = {"ok": True, **module.convert(args.input, args.output)}
+        convert = module.convert_volume if args.op == "volume" else module.convert
+        answer = {"ok": True, **convert(args.input, args.output)}
     except Refused as exc:
         answer = {"ok": False, "kind": "refused", "error": str(exc)[:2000]}
     except MemoryError:

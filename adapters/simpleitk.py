@@ -7,6 +7,9 @@ stored in the DICOM order with qform = sform, code 1. ITK has no shear: a gantry
 with the slice axis along the normal (the image moved by up to the tilt's drift). A missing slice only
 warns ("Non uniform sampling or missing slices detected") and the mean spacing is used: the harness
 refuses such a series before any backend runs.
+
+``volume``: ``GetArrayFromImage`` of the same image saved as ``.npy``; the sidecar's affine is the image's
+direction times spacing with its origin (ITK's physical space is LPS, like DICOM's).
 """
 
 from __future__ import annotations
@@ -32,11 +35,45 @@ def convert(folder: str, output: str) -> dict[str, Any]:
     return {"version": sitk.Version_VersionString(), "files": len(names)}
 
 
+def convert_volume(folder: str, output: str) -> dict[str, Any]:
+    """Run in the worker process: the series as a .npy array (GetArrayFromImage: axes slice, row, column) and
+    the image's geometry (spacing, origin, direction: row-major 3x3, columns the i, j, k axes, LPS)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from dcmharness.adapters.pylib_worker import Refused
+
+    reader = sitk.ImageSeriesReader()
+    names = reader.GetGDCMSeriesFileNames(folder)
+    if not names:
+        raise Refused("GDCM found no DICOM series in the folder")
+    reader.SetFileNames(names)
+    image = reader.Execute()
+    array = sitk.GetArrayFromImage(image)
+    dim = image.GetDimension()
+    while array.ndim > 3 and array.shape[0] == 1:  # a multi-frame file read as a 4-D image of one volume
+        array = array[0]
+    if array.ndim != 3:
+        raise Refused(f"SimpleITK read a {array.ndim}-D image, not one volume")
+    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dim, dim)[:3, :3]
+    with open(output, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+    return {
+        "version": sitk.Version_VersionString(),
+        "spacing": list(image.GetSpacing())[:3],
+        "origin": list(image.GetOrigin())[:3],
+        "direction": direction.ravel().tolist(),
+        "dtype": str(array.dtype),
+        "shape": list(array.shape),
+    }
+
+
 class SimpleItkAdapter(PythonLibraryBackend):
     name = "simpleitk"
     description = "SimpleITK (ITK/GDCM): ImageSeriesReader + WriteImage, run in a child process."
     distribution = "SimpleITK"
     module = "dcmharness.adapters.simpleitk"
+    ops = ("nifti", "volume")
 
     def library_warnings(self, stderr: str) -> list[str]:
         """ITK's warnings (printed on stderr by its output window), one line each."""

@@ -36,6 +36,8 @@ class _SeriesOptions(BaseModel):
 class VolumeOptions(_SeriesOptions):
     """Options of ``volume``: a series -> one 3-D array of modality values (``.npy``) and a JSON sidecar.
 
+    (python_ref; simpleitk writes SimpleITK's array and geometry with the same fields.)
+
     The array's axes are (slice, row, column), slices in order along the normal; its dtype is the smallest of
     uint8, int8, uint16, int16, uint32, int32 that holds every modality value the stored bits and each slice's
     Rescale Slope/Intercept can produce, else float64. The sidecar (``<output stem>.json``) and the result:
