@@ -155,8 +155,16 @@ def compare(ref: Volume, got: Volume) -> dict[str, Any]:
 
 
 def middle_slices(vol: Volume) -> list[np.ndarray]:
-    """The middle slice of each canonical axis (sagittal, coronal, axial), scaled, for the report."""
+    """The middle slice of each canonical axis (sagittal, coronal, axial), scaled, for the report (rows up:
+    superior / anterior)."""
     data, _ = canonical(vol)
     x, y, z = (s // 2 for s in data.shape[:3])
     views = [data[x, :, :], data[:, y, :], data[:, :, z]]
     return [np.rot90(np.asarray(v, dtype=np.float64) * vol.slope + vol.inter) for v in views]
+
+
+def middle_slice_spacings(vol: Volume) -> list[tuple[float, float]]:
+    """(row, column) spacing in mm of each view of ``middle_slices`` (for drawing them in proportion)."""
+    _, affine = canonical(vol)
+    sx, sy, sz = (float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
+    return [(sz, sy), (sz, sx), (sy, sx)]

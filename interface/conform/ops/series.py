@@ -230,13 +230,16 @@ def _metrics(found: dict[str, Any]) -> dict[str, Any]:
     return {k: found.get(k) for k in keys}
 
 
-def png_data_uri(image: np.ndarray, lo: float, hi: float) -> str:
-    """A grayscale PNG (data: URI) of ``image`` windowed to [lo, hi], at most ``THUMB`` pixels a side."""
+def png_data_uri(image: np.ndarray, lo: float, hi: float, spacing: tuple[float, float] = (1.0, 1.0)) -> str:
+    """A grayscale PNG (data: URI) of ``image`` windowed to [lo, hi], drawn in proportion to its (row, column)
+    spacing, at most ``THUMB`` pixels a side."""
     from PIL import Image
 
     scaled = np.clip((image - lo) / max(hi - lo, 1e-9) * 255.0, 0, 255).astype(np.uint8)
     img = Image.fromarray(scaled)
-    img.thumbnail((THUMB, THUMB))
+    height_mm, width_mm = image.shape[0] * spacing[0], image.shape[1] * spacing[1]
+    scale = THUMB / max(height_mm, width_mm, 1e-9)
+    img = img.resize((max(1, round(width_mm * scale)), max(1, round(height_mm * scale))), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -250,11 +253,14 @@ def thumbnails(case: str, volumes: dict[str, cv.Volume], reference: str) -> dict
     rows = []
     for name, vol in volumes.items():
         slices = cv.middle_slices(vol)
-        row: dict[str, Any] = {"backend": name, "views": [png_data_uri(s, lo, hi) for s in slices], "diffs": []}
+        spacings = cv.middle_slice_spacings(vol)
+        views = [png_data_uri(s, lo, hi, sp) for s, sp in zip(slices, spacings, strict=True)]
+        row: dict[str, Any] = {"backend": name, "views": views, "diffs": []}
         if name != reference and all(s.shape == r.shape for s, r in zip(slices, ref_slices, strict=True)):
-            for s, r in zip(slices, ref_slices, strict=True):
+            for s, r, sp in zip(slices, ref_slices, spacings, strict=True):
                 d = np.abs(s - r)
-                row["diffs"].append({"max": float(d.max()), "image": png_data_uri(d, 0.0, max(float(d.max()), 1.0))})
+                image = png_data_uri(d, 0.0, max(float(d.max()), 1.0), sp)
+                row["diffs"].append({"max": float(d.max()), "image": image})
         rows.append(row)
     return {"case": case, "rows": rows, "window": [lo, hi]}
 
