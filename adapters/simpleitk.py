@@ -19,8 +19,8 @@ from typing import Any
 from dcmharness.adapters.pylib import PythonLibraryBackend
 
 
-def convert(folder: str, output: str) -> dict[str, Any]:
-    """Run in the worker process: the conversion itself."""
+def read_series(folder: str) -> tuple[Any, int]:
+    """Run in the worker process: the staged series as an ITK image (GDCM orders the files) and its file count."""
     import SimpleITK as sitk
 
     from dcmharness.adapters.pylib_worker import Refused
@@ -30,9 +30,16 @@ def convert(folder: str, output: str) -> dict[str, Any]:
     if not names:
         raise Refused("GDCM found no DICOM series in the folder")
     reader.SetFileNames(names)
-    image = reader.Execute()
+    return reader.Execute(), len(names)
+
+
+def convert(folder: str, output: str) -> dict[str, Any]:
+    """Run in the worker process: the conversion itself."""
+    import SimpleITK as sitk
+
+    image, files = read_series(folder)
     sitk.WriteImage(image, output)
-    return {"version": sitk.Version_VersionString(), "files": len(names)}
+    return {"version": sitk.Version_VersionString(), "files": files}
 
 
 def convert_volume(folder: str, output: str) -> dict[str, Any]:
@@ -43,12 +50,7 @@ def convert_volume(folder: str, output: str) -> dict[str, Any]:
 
     from dcmharness.adapters.pylib_worker import Refused
 
-    reader = sitk.ImageSeriesReader()
-    names = reader.GetGDCMSeriesFileNames(folder)
-    if not names:
-        raise Refused("GDCM found no DICOM series in the folder")
-    reader.SetFileNames(names)
-    image = reader.Execute()
+    image, _ = read_series(folder)
     array = sitk.GetArrayFromImage(image)
     dim = image.GetDimension()
     while array.ndim > 3 and array.shape[0] == 1:  # a multi-frame file read as a 4-D image of one volume

@@ -15,7 +15,8 @@ from dcmharness.backends.series import Series
 from dcmharness.contract.errors import ErrorCode, HarnessError
 
 
-def _finite(value: Any, default: float) -> float:
+def finite(value: Any, default: float) -> float:
+    """``value`` as a finite float, else ``default`` (nibabel gives nan or None for an absent scaling)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -42,8 +43,8 @@ def describe(path: Path) -> dict[str, Any]:
                 ErrorCode.BACKEND_FAILED, f"the output is not a readable NIfTI-1 file: {exc}"[:500]
             ) from None
         hdr = img.header
-        slope = _finite(img.dataobj.slope, 1.0)  # nibabel moves scl_slope/scl_inter into the array proxy
-        inter = _finite(img.dataobj.inter, 0.0)
+        slope = finite(img.dataobj.slope, 1.0)  # nibabel moves scl_slope/scl_inter into the array proxy
+        inter = finite(img.dataobj.inter, 0.0)
     return {
         "shape": [int(s) for s in img.shape],
         "dtype": str(hdr.get_data_dtype()),

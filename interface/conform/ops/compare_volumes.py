@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from dcmharness.backends.nifti_file import finite
+
 #: Geometry agrees when no corner moves more than this (mm): above DS rounding (1e-6 mm) and float32 affines.
 CORNER_TOLERANCE_MM = 0.01
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -42,21 +44,13 @@ class Volume:
         return tuple(int(s) for s in self.raw.shape)
 
 
-def _finite(value: Any, default: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return default
-    return v if np.isfinite(v) else default
-
-
 def load_nifti(path: str | Path) -> Volume:
     import nibabel as nib
 
     img = nib.load(str(path))
     hdr = img.header
-    slope = _finite(img.dataobj.slope, 1.0)  # nibabel moves scl_* into the array proxy on load
-    inter = _finite(img.dataobj.inter, 0.0)
+    slope = finite(img.dataobj.slope, 1.0)  # nibabel moves scl_* into the array proxy on load
+    inter = finite(img.dataobj.inter, 0.0)
     raw = np.asanyarray(img.dataobj.get_unscaled())
     while raw.ndim > 3 and raw.shape[-1] == 1:
         raw = raw[..., 0]
