@@ -80,6 +80,7 @@ SYNTHETIC_OK = [
     "non_square",
     "varying_rescale",
     "enhanced_multiframe",
+    "enhanced_multiframe_ordered",
     "two_series_a",
     "two_series_b",
 ]

@@ -294,6 +294,11 @@ def specs() -> list[SeriesSpec]:
             multiframe=True,
             write_order=(3, 1, 0, 2, 4, 5, 11, 10, 9, 8, 7, 6),
         ),
+        SeriesSpec(
+            "enhanced_multiframe_ordered",
+            "Enhanced CT, one file, frames stored in spatial order, the rescale in the shared functional group",
+            multiframe=True,
+        ),
     ]
 
 
