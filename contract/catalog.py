@@ -32,6 +32,14 @@ from dcmharness.contract.ops_models import (
     ValidateRequest,
 )
 from dcmharness.contract.options import ToImageOptions
+from dcmharness.contract.series_models import (
+    NiftiOptions,
+    NiftiRequest,
+    SplitMultiframeOptions,
+    SplitMultiframeRequest,
+    VolumeOptions,
+    VolumeRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,11 @@ OPS: dict[str, OpSpec] = {
     "decode": OpSpec("decode", DecodeRequest, DecodeOptions, "Decode the stored pixel values to .npy."),
     "validate": OpSpec(
         "validate", ValidateRequest, ValidateOptions, "Validate against the IOD (PS3.3) and PS3.6.", writes_output=False
+    ),
+    "volume": OpSpec("volume", VolumeRequest, VolumeOptions, "A series as a 3-D array of modality values (.npy)."),
+    "nifti": OpSpec("nifti", NiftiRequest, NiftiOptions, "A series as NIfTI-1 (.nii / .nii.gz)."),
+    "split_multiframe": OpSpec(
+        "split_multiframe", SplitMultiframeRequest, SplitMultiframeOptions, "One single-frame file per frame."
     ),
 }
 
