@@ -221,10 +221,23 @@ def test_voi_honoured_only_where_the_tool_picks_it_itself(
 
 def test_gray_overlays_refused_where_grayscale_cannot_be_restored() -> None:
     assert refusal({"bit_depth": 16}, overlays=[0]) == (ErrorCode.UNSUPPORTED_OPTION, "options.bit_depth")
-    assert refusal({"format": "jpeg"}, overlays=[0]) == (ErrorCode.UNSUPPORTED_OPTION, "options.format")
     adapter = DicomRsAdapter()
     assert adapter.check_input(request({"bit_depth": 16, "overlays": False}), info(overlays=[0])) == []
     assert adapter.check_input(request({"bit_depth": 16}), info()) == []
+
+
+def test_jpeg_output_refused_for_its_fixed_quality() -> None:
+    assert refusal({"format": "jpeg"}) == (ErrorCode.UNSUPPORTED_OPTION, "options.format")
+    with pytest.raises(HarnessError) as exc:
+        DicomRsAdapter().check_input(request({}, output="/out/ct.jpg"), info())
+    assert exc.value.field == "options.format"
+
+
+def test_overlays_before_0_10_warned_not_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DicomRsAdapter, "tool", lambda self: OLD)
+    warnings = DicomRsAdapter().check_input(request({}), info(overlays=[0]))
+    assert warnings == ["dicom-toimage 0.9.0 cannot draw overlays (0.10 can); they are not shown"]
+    assert DicomRsAdapter().check_input(request({"overlays": False}), info(overlays=[0])) == []
 
 
 def test_all_frames_refused() -> None:

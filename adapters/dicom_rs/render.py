@@ -10,7 +10,8 @@ Facts it relies on (dicom-toimage 0.10.1 ``--help`` and source; ``docs/dicom_rs.
 
 - ``dicom-toimage [-F N] [--8bit|--16bit] [--overlays --overlay-color RRGGBB] -o OUT FILE``: ``-F`` is
   0-indexed; the output format is chosen by OUT's extension (``image`` crate ``save``: .png, .jpg/.jpeg,
-  .tif/.tiff, .pgm/.ppm/.pbm/.pam; no ``.pnm``); JPEG is written at the image crate's default quality 75.
+  .tif/.tiff, .pgm/.ppm/.pbm/.pam; no ``.pnm``). JPEG is written at the image crate's fixed quality 75 (no
+  flag), so JPEG output is refused (the contract's default is 90).
 - Without ``--8bit``/``--16bit`` the depth follows BitsStored, so one of them is always given.
 - VOI: the VOI LUT Sequence if present, else the first window (with the file's VOI LUT Function), else
   min-max; so ``voi`` ``lut`` / ``window`` / ``minmax`` (index 0) are honoured exactly when the file makes the
@@ -20,8 +21,8 @@ Facts it relies on (dicom-toimage 0.10.1 ``--help`` and source; ``docs/dicom_rs.
 - ``--overlays`` (0.10+) burns in every overlay plane of the file (separate, embedded, multi-frame) in
   ``--overlay-color`` and turns the output RGB when a plane applies to the frame: on a grayscale image the
   adapter asks for the gray colour and stores the (equal-channel) result as grayscale; a subset of planes,
-  a 16-bit gray level that is not a multiple of 257, and (for grayscale images with overlays) JPEG or 16-bit
-  output are refused.
+  a 16-bit gray level that is not a multiple of 257, and 16-bit output of a grayscale image with overlays
+  are refused. Before 0.10 overlays are not drawn (a warning says so).
 - Decoders of the published build: native, RLE, deflate, JPEG (jpeg-decoder: 8-bit DCT, lossless up to 16
   bits), JPEG XL; no JPEG 2000, no JPEG-LS; Bits Allocated 1, 8 or 16 only; packed 1-bit frames must start on a
   byte; native YBR_FULL_422 is read as if it had 3 samples per pixel. Those inputs are refused before the tool
@@ -274,20 +275,28 @@ class DicomRsAdapter(ToolAdapter):
         if reason:
             raise unsupported("frame", reason)
         check_decodable(info)
+        fmt = format_for(request.output, opts)
+        if fmt == "jpeg":
+            raise unsupported(
+                "format", "dicom-toimage writes JPEG at the image crate's fixed quality 75, not the contract's 90"
+            )
+        warnings: list[str] = []
+        tool = self.tool()
+        if draws_overlays(opts, info) and tool is not None and version_tuple(tool.version) < (0, 10):
+            warnings.append(f"dicom-toimage {tool.version} cannot draw overlays (0.10 can); they are not shown")
         if info.is_color:
             from dcmharness.backends.python_ref.pipeline import check_color_options
 
             check_color_options(opts)
         else:
             check_voi(opts, info)
-            if draws_overlays(opts, info) and (opts.bit_depth == 16 or format_for(request.output, opts) == "jpeg"):
-                field = "bit_depth" if opts.bit_depth == 16 else "format"
+            if draws_overlays(opts, info) and opts.bit_depth == 16:
                 raise unsupported(
-                    field,
+                    "bit_depth",
                     "dicom-toimage burns overlays into an RGB image; the adapter restores grayscale for 8-bit "
-                    "lossless formats only (or ask overlays: false)",
+                    "output only (or ask overlays: false)",
                 )
-        return []
+        return warnings
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
         if getattr(request, "op", "") in DICOM_RS.ops:
