@@ -128,7 +128,6 @@ def test_version_is_the_installed_core(tmp_path: Path) -> None:
     ("name", "options", "code", "field"),
     [
         ("SC_rgb_expb_16bit.dcm", {}, ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, "input"),  # Explicit VR Big Endian
-        ("image_dfl.dcm", {}, ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, "input"),  # Deflated
         ("liver_1frame.dcm", {}, ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, "input"),  # 1-bit
         ("rtdose_1frame.dcm", {}, ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, "input"),  # 32-bit
         ("MR-SIEMENS-DICOM-WithOverlays.dcm", {}, ErrorCode.UNSUPPORTED_OPTION, "options.overlays"),
@@ -154,3 +153,15 @@ def test_overlays_false_is_honoured_on_overlay_files() -> None:
     refusals(ToImageOptions(overlays=False), info)  # no exception
     refusals(ToImageOptions(), inspect(str(find("CT_small.dcm"))))
     refusals(ToImageOptions(colormap="pet"), inspect(str(find("CT_small.dcm"))))  # slope 1, intercept -1024
+
+
+def test_deflated_files_are_refused(tmp_path: Path) -> None:
+    from dcmharness.adapters.cornerstone.adapter import refusals
+    from dcmharness.interface.synth import generate
+
+    case = generate(tmp_path, ["deflate_window"])[0]
+    info = inspect(str(case.path))
+    assert info.transfer_syntax == "1.2.840.10008.1.2.1.99"
+    with pytest.raises(HarnessError) as err:
+        refusals(ToImageOptions(), info)
+    assert (err.value.code, err.value.field) == (ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, "input")

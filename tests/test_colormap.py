@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from dcmharness.adapters.base import check_capabilities
 from dcmharness.adapters.rust_render import RustRenderAdapter, batch_options, option_args
 from dcmharness.backends.python_ref import render_array
 from dcmharness.backends.python_ref.output_lut import apply_colormap, palette_indices, palette_table
@@ -144,20 +143,19 @@ PARTLY = {"cornerstone"}  # its CPU colormaps hold the four tabulated palettes (
 
 
 @pytest.mark.parametrize("name", sorted(set(registry.BACKENDS) - IMPLEMENTERS - PARTLY))
-def test_every_other_backend_refuses_colormap(name: str) -> None:
-    table = _instance(name).capabilities_for(None)
-    assert "colormap" not in table.get("to_image", {})
-    if "to_image" in table:
-        with pytest.raises(HarnessError) as err:
-            check_capabilities(ToImageOptions(colormap="pet"), table["to_image"], name)
-        assert (err.value.code, err.value.field) == (ErrorCode.UNSUPPORTED_OPTION, "options.colormap")
-
-
-def _instance(name: str) -> Any:
-    import importlib
-
-    module, cls = registry.BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module), cls)()
+def test_every_other_backend_refuses_colormap(name: str, ct_small: Path, tmp_path: Path) -> None:
+    """Through the dispatcher: refused before anything runs (or the backend has no to_image, or is absent)."""
+    try:
+        resp = run({"op": "to_image", "backend": name, "input": str(ct_small), "output": str(tmp_path / "x.png"),
+                    "options": {"colormap": "pet"}})  # fmt: skip
+    finally:
+        registry.close_all()
+    assert not resp.ok and resp.error is not None
+    assert not (tmp_path / "x.png").exists()
+    if resp.error.code == ErrorCode.BACKEND_UNAVAILABLE:
+        return
+    assert resp.error.code == ErrorCode.UNSUPPORTED_OPTION
+    assert resp.error.field in ("options.colormap", "op"), resp.error
 
 
 def test_rust_render_declares_and_passes_colormap() -> None:
