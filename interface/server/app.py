@@ -87,6 +87,7 @@ def _error(status: int, exc: HarnessError) -> JSONResponse:
 def create_app(settings: Settings) -> FastAPI:
     places = Places.create(settings.root, settings.out_dir, settings.timeout)
     limiter = anyio.CapacityLimiter(max(1, settings.workers))
+    schemas = {"request": request_schema(), "response": response_schema()}  # built once: they never change
 
     async def on_pool(fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
@@ -137,7 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/schema", summary="The JSON Schema of requests (or responses with ?response=true)")
     async def get_schema(response: bool = False) -> JSONResponse:
-        return JSONResponse(response_schema() if response else request_schema())
+        return JSONResponse(schemas["response" if response else "request"])
 
     @app.get("/outputs/{path:path}", summary="A written output (private output folder, or under the root)")
     async def get_output(path: str) -> Response:
