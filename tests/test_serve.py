@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -307,11 +311,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.live
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_live_server_binds_loopback_and_stops_every_child(root: Path, signum: int, status: int) -> None:
-    import httpx
-
+@contextlib.contextmanager
+def live_server(root: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+    """``dcmharness serve --port 0`` in a subprocess: (process, base URL, token); killed if still running."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dcmharness", "serve", "--root", str(root), "--port", "0"],
@@ -328,8 +330,23 @@ def test_live_server_binds_loopback_and_stops_every_child(root: Path, signum: in
             line = proc.stderr.readline().decode()
             if "open http://" in line:
                 url = line.split("open ", 1)[1].strip()
+            elif not line and proc.poll() is not None:
+                break
         assert url.startswith("http://127.0.0.1:"), url
         base, _, token = url.partition("/?token=")
+        yield proc, base, token
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_live_server_binds_loopback_and_stops_every_child(root: Path, signum: int, status: int) -> None:
+    import httpx
+
+    with live_server(root) as (proc, base, token):
         assert len(token) >= 32
         port = int(base.rsplit(":", 1)[1])
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no IPv6 or wildcard socket
@@ -350,7 +367,68 @@ def test_live_server_binds_loopback_and_stops_every_child(root: Path, signum: in
         assert proc.wait(timeout=60) == status
         time.sleep(0.5)
         assert not [pid for pid in children if _alive(pid)]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _headless(argv: list[str], timeout: float = 120) -> str:
+    """Run headless chromium (its own process group, killed on timeout) and return its stdout."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, text=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    return out
+
+
+@pytest.mark.live
+def test_live_page_in_headless_chromium_shows_the_comparison(root: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent (apt-packages.txt installs it)")
+    backends = [b for b in ("dcmtk", "rust_render", "orthanc") if available(b)]
+    if len(backends) < 2:
+        pytest.skip(f"needs two backends besides the reference, found {backends}")
+    ref_out, dcmtk_out = tmp_path / "ref.png", tmp_path / "b.png"
+    src = str(root / "CT_small.dcm")
+    assert run({"op": "to_image", "input": src, "output": str(ref_out), "options": WINDOW}).ok
+    assert run({"op": "to_image", "input": src, "output": str(dcmtk_out), "backend": backends[0], "options": WINDOW}).ok
+    expected = compare_files(ref_out, dcmtk_out)
+    with live_server(root) as (proc, base, token):
+        query = urlencode(
+            {
+                "token": token,
+                "input": "CT_small.dcm",
+                "backends": ",".join(backends),
+                "options": json.dumps(WINDOW),
+                "run": "1",
+            }
+        )
+        argv = [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'prof'}",
+            "--virtual-time-budget=120000",
+        ]
+        dom = _headless([*argv, "--dump-dom", f"{base}/?{query}"])
+        no_token = _headless([*argv, "--dump-dom", f"{base}/"])
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert 'data-state="done"' in dom
+    cards = dict(re.findall(r'data-backend="([a-z_]+)" data-status="([a-z_]+)"', dom))
+    assert cards["python_ref"] == "reference"
+    assert set(cards) == {"python_ref", *backends}
+    assert all(cards[b] in ("match", "within_tolerance", "explained") for b in backends), cards
+    rendered = re.findall(
+        r'<img class="render" alt="([a-z_]+)" src="/outputs/compare/[0-9a-f]+/[a-z_]+\.png\?token=', dom
+    )
+    assert sorted(rendered) == sorted(["python_ref", *backends])
+    assert dom.count('data-loaded="128x128"') == len(backends) + 1  # every render fetched and decoded by the browser
+    first = dom.index(f'data-backend="{backends[0]}"')
+    shown = re.search(r'data-metric="max_abs_diff">([^<]*)<', dom[first:])
+    assert shown is not None and float(shown.group(1)) == expected.max_abs_diff
+    assert "401" in no_token or "unauthorized" in no_token  # the page itself needs the token

@@ -80,6 +80,15 @@ def run_body(body: bytes, places: Places) -> tuple[int, Any]:
     return 200, answered[0].model_dump(mode="json")
 
 
+def page_html() -> str:
+    """The page with its stylesheet and script inlined: one document, nothing else to fetch (no token needed
+    for sub-resources, no CDN)."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    css = (STATIC / "page.css").read_text(encoding="utf-8")
+    js = (STATIC / "page.js").read_text(encoding="utf-8")
+    return html.replace("/*PAGE_CSS*/", css).replace("/*PAGE_JS*/", js.replace("</script", "<\\/script"))
+
+
 def _error(status: int, exc: HarnessError) -> JSONResponse:
     return JSONResponse(error_response(exc).model_dump(mode="json"), status_code=status)
 
@@ -87,6 +96,7 @@ def _error(status: int, exc: HarnessError) -> JSONResponse:
 def create_app(settings: Settings) -> FastAPI:
     places = Places.create(settings.root, settings.out_dir, settings.timeout)
     limiter = anyio.CapacityLimiter(max(1, settings.workers))
+    page = page_html()
     schemas = {"request": request_schema(), "response": response_schema()}  # built once: they never change
 
     async def on_pool(fn: Callable[..., T], *args: Any) -> T:
@@ -184,19 +194,9 @@ def create_app(settings: Settings) -> FastAPI:
         await on_pool(target.write_bytes, data)
         return JSONResponse({"path": str(target), "size": len(data)})
 
-    @app.get("/", response_class=HTMLResponse, summary="The comparison page")
+    @app.get("/", response_class=HTMLResponse, summary="The comparison page (open it with ?token=T)")
     async def index() -> Response:
-        page = STATIC / "index.html"
-        if not page.is_file():
-            return HTMLResponse("<!doctype html><title>dcmharness</title><p>dcmharness serve: see /docs")
-        return FileResponse(page, media_type="text/html")
-
-    @app.get("/static/{name}", include_in_schema=False)
-    async def static(name: str) -> Response:
-        path = STATIC / Path(name).name
-        if not path.is_file():
-            return _error(404, HarnessError(ErrorCode.INPUT_NOT_FOUND, f"no such file: {name}", "path"))
-        return FileResponse(path)
+        return HTMLResponse(page)
 
     # the last added is the outermost: CORS (when asked) answers preflights, then the token, then the body cap
     app.add_middleware(BodyLimit, max_body=settings.max_upload)

@@ -1,0 +1,186 @@
+// The comparison page: pick a file under the root, options (a form built from the JSON Schema), backends;
+// POST /compare; every render side by side with its status, metrics and diff image. No external scripts.
+// Deep link: ?token=T&input=PATH&backends=a,b&options=JSON&run=1 runs a comparison on load.
+"use strict";
+const params = new URLSearchParams(location.search);
+const token = params.get("token") || "";
+const state = { dir: "", input: params.get("input") || "", fields: {} };
+
+function api(path, init) {
+  const opts = Object.assign({}, init || {});
+  opts.headers = Object.assign({ "X-Dcmharness-Token": token }, opts.headers || {});
+  return fetch(path, opts).then(async (r) => {
+    const body = await r.json();
+    if (!r.ok && body && body.error) throw new Error(body.error.code + ": " + body.error.message);
+    return body;
+  });
+}
+function withToken(url) { return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token); }
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+function setStatus(text) { document.getElementById("status-line").textContent = text; }
+
+async function listDir(dir) {
+  const body = await api("/files?dir=" + encodeURIComponent(dir));
+  state.dir = body.dir;
+  const crumbs = document.getElementById("crumbs");
+  crumbs.replaceChildren(el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); listDir(""); } }, "root"),
+    " / " + body.dir);
+  const ul = document.getElementById("files");
+  ul.replaceChildren();
+  if (body.dir) {
+    const up = body.dir.split("/").slice(0, -1).join("/");
+    ul.append(el("li", { class: "dir", onclick: () => listDir(up) }, ".."));
+  }
+  for (const e of body.entries) {
+    const li = el("li", { class: e.dir ? "dir" : "file", "data-path": e.path }, e.name);
+    li.addEventListener("click", () => (e.dir ? listDir(e.path) : choose(e.path)));
+    if (e.path === state.input) li.classList.add("chosen");
+    ul.append(li);
+  }
+}
+function choose(path) {
+  state.input = path;
+  document.getElementById("selected").textContent = path;
+  document.querySelectorAll("#files li").forEach((li) => li.classList.toggle("chosen", li.dataset.path === path));
+  document.getElementById("compare").disabled = false;
+}
+
+// One form field per option of the schema; a field left empty is not sent (the contract's default applies).
+function mainType(prop) {
+  const alts = (prop.anyOf || [prop]).filter((a) => a.type !== "null");
+  if (alts.length === 1) return alts[0];
+  return { type: "json" };
+}
+function buildForm(schema) {
+  const props = schema.$defs.ToImageOptions.properties;
+  const form = document.getElementById("options");
+  form.replaceChildren();
+  for (const [name, prop] of Object.entries(props)) {
+    const t = mainType(prop);
+    let input;
+    if (t.enum) {
+      input = el("select", { name }, el("option", { value: "" }, "(default)"));
+      for (const v of t.enum) input.append(el("option", { value: JSON.stringify(v) }, String(v)));
+    } else if (t.type === "boolean") {
+      input = el("select", { name }, el("option", { value: "" }, "(default)"),
+        el("option", { value: "true" }, "true"), el("option", { value: "false" }, "false"));
+    } else if (t.type === "integer" || t.type === "number") {
+      input = el("input", { name, type: "number", step: t.type === "integer" ? "1" : "any" });
+      if (t.minimum !== undefined) input.min = t.minimum;
+      if (t.maximum !== undefined) input.max = t.maximum;
+    } else {
+      input = el("input", { name, type: "text", placeholder: "JSON or text" });
+    }
+    state.fields[name] = { input, type: t.enum ? "enum" : t.type };
+    form.append(el("label", { title: prop.description || "" }, name, input));
+  }
+}
+function optionsFromForm() {
+  const out = {};
+  for (const [name, f] of Object.entries(state.fields)) {
+    const raw = f.input.value.trim();
+    if (raw === "") continue;
+    if (f.type === "enum" || f.type === "boolean") out[name] = JSON.parse(raw);
+    else if (f.type === "integer" || f.type === "number") out[name] = Number(raw);
+    else { try { out[name] = JSON.parse(raw); } catch (e) { out[name] = raw; } }
+  }
+  return out;
+}
+function fillForm(options) {
+  for (const [name, v] of Object.entries(options)) {
+    const f = state.fields[name];
+    if (!f) continue;
+    if (f.type === "integer" || f.type === "number") f.input.value = String(v);
+    else if (f.type === "enum" || f.type === "boolean") f.input.value = JSON.stringify(v);
+    else f.input.value = typeof v === "string" ? v : JSON.stringify(v);
+  }
+}
+
+async function loadBackends(wanted) {
+  const rows = await api("/backends");
+  const box = document.getElementById("backends");
+  box.replaceChildren();
+  for (const r of rows) {
+    if (r.name === "python_ref" || !r.ops.includes("to_image")) continue;
+    const cb = el("input", { type: "checkbox", value: r.name });
+    cb.disabled = !r.available;
+    cb.checked = r.available && (wanted ? wanted.includes(r.name) : true);
+    box.append(el("label", { title: r.available ? r.version || "" : r.reason || "" }, cb, " " + r.name), " ");
+  }
+}
+function chosenBackends() {
+  return [...document.querySelectorAll("#backends input:checked")].map((c) => c.value);
+}
+
+function fmt(v) { return v === null || v === undefined ? "–" : (typeof v === "number" ? +v.toFixed(4) : v); }
+function card(r, isRef) {
+  const status = isRef ? (r.ok ? "reference" : "reference_error") : r.status;
+  const c = el("div", { class: "card", "data-backend": r.backend, "data-status": status },
+    el("h3", {}, (isRef ? "reference: " : "") + r.backend + (r.backend_version ? " " + r.backend_version : "")),
+    el("div", { class: "status " + status }, status));
+  if (r.output_url) {
+    const img = el("img", { class: "render", alt: r.backend });
+    img.addEventListener("load", () => { img.dataset.loaded = img.naturalWidth + "x" + img.naturalHeight; });
+    img.src = withToken(r.output_url);
+    c.append(img);
+  }
+  if (r.error) c.append(el("div", { class: "why error-message" }, r.error.code + ": " + r.error.message));
+  if (!isRef && r.metrics) {
+    const m = r.metrics;
+    const t = el("table", { class: "metrics" });
+    for (const k of ["max_abs_diff", "mean_abs_diff", "rmse", "psnr", "frac_diff_gt1"]) {
+      t.append(el("tr", {}, el("td", {}, k), el("td", { class: "metric", "data-metric": k }, fmt(m[k]))));
+    }
+    c.append(t);
+  }
+  if (r.diff_image) c.append(el("img", { class: "diff", src: r.diff_image, alt: "difference" }));
+  if (r.divergence) {
+    c.append(el("div", { class: "why divergence" }, "registry " + r.divergence.id + ": " + r.divergence.cause +
+      " (" + r.divergence.source + ")"));
+  }
+  return c;
+}
+async function runCompare() {
+  const results = document.getElementById("results");
+  const body = { input: state.input, options: optionsFromForm(), backends: chosenBackends() };
+  setStatus("comparing " + body.input + " on " + body.backends.join(", ") + "…");
+  document.body.dataset.state = "running";
+  try {
+    const res = await api("/compare", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) });
+    results.replaceChildren(card(res.reference, true), ...res.results.map((r) => card(r, false)));
+    setStatus(res.input + ": " + res.results.map((r) => r.backend + " " + r.status).join(", ") +
+      " (" + Math.round(res.duration_ms) + " ms)");
+  } catch (err) {
+    results.replaceChildren(el("div", { class: "card error-message" }, String(err.message || err)));
+    setStatus("failed");
+  }
+  document.body.dataset.state = "done";
+}
+
+async function start() {
+  document.getElementById("compare").addEventListener("click", runCompare);
+  try {
+    const [schema] = await Promise.all([api("/schema"), listDir("")]);
+    buildForm(schema);
+    await loadBackends(params.get("backends") ? params.get("backends").split(",") : null);
+  } catch (err) {
+    setStatus("cannot reach the server: " + (err.message || err) + " (open the URL printed at start)");
+    document.body.dataset.state = "done";
+    return;
+  }
+  setStatus("ready");
+  if (state.input) choose(state.input);
+  if (params.get("options")) fillForm(JSON.parse(params.get("options")));
+  if (params.get("run") === "1" && state.input) await runCompare();
+  else document.body.dataset.state = "ready";
+}
+start();
