@@ -432,3 +432,41 @@ def test_live_page_in_headless_chromium_shows_the_comparison(root: Path, tmp_pat
     shown = re.search(r'data-metric="max_abs_diff">([^<]*)<', dom[first:])
     assert shown is not None and float(shown.group(1)) == expected.max_abs_diff
     assert "401" in no_token or "unauthorized" in no_token  # the page itself needs the token
+    assert re.search(r'id="file-info">128 x 128, 1 frame, CT, MONOCHROME2<', dom)
+    assert re.search(r'<p id="frame-row" hidden="">', dom)  # one frame: no frame slider
+
+
+@pytest.mark.live
+def test_live_page_offers_a_frame_slider_for_a_multiframe_file(root: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent (apt-packages.txt installs it)")
+    from dcmharness.interface.samples import find
+
+    shutil.copy(find("emri_small.dcm"), root / "emri_small.dcm")  # 10 frames, 64x64 MR
+    with live_server(root) as (proc, base, token):
+        query = urlencode({"token": token, "input": "emri_small.dcm"})
+        dom = _headless(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'prof'}",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+                f"{base}/?{query}",
+            ]
+        )
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert re.search(r'id="file-info">64 x 64, 10 frames, MR, MONOCHROME2<', dom), dom[:3000]
+    assert '<p id="frame-row">' in dom and re.search(r'id="frame" type="range" min="0" value="0" max="9"', dom)
+    assert 'name="window_center"' in dom and 'name="voi_function"' in dom  # the form built from the schema
+
+
+def test_only_loopback_addresses_count_as_local() -> None:
+    from dcmharness.interface.cli.serve import _loopback
+
+    assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("127.0.0.2")
+    assert not _loopback("0.0.0.0") and not _loopback("::") and not _loopback("192.168.1.10")
+    assert not _loopback("localhost")  # a name is not trusted to resolve to loopback: warned about

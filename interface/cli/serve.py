@@ -52,6 +52,15 @@ def _stop_tools() -> None:
     runner._kill_leftovers()  # noqa: SLF001 - the runner's own exit hook, called now rather than at exit
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
@@ -96,6 +105,12 @@ def main(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
+    if not _loopback(host):
+        print(
+            f"dcmharness serve: WARNING: bound to {host}: reachable from other machines (the token still guards it; "
+            "the traffic is plain HTTP)",
+            file=sys.stderr,
+        )
     print(f"dcmharness serve: root {root.resolve()}", file=sys.stderr)
     print(f"dcmharness serve: open http://{shown}:{port}/?token={token}", file=sys.stderr, flush=True)
     if threading.current_thread() is threading.main_thread():

@@ -41,16 +41,47 @@ async function listDir(dir) {
   }
   for (const e of body.entries) {
     const li = el("li", { class: e.dir ? "dir" : "file", "data-path": e.path }, e.name);
-    li.addEventListener("click", () => (e.dir ? listDir(e.path) : choose(e.path)));
+    li.addEventListener("click", () => (e.dir ? listDir(e.path) : choose(e.path).catch((err) => setStatus(String(err)))));
     if (e.path === state.input) li.classList.add("chosen");
     ul.append(li);
   }
 }
-function choose(path) {
+async function choose(path) {
   state.input = path;
   document.getElementById("selected").textContent = path;
   document.querySelectorAll("#files li").forEach((li) => li.classList.toggle("chosen", li.dataset.path === path));
   document.getElementById("compare").disabled = false;
+  const info = document.getElementById("file-info");
+  const frameRow = document.getElementById("frame-row");
+  info.textContent = "";
+  frameRow.hidden = true;
+  const resp = await api("/run", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ op: "info", input: path }) });
+  if (state.input !== path) return;
+  if (!resp.ok) { info.textContent = resp.error.code + ": " + resp.error.message; return; }
+  const r = resp.result;
+  info.textContent = r.columns + " x " + r.rows + ", " + r.frames + (r.frames === 1 ? " frame, " : " frames, ") +
+    (r.modality || "?") + ", " + r.photometric;
+  const slider = document.getElementById("frame");
+  slider.max = String(Math.max(0, r.frames - 1));
+  slider.value = "0";
+  document.getElementById("frame-value").textContent = "0";
+  frameRow.hidden = r.frames <= 1;
+}
+function onFrame() {
+  const v = document.getElementById("frame").value;
+  document.getElementById("frame-value").textContent = v;
+  if (state.fields.frame) state.fields.frame.input.value = v;
+}
+async function onUpload(ev) {
+  const file = ev.target.files[0];
+  if (!file) return;
+  setStatus("uploading " + file.name + "…");
+  try {
+    const up = await api("/upload?name=" + encodeURIComponent(file.name), { method: "POST", body: file });
+    setStatus("uploaded " + file.name + " (" + up.size + " bytes)");
+    await choose(up.path);
+  } catch (err) { setStatus("upload refused: " + (err.message || err)); }
 }
 
 // One form field per option of the schema; a field left empty is not sent (the contract's default applies).
@@ -168,6 +199,8 @@ async function runCompare() {
 
 async function start() {
   document.getElementById("compare").addEventListener("click", runCompare);
+  document.getElementById("frame").addEventListener("input", onFrame);
+  document.getElementById("upload").addEventListener("change", onUpload);
   try {
     const [schema] = await Promise.all([api("/schema"), listDir("")]);
     buildForm(schema);
@@ -178,7 +211,7 @@ async function start() {
     return;
   }
   setStatus("ready");
-  if (state.input) choose(state.input);
+  if (state.input) await choose(state.input);
   if (params.get("options")) fillForm(JSON.parse(params.get("options")));
   if (params.get("run") === "1" && state.input) await runCompare();
   else document.body.dataset.state = "ready";
