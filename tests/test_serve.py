@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from dcmharness.interface import registry  # noqa: E402
 from dcmharness.interface.api import RunContext, run  # noqa: E402
-from dcmharness.interface.conform.compare import compare_files  # noqa: E402
+from dcmharness.interface.conform.compare import compare_files, load_image  # noqa: E402
 from dcmharness.interface.server.app import Settings, create_app  # noqa: E402
 
 TOKEN = "t0ken-for-tests"
@@ -404,6 +404,7 @@ def test_live_page_in_headless_chromium_shows_the_comparison(root: Path, tmp_pat
                 "backends": ",".join(backends),
                 "options": json.dumps(WINDOW),
                 "run": "1",
+                "probe": "50,0",  # ref 105, dcmtk 104 there
             }
         )
         argv = [
@@ -433,6 +434,13 @@ def test_live_page_in_headless_chromium_shows_the_comparison(root: Path, tmp_pat
     assert shown is not None and float(shown.group(1)) == expected.max_abs_diff
     assert "401" in no_token or "unauthorized" in no_token  # the page itself needs the token
     assert re.search(r'id="file-info">128 x 128, 1 frame, CT, MONOCHROME2<', dom)
+    # the pixel probe reads the decoded renders in the browser: the PNGs' own values at (50, 0)
+    for backend, png in (("python_ref", ref_out), (backends[0], dcmtk_out)):
+        start = dom.index(f'data-backend="{backend}"')
+        end = dom.find('class="card"', start)
+        value = re.search(r'class="probe" data-value="(\d+)"', dom[start : end if end > 0 else None])
+        assert value is not None and int(value.group(1)) == int(load_image(png)[0, 50]), backend
+    assert 'id="ab-fade"' in dom and '<div id="ab" class="card">' in dom  # the A/B view, shown
     assert re.search(r'<p id="frame-row" hidden="">', dom)  # one frame: no frame slider
 
 

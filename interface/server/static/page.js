@@ -151,6 +151,59 @@ function chosenBackends() {
   return [...document.querySelectorAll("#backends input:checked")].map((c) => c.value);
 }
 
+// Pixel probe: the value under the cursor in every render at once (gray: one number; colour: r,g,b).
+const pixels = new Map();
+function readPixels(img) {
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(img, 0, 0);
+  return ctx.getImageData(0, 0, canvas.width, canvas.height);
+}
+function probe(x, y) {
+  document.getElementById("probe-at").textContent = "pixel (" + x + ", " + y + ")";
+  for (const c of document.querySelectorAll("#results .card")) {
+    const data = pixels.get(c.dataset.backend);
+    const out = c.querySelector(".probe");
+    if (!data || !out) continue;
+    if (x < 0 || y < 0 || x >= data.width || y >= data.height) { out.textContent = "outside"; continue; }
+    const i = (y * data.width + x) * 4;
+    const [r, g, b] = [data.data[i], data.data[i + 1], data.data[i + 2]];
+    out.textContent = "value at (" + x + ", " + y + "): " + (r === g && g === b ? r : r + "," + g + "," + b);
+    out.dataset.value = r === g && g === b ? String(r) : r + "," + g + "," + b;
+  }
+}
+function allLoaded() {
+  const imgs = [...document.querySelectorAll("#results img.render")];
+  return Promise.all(imgs.map((img) => (img.complete && img.naturalWidth ? Promise.resolve() :
+    new Promise((ok) => { img.addEventListener("load", ok); img.addEventListener("error", ok); }))));
+}
+
+// A/B: two renders stacked; the slider fades B over A (0: only A, 100: only B).
+function buildAB(res) {
+  const box = document.getElementById("ab");
+  const ok = [res.reference, ...res.results].filter((r) => r.output_url);
+  if (ok.length < 2) { box.hidden = true; return; }
+  const pick = (name, chosen) => {
+    const sel = el("select", { id: "ab-" + name });
+    for (const r of ok) sel.append(el("option", { value: r.backend }, r.backend));
+    sel.value = chosen;
+    return sel;
+  };
+  const a = pick("a", ok[0].backend);
+  const b = pick("b", ok[1].backend);
+  const fade = el("input", { id: "ab-fade", type: "range", min: "0", max: "100", value: "50" });
+  const imgA = el("img", { class: "render" });
+  const imgB = el("img", { class: "render ab-top" });
+  const src = (name) => withToken(ok.find((r) => r.backend === name).output_url);
+  const update = () => { imgA.src = src(a.value); imgB.src = src(b.value); imgB.style.opacity = fade.value / 100; };
+  for (const e of [a, b, fade]) e.addEventListener("input", update);
+  update();
+  box.replaceChildren(el("h3", {}, "A/B"), "A ", a, " B ", b, " ", fade, el("div", { class: "ab-stack" }, imgA, imgB));
+  box.hidden = false;
+}
+
 function fmt(v) { return v === null || v === undefined ? "–" : (typeof v === "number" ? +v.toFixed(4) : v); }
 function card(r, isRef) {
   const status = isRef ? (r.ok ? "reference" : "reference_error") : r.status;
@@ -159,16 +212,26 @@ function card(r, isRef) {
     el("div", { class: "status " + status }, status));
   if (r.output_url) {
     const img = el("img", { class: "render", alt: r.backend });
-    img.addEventListener("load", () => { img.dataset.loaded = img.naturalWidth + "x" + img.naturalHeight; });
+    img.addEventListener("load", () => {
+      img.dataset.loaded = img.naturalWidth + "x" + img.naturalHeight;
+      pixels.set(r.backend, readPixels(img));
+    });
+    img.addEventListener("mousemove", (ev) => {
+      const x = Math.floor(ev.offsetX * img.naturalWidth / img.clientWidth);
+      const y = Math.floor(ev.offsetY * img.naturalHeight / img.clientHeight);
+      probe(x, y);
+    });
     img.src = withToken(r.output_url);
     c.append(img);
   }
+  if (r.output_url) c.append(el("div", { class: "probe" }));
   if (r.error) c.append(el("div", { class: "why error-message" }, r.error.code + ": " + r.error.message));
   if (!isRef && r.metrics) {
     const m = r.metrics;
     const t = el("table", { class: "metrics" });
     for (const k of ["max_abs_diff", "mean_abs_diff", "rmse", "psnr", "frac_diff_gt1"]) {
-      t.append(el("tr", {}, el("td", {}, k), el("td", { class: "metric", "data-metric": k }, fmt(m[k]))));
+      const shown = k === "psnr" && m[k] === null && m.max_abs_diff === 0 ? "∞" : fmt(m[k]);  // identical
+      t.append(el("tr", {}, el("td", {}, k), el("td", { class: "metric", "data-metric": k }, shown)));
     }
     c.append(t);
   }
@@ -187,7 +250,12 @@ async function runCompare() {
   try {
     const res = await api("/compare", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body) });
+    pixels.clear();
     results.replaceChildren(card(res.reference, true), ...res.results.map((r) => card(r, false)));
+    buildAB(res);
+    await allLoaded();
+    const at = (params.get("probe") || "").split(",").map(Number);
+    if (at.length === 2 && at.every(Number.isInteger)) probe(at[0], at[1]);
     setStatus(res.input + ": " + res.results.map((r) => r.backend + " " + r.status).join(", ") +
       " (" + Math.round(res.duration_ms) + " ms)");
   } catch (err) {
