@@ -478,3 +478,49 @@ def test_only_loopback_addresses_count_as_local() -> None:
     assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("127.0.0.2")
     assert not _loopback("0.0.0.0") and not _loopback("::") and not _loopback("192.168.1.10")
     assert not _loopback("localhost")  # a name is not trusted to resolve to loopback: warned about
+
+
+def _tag_count(dataset: dict[str, Any]) -> int:
+    """Elements of a DICOM JSON dataset, sequence items' elements included (what the page's tree shows)."""
+    n = 0
+    for item in dataset.values():
+        n += 1
+        if item.get("vr") == "SQ":
+            n += sum(_tag_count(ds) for ds in item.get("Value", []) if ds)
+    return n
+
+
+@pytest.mark.live
+def test_live_page_shows_the_other_ops(root: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent (apt-packages.txt installs it)")
+    src = str(root / "CT_small.dcm")
+    stats = run({"op": "stats", "input": src}).result
+    hist = run({"op": "histogram", "input": src}).result
+    dumped = run({"op": "dump", "input": src, "output": str(tmp_path / "d.json")})
+    assert stats and hist and dumped.ok
+    tags = _tag_count(json.loads((tmp_path / "d.json").read_text()))
+    with live_server(root) as (proc, base, token):
+        query = urlencode({"token": token, "input": "CT_small.dcm", "ops": "info,stats,histogram,dump"})
+        dom = _headless(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'prof'}",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+                f"{base}/?{query}",
+            ]
+        )
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    shown = re.findall(r'class="op-out" data-op="([a-z_]+)" data-ok="(true|false)"', dom)
+    assert shown == [("info", "true"), ("stats", "true"), ("histogram", "true"), ("dump", "true")]
+    assert "<tr><td>rows</td><td>128</td></tr>" in dom
+    mean = round(stats["frames"][0]["mean"], 4)  # the page shows 4 decimals
+    assert f"<td>{mean}</td>" in dom and f"<td>{stats['frames'][0]['count']}</td>" in dom
+    counts = [int(c) for c in re.findall(r'<rect [^>]*data-count="(\d+)"', dom)]
+    assert counts == hist["frames"][0]["counts"] and 'data-bins="256"' in dom
+    assert dom.count("data-tag=") == tags  # every element of the dump in the tree

@@ -137,6 +137,7 @@ function fillForm(options) {
 
 async function loadBackends(wanted) {
   const rows = await api("/backends");
+  fillOpBackends(rows);
   const box = document.getElementById("backends");
   box.replaceChildren();
   for (const r of rows) {
@@ -265,10 +266,104 @@ async function runCompare() {
   document.body.dataset.state = "done";
 }
 
+// The other ops, shown the way people read them: info and stats as tables, histogram as a plot, dump as a tree.
+function table(rows, head) {
+  const t = el("table", {});
+  if (head) t.append(el("tr", {}, ...head.map((h) => el("th", {}, h))));
+  for (const r of rows) t.append(el("tr", {}, ...r.map((v) => el("td", {}, fmt(v)))));
+  return t;
+}
+function showInfo(result) {
+  return table(Object.entries(result).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : v]));
+}
+function showStats(result) {
+  const pcts = Object.keys(result.frames[0] ? result.frames[0].percentiles || {} : {});
+  const head = ["frame", "count", "min", "max", "mean", "std", "unique", ...pcts.map((p) => "p" + p)];
+  const rows = result.frames.map((f) => [f.frame, f.count, f.min, f.max, f.mean, f.std, f.unique,
+    ...pcts.map((p) => f.percentiles[p])]);
+  const t = table(rows, head);
+  t.classList.add("stats");
+  return el("div", {}, "values: " + result.values, t);
+}
+function showHistogram(result) {
+  const box = el("div", {});
+  for (const f of result.frames) {
+    const w = 512, h = 160, peak = Math.max(1, ...f.counts);
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "histogram");
+    svg.setAttribute("width", w); svg.setAttribute("height", h);
+    svg.dataset.bins = String(f.counts.length);
+    f.counts.forEach((n, i) => {
+      const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+      const bw = w / f.counts.length, bh = (n / peak) * h;
+      r.setAttribute("x", (i * bw).toFixed(2)); r.setAttribute("width", Math.max(bw - 0.2, 0.5).toFixed(2));
+      r.setAttribute("y", (h - bh).toFixed(2)); r.setAttribute("height", bh.toFixed(2));
+      r.setAttribute("data-count", n);
+      svg.append(r);
+    });
+    box.append(el("div", {}, "frame " + f.frame + ": " + f.range[0] + " .. " + f.range[1] + " (" + result.values +
+      "), " + f.counts.length + " bins, peak " + peak), svg);
+  }
+  return box;
+}
+function dumpNode(tag, item) {
+  const vr = item.vr || "";
+  const values = item.Value || [];
+  if (vr === "SQ") {
+    const d = el("details", { "data-tag": tag }, el("summary", {}, tag + " SQ (" + values.length + " items)"));
+    values.forEach((ds, i) => {
+      const inner = el("details", {}, el("summary", {}, "item " + (i + 1)));
+      for (const [t, v] of Object.entries(ds || {})) inner.append(dumpNode(t, v));
+      d.append(inner);
+    });
+    return d;
+  }
+  const shown = values.map((v) => (v && typeof v === "object" ? (v.Alphabetic || JSON.stringify(v)) : v)).join("\\");
+  const bulk = item.BulkDataURI ? "(bulk data)" : item.InlineBinary !== undefined ? "(inline binary)" : "";
+  return el("div", { class: "leaf", "data-tag": tag }, tag + " " + vr + " " + (shown || bulk));
+}
+async function showDump(resp) {
+  const r = await fetch(withToken("/outputs?path=" + encodeURIComponent(resp.outputs[0])));
+  const ds = await r.json();
+  const root = el("details", { open: "" }, el("summary", {}, resp.result.attributes + " attributes"));
+  for (const [tag, item] of Object.entries(ds)) root.append(dumpNode(tag, item));
+  return root;
+}
+async function runOp(op, backend) {
+  const out = document.getElementById("op-result");
+  const req = { op, input: state.input, backend };
+  const resp = await api("/run", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(req) });
+  const box = el("div", { class: "op-out", "data-op": op, "data-ok": String(resp.ok) },
+    el("h3", {}, op + " on " + backend + ": " + state.input));
+  if (!resp.ok) box.append(el("div", { class: "why error-message" }, resp.error.code + ": " + resp.error.message));
+  else if (op === "info") box.append(showInfo(resp.result));
+  else if (op === "stats") box.append(showStats(resp.result));
+  else if (op === "histogram") box.append(showHistogram(resp.result));
+  else if (op === "dump") box.append(await showDump(resp));
+  else box.append(el("pre", {}, JSON.stringify(resp.result, null, 1)));
+  out.prepend(box);
+}
+function fillOpBackends(rows) {
+  const pick = () => {
+    const op = document.getElementById("op-name").value;
+    const sel = document.getElementById("op-backend");
+    sel.replaceChildren(...rows.filter((r) => r.available && r.ops.includes(op))
+      .map((r) => el("option", { value: r.name }, r.name)));
+  };
+  document.getElementById("op-name").addEventListener("change", pick);
+  pick();
+}
+
 async function start() {
   document.getElementById("compare").addEventListener("click", runCompare);
   document.getElementById("frame").addEventListener("input", onFrame);
   document.getElementById("upload").addEventListener("change", onUpload);
+  document.getElementById("op-run").addEventListener("click", () => {
+    if (!state.input) { setStatus("pick a file first"); return; }
+    runOp(document.getElementById("op-name").value, document.getElementById("op-backend").value)
+      .catch((err) => setStatus(String(err.message || err)));
+  });
   try {
     const [schema] = await Promise.all([api("/schema"), listDir("")]);
     buildForm(schema);
@@ -282,6 +377,9 @@ async function start() {
   if (state.input) await choose(state.input);
   if (params.get("options")) fillForm(JSON.parse(params.get("options")));
   if (params.get("run") === "1" && state.input) await runCompare();
-  else document.body.dataset.state = "ready";
+  for (const op of (params.get("ops") || "").split(",").filter(Boolean).reverse()) {
+    if (state.input) await runOp(op, params.get("op_backend") || "python_ref");
+  }
+  document.body.dataset.state = params.get("run") === "1" || params.get("ops") ? "done" : "ready";
 }
 start();
