@@ -524,3 +524,73 @@ def test_live_page_shows_the_other_ops(root: Path, tmp_path: Path) -> None:
     counts = [int(c) for c in re.findall(r'<rect [^>]*data-count="(\d+)"', dom)]
     assert counts == hist["frames"][0]["counts"] and 'data-bins="256"' in dom
     assert dom.count("data-tag=") == tags  # every element of the dump in the tree
+
+
+def test_the_query_token_becomes_a_cookie_good_for_reading_only(client: TestClient, root: Path) -> None:
+    (root / "sub" / "report.html").write_text("<!doctype html><title>r</title><p>conformance</p>")
+    page = client.get("/", params={"token": TOKEN})
+    assert page.status_code == 200 and 'id="options"' in page.text
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("dcmharness-token-80=" + TOKEN) and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/backends").status_code == 200  # the test client sends the cookie back
+    report = client.get("/root/sub/report.html")
+    assert report.status_code == 200 and "<p>conformance</p>" in report.text
+    assert report.headers["content-security-policy"] == "sandbox allow-scripts"
+    assert report.headers["x-content-type-options"] == "nosniff"
+    posted = client.post("/run", json={"op": "info", "input": "CT_small.dcm"})  # the cookie alone cannot POST
+    assert posted.status_code == 401
+    assert client.get("/root/../outside.txt").status_code in (403, 404)
+    (root / "out_link").symlink_to(root.parent, target_is_directory=True)
+    (root.parent / "secret.txt").write_text("not yours")
+    escaped = client.get("/root/out_link/secret.txt")
+    assert escaped.status_code == 403 and escaped.json()["error"]["code"] == "path_outside_root"
+    client.cookies.clear()
+    assert client.get("/root/sub/report.html").status_code == 401
+
+
+@pytest.mark.live
+def test_live_page_opens_a_conformance_report_under_the_root(root: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent (apt-packages.txt installs it)")
+    if not available("rust_render"):
+        pytest.skip("rust_render is not built")
+    out = root / "conf"
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dcmharness",
+            "conform",
+            "--corpus",
+            str(root / "CT_small.dcm"),
+            "--backends",
+            "rust_render",
+            "--profiles",
+            "default",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=300,
+    ).returncode
+    assert status == 0 and (out / "report.html").is_file()
+    with live_server(root) as (proc, base, token):
+        query = urlencode({"token": token, "dir": "conf", "open": "report"})
+        dom = _headless(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'prof'}",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+                f"{base}/?{query}",
+            ]
+        )
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert 'id="options"' not in dom  # the page navigated away: this is the report
+    assert "rust_render" in dom and "CT_small.dcm" in dom

@@ -161,6 +161,19 @@ def create_app(settings: Settings) -> FastAPI:
     async def get_output_by_path(path: str = Query(...)) -> Response:
         return await get_output(path)
 
+    @app.get("/root/{path:path}", summary="A file under the root, e.g. a conformance report.html (sandboxed)")
+    async def get_root_file(path: str) -> Response:
+        try:
+            target = places.root_entry(path)
+            if not target.is_file():
+                raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"no such file under the root: {path}", "path")
+        except HarnessError as exc:
+            return _error(404 if exc.code == ErrorCode.INPUT_NOT_FOUND else 403, exc)
+        # a file under the root is the user's data, not the app: its scripts run in an opaque origin (no cookie,
+        # no same-origin request to this server), and its type is not sniffed
+        headers = {"Content-Security-Policy": "sandbox allow-scripts", "X-Content-Type-Options": "nosniff"}
+        return FileResponse(target.resolve(), headers=headers)
+
     @app.get("/files", summary="The entries of a folder under the root")
     async def get_files(dir: str = "") -> JSONResponse:
         try:

@@ -34,17 +34,39 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
+def cookie_name(scope: Scope) -> str:
+    """The cookie of this server (cookies ignore ports: two servers on one host must not share one)."""
+    server = scope.get("server") or ("", 0)
+    return f"dcmharness-token-{server[1] or 0}"
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for part in _headers(scope).get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def query_token(scope: Scope) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(TOKEN_QUERY)
+    return values[0] if values else None
+
+
 def presented_token(scope: Scope) -> str | None:
-    """The token a request carries (header first, then the query string), or None."""
+    """The token a request carries (header first, then the query string, then this server's cookie), or None.
+
+    The cookie counts for GET and HEAD only (no side effects): SameSite ignores ports, so a page served by another
+    local server (say 127.0.0.1:3000) is "same-site" and its forms would carry the cookie; they cannot POST with it.
+    """
     headers = _headers(scope)
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
     if TOKEN_HEADER in headers:
         return headers[TOKEN_HEADER].strip()
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    values = query.get(TOKEN_QUERY)
-    return values[0] if values else None
+    safe = scope.get("method") in ("GET", "HEAD")
+    return query_token(scope) or (_cookie(scope, cookie_name(scope)) if safe else None)
 
 
 def token_ok(expected: str, presented: str | None) -> bool:
@@ -62,19 +84,37 @@ async def send_error(send: Send, status: int, code: str, message: str, field: st
 
 
 class TokenGuard:
-    """Refuses (401) every HTTP request that does not carry the server's token."""
+    """Refuses (401) every HTTP request that does not carry the server's token.
+
+    A request authenticated by ``?token=`` (the URL printed at start, opened in a browser) gets the token as
+    this server's cookie (HttpOnly, SameSite=Strict: never sent by another site's page), so that the page can
+    open a conformance report under the root without the token in its URL.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not token_ok(self.token, presented_token(scope)):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not token_ok(self.token, presented_token(scope)):
             await send_error(
                 send, 401, "unauthorized", "a valid token is required (see the URL printed at start)", "token"
             )
             return
-        await self.app(scope, receive, send)
+        if not token_ok(self.token, query_token(scope)) or _cookie(scope, cookie_name(scope)) == self.token:
+            await self.app(scope, receive, send)
+            return
+        cookie = f"{cookie_name(scope)}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 class BodyLimit:

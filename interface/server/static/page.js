@@ -4,7 +4,7 @@
 "use strict";
 const params = new URLSearchParams(location.search);
 const token = params.get("token") || "";
-const state = { dir: "", input: params.get("input") || "", fields: {} };
+const state = { dir: params.get("dir") || "", input: params.get("input") || "", fields: {} };
 
 function api(path, init) {
   const opts = Object.assign({}, init || {});
@@ -39,9 +39,18 @@ async function listDir(dir) {
     const up = body.dir.split("/").slice(0, -1).join("/");
     ul.append(el("li", { class: "dir", onclick: () => listDir(up) }, ".."));
   }
+  if (body.entries.some((e) => !e.dir && e.name === "report.html")) {
+    const rel = (body.dir ? body.dir + "/" : "") + "report.html";
+    ul.append(el("li", { class: "report" }, el("a", { href: "/root/" + rel, target: "_blank", id: "report-link" },
+      "conformance report of this folder")));
+  }
   for (const e of body.entries) {
     const li = el("li", { class: e.dir ? "dir" : "file", "data-path": e.path }, e.name);
-    li.addEventListener("click", () => (e.dir ? listDir(e.path) : choose(e.path).catch((err) => setStatus(String(err)))));
+    li.addEventListener("click", () => {
+      if (e.dir) listDir(e.path);
+      else if (/\.html?$/i.test(e.name)) window.open("/root/" + e.path, "_blank");  // a report: shown, not run
+      else choose(e.path).catch((err) => setStatus(String(err)));
+    });
     if (e.path === state.input) li.classList.add("chosen");
     ul.append(li);
   }
@@ -365,7 +374,7 @@ async function start() {
       .catch((err) => setStatus(String(err.message || err)));
   });
   try {
-    const [schema] = await Promise.all([api("/schema"), listDir("")]);
+    const [schema] = await Promise.all([api("/schema"), listDir(state.dir)]);
     buildForm(schema);
     await loadBackends(params.get("backends") ? params.get("backends").split(",") : null);
   } catch (err) {
@@ -374,6 +383,8 @@ async function start() {
     return;
   }
   setStatus("ready");
+  const report = document.getElementById("report-link");
+  if (params.get("open") === "report" && report) { location.assign(report.href); return; }
   if (state.input) await choose(state.input);
   if (params.get("options")) fillForm(JSON.parse(params.get("options")));
   if (params.get("run") === "1" && state.input) await runCompare();
