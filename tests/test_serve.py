@@ -188,6 +188,7 @@ def test_run_a_list_writes_to_the_private_folder_unless_named(client: TestClient
     assert served.status_code == 200 and served.content == Path(a["outputs"][0]).read_bytes()
     rel = Path(a["outputs"][0]).relative_to(private).as_posix()
     assert client.get(f"/outputs/{rel}", headers=AUTH).content == served.content
+    assert served.headers["content-security-policy"] == "sandbox allow-scripts"  # an HTML upload runs nothing here
     assert client.get("/outputs/sub/ct.png", headers=AUTH).status_code == 404  # relative = the private folder
 
 

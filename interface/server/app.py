@@ -36,6 +36,9 @@ from dcmharness.interface.server.security import BodyLimit, TokenGuard
 T = TypeVar("T")
 STATIC = Path(__file__).with_name("static")
 DEFAULT_MAX_UPLOAD = 256 * 1024 * 1024
+#: a served file is the user's data (or an upload), not the app: if it is HTML its scripts run in an opaque
+#: origin (no cookie, no same-origin request to this server), and no type is sniffed
+SANDBOX = {"Content-Security-Policy": "sandbox allow-scripts", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass
@@ -153,7 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/outputs/{path:path}", summary="A written output (private output folder, or under the root)")
     async def get_output(path: str) -> Response:
         try:
-            return FileResponse(places.served_file(path))
+            return FileResponse(places.served_file(path), headers=SANDBOX)
         except HarnessError as exc:
             return _error(404 if exc.code == ErrorCode.INPUT_NOT_FOUND else 403, exc)
 
@@ -169,10 +172,7 @@ def create_app(settings: Settings) -> FastAPI:
                 raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"no such file under the root: {path}", "path")
         except HarnessError as exc:
             return _error(404 if exc.code == ErrorCode.INPUT_NOT_FOUND else 403, exc)
-        # a file under the root is the user's data, not the app: its scripts run in an opaque origin (no cookie,
-        # no same-origin request to this server), and its type is not sniffed
-        headers = {"Content-Security-Policy": "sandbox allow-scripts", "X-Content-Type-Options": "nosniff"}
-        return FileResponse(target.resolve(), headers=headers)
+        return FileResponse(target.resolve(), headers=SANDBOX)
 
     @app.get("/files", summary="The entries of a folder under the root")
     async def get_files(dir: str = "") -> JSONResponse:
