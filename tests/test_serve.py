@@ -199,6 +199,19 @@ def test_invalid_json_and_invalid_requests(client: TestClient) -> None:
     assert wrong.status_code == 200 and wrong.json()["error"]["code"] == "invalid_request"
     cmp = client.post("/compare", headers=AUTH, json={"input": "CT_small.dcm", "backends": ["nope"]})
     assert cmp.status_code == 400 and cmp.json()["error"]["field"] == "backends"
+    extra = client.post("/compare", headers=AUTH, json={"input": "CT_small.dcm", "colour": True})
+    assert extra.status_code == 400 and extra.json()["error"]["code"] == "invalid_request"
+    bad_opt = client.post("/compare", headers=AUTH, json={"input": "CT_small.dcm", "options": {"voi": "nope"}})
+    assert bad_opt.status_code == 400 and bad_opt.json()["error"]["field"] == "options.voi"
+
+
+def test_compare_all_means_every_backend_that_renders() -> None:
+    from dcmharness.interface.server.compare import CompareRequest, chosen_backends
+
+    chosen = chosen_backends(CompareRequest(input="x.dcm"))
+    assert "python_ref" not in chosen and "dcmtk" in chosen and "rust_render" in chosen
+    assert all("to_image" in registry.get(n).ops for n in chosen)
+    assert [n for n in registry.names() if "to_image" not in registry.get(n).ops and n in chosen] == []
 
 
 def test_backends_schema_and_openapi(client: TestClient) -> None:

@@ -38,7 +38,10 @@ class CompareRequest(BaseModel):
 
 
 def chosen_backends(request: CompareRequest) -> tuple[str, ...]:
-    names = registry.names() if request.backends == "all" else request.backends
+    if request.backends == "all":  # every backend that renders (gdcm, say, only transcodes and anonymizes)
+        names: list[str] | str = [n for n in registry.names() if "to_image" in registry.get(n).ops]
+    else:
+        names = request.backends
     if isinstance(names, str):
         raise HarnessError(ErrorCode.INVALID_REQUEST, 'backends must be a list of names or "all"', "backends")
     unknown = [n for n in names if n not in registry.BACKENDS]
