@@ -608,3 +608,37 @@ def test_live_page_opens_a_conformance_report_under_the_root(root: Path, tmp_pat
         proc.wait(timeout=60)
     assert 'id="options"' not in dom  # the page navigated away: this is the report
     assert "rust_render" in dom and "CT_small.dcm" in dom
+
+
+@pytest.mark.live
+def test_live_concurrent_requests_share_one_instance_of_each_backend(root: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    backends = [b for b in ("orthanc", "pixelmed", "dcmtk", "rust_render") if available(b)]
+    if len(backends) < 2:
+        pytest.skip(f"needs two external backends, found {backends}")
+    with live_server(root) as (proc, base, token):
+
+        def one(k: int) -> tuple[str, bool, bool]:
+            backend = backends[k % len(backends)]
+            body = httpx.post(
+                base + "/run",
+                headers={"X-Dcmharness-Token": token},
+                timeout=300,
+                json={"id": k, "op": "to_image", "backend": backend, "input": "CT_small.dcm", "options": WINDOW},
+            ).json()
+            return backend, body["ok"], body["id"] == k
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(one, range(4 * len(backends))))
+        assert all(ok and echoed for _, ok, echoed in answers), answers
+        comms = []
+        for pid in _descendants(proc.pid):
+            with contextlib.suppress(OSError):
+                comms.append(Path(f"/proc/{pid}/comm").read_text().strip())
+        if "orthanc" in backends:
+            assert comms.count("Orthanc") == 1, comms  # the private Orthanc started once, shared by every request
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
