@@ -326,9 +326,11 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def live_server(root: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+def live_server(root: Path, tmpdir: Path | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
     """``dcmharness serve --port 0`` in a subprocess: (process, base URL, token); killed if still running."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dcmharness", "serve", "--root", str(root), "--port", "0"],
         stderr=subprocess.PIPE,
@@ -357,10 +359,12 @@ def live_server(root: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]
 
 @pytest.mark.live
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_live_server_binds_loopback_and_stops_every_child(root: Path, signum: int, status: int) -> None:
+def test_live_server_binds_loopback_and_stops_every_child(root: Path, tmp_path: Path, signum: int, status: int) -> None:
     import httpx
 
-    with live_server(root) as (proc, base, token):
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    with live_server(root, tmpdir) as (proc, base, token):
         assert len(token) >= 32
         port = int(base.rsplit(":", 1)[1])
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no IPv6 or wildcard socket
@@ -381,6 +385,8 @@ def test_live_server_binds_loopback_and_stops_every_child(root: Path, signum: in
         assert proc.wait(timeout=60) == status
         time.sleep(0.5)
         assert not [pid for pid in children if _alive(pid)]
+    private = [p.name for p in tmpdir.iterdir() if p.name.startswith("dcmharness-serve-")]
+    assert private == []  # the private output folder went with the server
 
 
 CHROMIUM = Path("/usr/bin/chromium")
