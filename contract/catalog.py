@@ -18,12 +18,16 @@ from dcmharness.contract.ops_models import (
     AnonymizeRequest,
     DumpOptions,
     DumpRequest,
+    EchoOptions,
+    EchoRequest,
     HistogramOptions,
     HistogramRequest,
     InfoOptions,
     InfoRequest,
     StatsOptions,
     StatsRequest,
+    StoreOptions,
+    StoreRequest,
     TranscodeOptions,
     TranscodeRequest,
 )
@@ -49,6 +53,8 @@ OPS: dict[str, OpSpec] = {
     ),
     "transcode": OpSpec("transcode", TranscodeRequest, TranscodeOptions, "Rewrite in another transfer syntax."),
     "anonymize": OpSpec("anonymize", AnonymizeRequest, AnonymizeOptions, "De-identify (PS3.15 E.1 basic profile)."),
+    "echo": OpSpec("echo", EchoRequest, EchoOptions, "Verify a DICOM peer (C-ECHO).", writes_output=False),
+    "store": OpSpec("store", StoreRequest, StoreOptions, "Send files to a DICOM peer (C-STORE).", writes_output=False),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

@@ -29,6 +29,9 @@ class ErrorCode(StrEnum):
     BACKEND_FAILED = "backend_failed"
     TIMEOUT = "timeout"
     INTERNAL_ERROR = "internal_error"
+    NETWORK_ERROR = "network_error"
+    ASSOCIATION_REJECTED = "association_rejected"
+    DIMSE_FAILURE = "dimse_failure"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -51,6 +54,12 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.BACKEND_FAILED: "The backend ran but failed; its stderr is in the response.",
     ErrorCode.TIMEOUT: "The backend did not finish within the timeout; its process group was killed.",
     ErrorCode.INTERNAL_ERROR: "A bug in dcmharness (never user input): please report it.",
+    ErrorCode.NETWORK_ERROR: "The DICOM peer could not be reached, closed the connection, aborted the "
+    "association or did not answer within `options.timeout`.",
+    ErrorCode.ASSOCIATION_REJECTED: "The DICOM peer rejected the association (A-ASSOCIATE-RJ); the message "
+    "gives its result, source and reason (e.g. called-AE-title-not-recognized).",
+    ErrorCode.DIMSE_FAILURE: "The DICOM peer answered a request with a failure status (or accepted no "
+    "presentation context for it); the message gives the status in hex and its meaning.",
 }
 
 

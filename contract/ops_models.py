@@ -262,3 +262,89 @@ class AnonymizeRequest(RequestBase):
 
     op: Literal["anonymize"]
     options: AnonymizeOptions = Field(default_factory=AnonymizeOptions)
+
+
+# --- DICOM networking (issue 16): echo (C-ECHO), store (C-STORE) ------------------------------------------
+
+#: An AE title (PS3.5 Table 6.2-1, AE): 1-16 characters of the default repertoire, no backslash, no control
+#: character, not only spaces (leading and trailing spaces are not significant).
+AE_TITLE_PATTERN = r"^[\x20-\x5b\x5d-\x7e]{1,16}$"
+#: A host name or an IPv4/IPv6 literal: letters, digits, '.', '-', ':' (nothing a shell or URL would read).
+HOST_PATTERN = r"^[A-Za-z0-9.:\-]{1,253}$"
+
+
+class NetworkOptions(_OpOptions):
+    """Options every DICOM network op shares: the peer, the AE titles, the timeout, the transfer syntaxes."""
+
+    host: str = Field("127.0.0.1", pattern=HOST_PATTERN, description="The peer's host name or IP address.")
+    port: int = Field(..., ge=1, le=65535, description="The peer's TCP port.")
+    called_aet: str = Field("ANY-SCP", pattern=AE_TITLE_PATTERN, description="The peer's AE title (called AE).")
+    calling_aet: str = Field("DCMHARNESS", pattern=AE_TITLE_PATTERN, description="Our AE title (calling AE).")
+    timeout: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds each network step may wait: the TCP connection, the association answer, each "
+        "DIMSE response. A peer silent for longer is a network_error.",
+    )
+    transfer_syntaxes: list[TransferSyntaxName] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        description="Transfer syntaxes to propose (contract names), in order of preference. Default: echo "
+        "proposes implicit and explicit VR little endian; store proposes each file's own transfer syntax.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> NetworkOptions:
+        for name in ("called_aet", "calling_aet"):
+            if not getattr(self, name).strip():
+                raise OptionError(name, f"{name} must not be only spaces")
+        if self.transfer_syntaxes is not None and len(set(self.transfer_syntaxes)) != len(self.transfer_syntaxes):
+            raise OptionError("transfer_syntaxes", "transfer_syntaxes lists a transfer syntax twice")
+        return self
+
+    @property
+    def transfer_syntax_uids(self) -> list[str] | None:
+        return None if self.transfer_syntaxes is None else [TRANSFER_SYNTAXES[n] for n in self.transfer_syntaxes]
+
+
+class EchoOptions(NetworkOptions):
+    """Options of ``echo``: one C-ECHO (Verification SOP Class, PS3.4 Annex A) over a new association.
+
+    Result: ``{"status": "0x0000", "status_meaning": "Success", "peer": {"host", "port", "called_aet",
+    "calling_aet"}, "accepted_contexts": [{"abstract_syntax": uid, "transfer_syntax": uid}],
+    "transfer_syntax": uid (of the C-ECHO), "timings_ms": {"association", "dimse", "total"}}``.
+    A non-success status is ``dimse_failure``; a rejected association ``association_rejected``.
+    """
+
+
+class StoreOptions(NetworkOptions):
+    """Options of ``store``: C-STORE (Storage Service Class, PS3.4 Annex B) of ``input`` (a file, or every
+    file under a folder) over ONE association. Every file is read (header) before connecting: a file that is
+    not DICOM is ``not_dicom`` and nothing is sent. With ``transfer_syntaxes`` given, exactly those are
+    proposed for each SOP class and a file in another transfer syntax is refused before connecting (no
+    backend re-encodes in transit).
+
+    Result: ``{"files": n, "stored": n, "warnings": n, "status": "0x0000" (the worst), "status_meaning",
+    "peer": {...}, "accepted_contexts": [{"abstract_syntax", "transfer_syntax"}], "instances":
+    [{"file", "sop_instance_uid", "transfer_syntax", "status", "status_meaning"}], "bytes": total file size,
+    "timings_ms": {"association", "dimse" (all C-STOREs), "total"}}``. A failure status on any file is
+    ``dimse_failure`` naming the file (the files after it are not sent).
+    """
+
+
+class EchoRequest(RequestBase):
+    """Verify a DICOM peer (C-ECHO)."""
+
+    op: Literal["echo"]
+    input: None = Field(None, description="echo reads no file: leave it out.")  # type: ignore[assignment]
+    options: EchoOptions
+
+
+class StoreRequest(RequestBase):
+    """Send a DICOM file, or every file under a folder, to a peer (C-STORE, one association)."""
+
+    op: Literal["store"]
+    input: str = Field(..., min_length=1, max_length=4096, description="A DICOM file, or a folder of them.")
+    options: StoreOptions

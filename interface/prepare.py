@@ -23,9 +23,11 @@ from dcmharness.contract.models import ToImageRequest
 from dcmharness.contract.ops_models import (
     AnonymizeRequest,
     DumpRequest,
+    EchoRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
+    StoreRequest,
     TranscodeRequest,
 )
 from dcmharness.contract.options import FORMAT_EXTENSIONS, format_for
@@ -157,6 +159,27 @@ def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo |
     return info, plan_outputs(finals, request.overwrite)
 
 
+def prepare_echo(request: RequestBase, ctx: RunContext) -> Prepared:
+    """echo reads no file and writes none."""
+    assert isinstance(request, EchoRequest)
+    return None, _no_output(request)
+
+
+def prepare_store(request: RequestBase, ctx: RunContext) -> Prepared:
+    """store writes nothing locally; its input (a file or a folder, confined to ``--root``) is read here,
+    headers only: every file must be DICOM before anything connects (``backends/network.store_input``)."""
+    assert isinstance(request, StoreRequest)
+    from dcmharness.backends.network import check_proposal, store_input
+
+    path = _input(request, ctx)
+    if not path.exists():
+        raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"{request.input} does not exist", "input")
+    plan = _no_output(request)
+    info = store_input(path)
+    check_proposal(info.files, request.options.transfer_syntax_uids)
+    return info, plan
+
+
 PREPARERS: dict[str, Preparer] = {
     "to_image": prepare_to_image,
     "dump": prepare_dump,
@@ -165,4 +188,6 @@ PREPARERS: dict[str, Preparer] = {
     "histogram": prepare_pixels,
     "transcode": prepare_transcode,
     "anonymize": prepare_anonymize,
+    "echo": prepare_echo,
+    "store": prepare_store,
 }
