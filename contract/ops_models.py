@@ -269,8 +269,9 @@ class AnonymizeRequest(RequestBase):
 #: An AE title (PS3.5 Table 6.2-1, AE): 1-16 characters of the default repertoire, no backslash, no control
 #: character, not only spaces (leading and trailing spaces are not significant).
 AE_TITLE_PATTERN = r"^[\x20-\x5b\x5d-\x7e]{1,16}$"
-#: A host name or an IPv4/IPv6 literal: letters, digits, '.', '-', ':' (nothing a shell or URL would read).
-HOST_PATTERN = r"^[A-Za-z0-9.:\-]{1,253}$"
+#: A host name or an IPv4/IPv6 literal: letters, digits, '.', '-', ':', not starting with '-' (a tool would read
+#: it as an option); nothing a shell or URL would read.
+HOST_PATTERN = r"^[A-Za-z0-9:][A-Za-z0-9.:\-]{0,252}$"
 
 
 class NetworkOptions(_OpOptions):

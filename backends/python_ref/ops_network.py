@@ -228,6 +228,7 @@ def _store_one(assoc: Association, f: StoreFile, opts: NetworkOptions) -> dict[s
         "file": str(f.path),
         "sop_instance_uid": f.sop_instance_uid,
         "transfer_syntax": f.transfer_syntax,
+        "sent_transfer_syntax": f.transfer_syntax,  # sent as it is (chunked, never re-encoded)
         "status": entry["status"],
         "status_meaning": entry["meaning"],
     }
