@@ -148,6 +148,8 @@ class StoreFile:
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax: str
+    #: the File Meta Information names the same SOP Class and Instance as the data set (not so in some files)
+    meta_matches: bool = True
 
 
 def read_store_file(path: Path) -> StoreFile:
@@ -170,7 +172,11 @@ def read_store_file(path: Path) -> StoreFile:
             "a SOP Class and Instance UID",
             "input",
         )
-    return StoreFile(path, sop_class, sop_instance, tsyntax)
+    matches = meta is not None and (
+        str(meta.get("MediaStorageSOPClassUID", "")) == sop_class
+        and str(meta.get("MediaStorageSOPInstanceUID", "")) == sop_instance
+    )
+    return StoreFile(path, sop_class, sop_instance, tsyntax, matches)
 
 
 def list_store_files(path: Path) -> list[Path]:

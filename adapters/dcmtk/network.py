@@ -10,7 +10,9 @@ Status``. Facts (dcmtk 3.6.7, Debian 12, observed against the harness's pynetdic
   ``options.timeout`` is refused.
 - ``echoscu`` proposes Implicit VR Little Endian only; ``storescu -R`` proposes, for each SOP class of the
   files, the file's own transfer syntax and the uncompressed ones (two contexts per SOP class): neither can be
-  told to propose a list, so ``transfer_syntaxes`` is refused.
+  told to propose a list, so ``transfer_syntaxes`` is refused. storescu sends in the transfer syntax its
+  ``-x?`` flag prefers, converting the other files (see ``proposal_flags``): an Explicit VR file stored with
+  ``-xs`` goes as Implicit VR (``sent_transfer_syntax`` in the result says so).
 - Failures print ``F: Association Rejected:`` / ``F: Result: Rejected Permanent, Source: Service User`` /
   ``F: Reason: Called AE Title Not Recognized``; ``F: Association Request Failed: 0006:031c TCP
   Initialization Error: Connection refused``; ``... 0006:031a DUL network read timeout``; exit status 1.
@@ -66,6 +68,40 @@ def _whole_seconds(value: Any, options: Any) -> str | None:
     return None if float(value).is_integer() else f"timeout {value} s: dcmtk's -to/-ta/-td take whole seconds"
 
 
+#: A compressed (or deflated) transfer syntax -> the storescu flag that proposes it and prefers it.
+PROPOSE_FLAGS: dict[str, str] = {
+    "1.2.840.10008.1.2.4.70": "-xs",
+    "1.2.840.10008.1.2.4.50": "-xy",
+    "1.2.840.10008.1.2.4.51": "-xx",
+    "1.2.840.10008.1.2.4.90": "-xv",
+    "1.2.840.10008.1.2.4.91": "-xw",
+    "1.2.840.10008.1.2.4.80": "-xt",
+    "1.2.840.10008.1.2.4.81": "-xu",
+    "1.2.840.10008.1.2.5": "-xr",
+    "1.2.840.10008.1.2.1.99": "-xd",
+}
+UNCOMPRESSED = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2")
+
+
+def proposal_flags(info: StoreInput) -> list[str]:
+    """storescu's proposal flag for these files: none when all are uncompressed; the one flag of their single
+    compressed transfer syntax otherwise. storescu sends every file in the transfer syntax it prefers (the flag's)
+    when the peer accepts it, converting the others: uncompressed ones it re-encodes, compressed ones it would
+    have to decode, which 3.6.7 fails ("DIMSE Failed to send message"). So two compressed transfer syntaxes in
+    one store, or one without a flag, are refused before running (``unsupported_option``, field ``input``). Pure."""
+    compressed = sorted({f.transfer_syntax for f in info.files if f.transfer_syntax not in UNCOMPRESSED})
+    if not compressed:
+        return []
+    if len(compressed) > 1 or compressed[0] not in PROPOSE_FLAGS:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_OPTION,
+            "dcmtk: storescu prefers one transfer syntax per run and would have to decode the files in the others "
+            f"(it cannot); these files are in {', '.join(compressed)}: store each transfer syntax separately",
+            "input",
+        )
+    return [PROPOSE_FLAGS[compressed[0]]]
+
+
 def check_network(request: RequestBase, info: InputInfo | None) -> list[str]:
     """Refuse, before running, what echoscu / storescu cannot honour."""
     opts: NetworkOptions = request.options  # type: ignore[attr-defined]
@@ -80,6 +116,7 @@ def check_network(request: RequestBase, info: InputInfo | None) -> list[str]:
         )
         raise unsupported("transfer_syntaxes", f"dcmtk cannot be given the transfer syntaxes to propose ({what})")
     if isinstance(request, StoreRequest) and isinstance(info, StoreInput):
+        proposal_flags(info)
         size = sum(len(os.fsencode(str(f.path))) + 1 for f in info.files)
         if size > MAX_ARGV_BYTES:
             raise HarnessError(
@@ -100,7 +137,8 @@ def network_argv(tool: str, request: RequestBase, info: InputInfo | None) -> lis
     if isinstance(request, StoreRequest):
         if not isinstance(info, StoreInput):
             raise HarnessError(ErrorCode.INTERNAL_ERROR, "store without its prepared input")
-        return [*argv, "-R", opts.host, str(opts.port), *(os.path.abspath(str(f.path)) for f in info.files)]
+        files = (os.path.abspath(str(f.path)) for f in info.files)
+        return [*argv, "-R", *proposal_flags(info), opts.host, str(opts.port), *files]
     return [*argv, opts.host, str(opts.port)]
 
 

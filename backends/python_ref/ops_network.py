@@ -188,6 +188,12 @@ def store(request: StoreRequest, info: StoreInput) -> Outcome:
     finally:
         _release(assoc)
     entry = status_entry(worst)
+    warnings = [
+        f"{f.path}: its File Meta Information names another SOP Class/Instance than its data set; sent with the "
+        "data set's"
+        for f in info.files
+        if not f.meta_matches
+    ]
     result = {
         "files": len(info.files),
         "stored": len(instances),
@@ -204,7 +210,7 @@ def store(request: StoreRequest, info: StoreInput) -> Outcome:
             "total": _ms(time.perf_counter() - started),
         },
     }
-    return Outcome(result=result)
+    return Outcome(result=result, warnings=warnings)
 
 
 def _store_one(assoc: Association, f: StoreFile, opts: NetworkOptions) -> dict[str, Any]:
@@ -236,8 +242,18 @@ def _store_one(assoc: Association, f: StoreFile, opts: NetworkOptions) -> dict[s
 
 def _send_as_is(assoc: Association, f: StoreFile) -> Any:
     """C-STORE the file's data set bytes as they are on disk (pynetdicom's chunked send: not decoded, not
-    re-encoded, never whole in memory)."""
+    re-encoded, never whole in memory). A file whose File Meta Information names another SOP Instance than its
+    data set is decoded and sent as a data set instead: the chunked send would take the Affected SOP Instance
+    UID from the meta, and the C-STORE must name the instance it carries (PS3.7 9.1.1, as storescu does)."""
     from pynetdicom import _config
+
+    if not f.meta_matches:
+        from pydicom import dcmread
+
+        try:
+            return assoc.send_c_store(dcmread(f.path))
+        except (AttributeError, OSError, ValueError) as exc:
+            raise HarnessError(ErrorCode.NOT_DICOM, f"{f.path}: {exc}"[:500], "input") from None
 
     previous = _config.STORE_SEND_CHUNKED_DATASET
     _config.STORE_SEND_CHUNKED_DATASET = True

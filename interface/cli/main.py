@@ -15,6 +15,7 @@ COMMANDS = [
     "dcmharness.interface.cli.schema",
     "dcmharness.interface.cli.synth",
     "dcmharness.interface.cli.conform",
+    "dcmharness.interface.cli.scp",
 ]
 
 
