@@ -307,3 +307,47 @@ def stop_process(proc: Any) -> None:
     proc.wait()
     if proc.stderr is not None:
         proc.stderr.close()
+
+
+#: C-FIND information models (PS3.4 C.6): contract name -> the FIND SOP Class UID.
+FIND_MODELS: dict[str, str] = {
+    "patient_root": "1.2.840.10008.5.1.4.1.2.1.1",
+    "study_root": "1.2.840.10008.5.1.4.1.2.2.1",
+}
+
+
+_BINARY_NUMBERS = ("US", "SS", "UL", "SL", "UV", "SV", "FL", "FD")
+
+
+def find_identifier(level: str, query: dict[str, str]) -> Any:
+    """The C-FIND identifier (a pydicom Dataset): Query/Retrieve Level and each key; ``invalid_request`` naming a
+    key that is not a keyword of the data dictionary or is a sequence."""
+    from pydicom import Dataset
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level.upper()
+    for key, value in query.items():
+        tag = tag_for_keyword(key)
+        if tag is None:
+            raise HarnessError(ErrorCode.INVALID_REQUEST, f"{key!r} is not a DICOM keyword", f"options.query.{key}")
+        vr = dictionary_VR(tag)
+        if vr == "SQ":
+            raise HarnessError(
+                ErrorCode.INVALID_REQUEST, f"{key} is a sequence: not a query key here", f"options.query.{key}"
+            )
+        try:
+            if value and vr in _BINARY_NUMBERS:
+                float(value) if vr in ("FL", "FD") else int(value)  # a binary number must be one
+            ds.add_new(tag, vr, value)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise HarnessError(
+                ErrorCode.INVALID_REQUEST, f"{key}: {value!r} is not a {vr} value ({exc})"[:300], f"options.query.{key}"
+            ) from None
+    return ds
+
+
+def json_of(identifier: Any) -> dict[str, Any]:
+    """A response identifier as DICOM JSON (PS3.18 F.2), without the group 0000/0002 elements."""
+    model: dict[str, Any] = identifier.to_json_dict()
+    return {tag: value for tag, value in model.items() if not tag.startswith(("0000", "0002"))}

@@ -20,6 +20,8 @@ from dcmharness.contract.ops_models import (
     DumpRequest,
     EchoOptions,
     EchoRequest,
+    FindOptions,
+    FindRequest,
     HistogramOptions,
     HistogramRequest,
     InfoOptions,
@@ -55,6 +57,7 @@ OPS: dict[str, OpSpec] = {
     "anonymize": OpSpec("anonymize", AnonymizeRequest, AnonymizeOptions, "De-identify (PS3.15 E.1 basic profile)."),
     "echo": OpSpec("echo", EchoRequest, EchoOptions, "Verify a DICOM peer (C-ECHO).", writes_output=False),
     "store": OpSpec("store", StoreRequest, StoreOptions, "Send files to a DICOM peer (C-STORE).", writes_output=False),
+    "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

@@ -349,3 +349,52 @@ class StoreRequest(RequestBase):
     op: Literal["store"]
     input: str = Field(..., min_length=1, max_length=4096, description="A DICOM file, or a folder of them.")
     options: StoreOptions
+
+
+# --- find (C-FIND) ---------------------------------------------------------------------------------------------
+
+QueryLevel = Literal["patient", "study", "series", "image"]
+QueryModel = Literal["study_root", "patient_root"]
+#: A query key: a DICOM keyword (checked against the data dictionary when the request is prepared).
+QUERY_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9]{0,63}$"
+
+
+class FindOptions(NetworkOptions):
+    """Options of ``find``: one C-FIND (Query/Retrieve, PS3.4 Annex C) at ``level`` in the ``model`` information
+    model, over a new association. ``query`` maps DICOM keywords to values: ``""`` asks for the attribute
+    (universal matching), ``*`` / ``?`` are wildcards, ``a-b`` a date/time range, ``u1\\u2`` a UID list (PS3.4
+    C.2.2.2). Query/Retrieve Level is set from ``level``.
+
+    Result: ``{"status": "0x0000" (the final status), "status_meaning", "level", "model", "count",
+    "matches": [DICOM JSON (PS3.18 F.2) of each pending response's identifier, in the order received],
+    "peer", "accepted_contexts", "timings_ms"}``.
+    """
+
+    level: QueryLevel = Field("study", description="Query/Retrieve Level: patient, study, series or image.")
+    model: QueryModel = Field("study_root", description="The information model: study_root or patient_root.")
+    query: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Query keys: DICOM keyword -> value ('' = return it)."
+    )
+
+    @model_validator(mode="after")
+    def _check_query(self) -> FindOptions:
+        import re
+
+        if self.level == "patient" and self.model != "patient_root":
+            raise OptionError("level", "the patient level exists in the patient_root model only")
+        for key, value in self.query.items():
+            if not re.match(QUERY_KEY_PATTERN, key):
+                raise OptionError(f"query.{key}"[:80], f"query key {key[:64]!r} is not a DICOM keyword")
+            if key == "QueryRetrieveLevel":
+                raise OptionError("query.QueryRetrieveLevel", "the Query/Retrieve Level is set by level")
+            if len(value) > 1024 or "\x00" in value:
+                raise OptionError(f"query.{key}", "a query value is at most 1024 characters, without NUL")
+        return self
+
+
+class FindRequest(RequestBase):
+    """Query a DICOM peer (C-FIND)."""
+
+    op: Literal["find"]
+    input: None = Field(None, description="find reads no file: leave it out.")  # type: ignore[assignment]
+    options: FindOptions

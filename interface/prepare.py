@@ -24,6 +24,7 @@ from dcmharness.contract.ops_models import (
     AnonymizeRequest,
     DumpRequest,
     EchoRequest,
+    FindRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
@@ -180,6 +181,16 @@ def prepare_store(request: RequestBase, ctx: RunContext) -> Prepared:
     return info, plan
 
 
+def prepare_find(request: RequestBase, ctx: RunContext) -> Prepared:
+    """find reads no file and writes none; every query key must be a keyword of the data dictionary."""
+    from dcmharness.backends.network import find_identifier
+
+    assert isinstance(request, FindRequest)
+    plan = _no_output(request)
+    find_identifier(request.options.level, request.options.query)  # invalid_request for an unknown keyword
+    return None, plan
+
+
 PREPARERS: dict[str, Preparer] = {
     "to_image": prepare_to_image,
     "dump": prepare_dump,
@@ -190,4 +201,5 @@ PREPARERS: dict[str, Preparer] = {
     "anonymize": prepare_anonymize,
     "echo": prepare_echo,
     "store": prepare_store,
+    "find": prepare_find,
 }

@@ -218,7 +218,7 @@ def test_folder_with_a_non_dicom_file_sends_nothing(tmp_path: Path, backend: str
     with python_scp(store, aet="EMPTY-SCP") as peer:
         resp = run({"op": "store", "backend": backend, "input": str(folder), "options": net(peer)})
         assert resp.error is not None and resp.error.code == "not_dicom" and "b.txt" in resp.error.message
-    assert list(store.iterdir()) == []
+    assert [p for p in store.rglob("*") if p.is_file()] == []
 
 
 def test_dcmtk_refuses_a_proposal_list_before_running(scp: Peer) -> None:
@@ -290,3 +290,80 @@ def test_cli_scp_refuses_dcmtk() -> None:
     from dcmharness.interface.cli.main import main
 
     assert main(["scp", "--backend", "dcmtk"]) == 2
+
+
+FIND_CLIENTS = [
+    "python_ref",
+    pytest.param(
+        "dcmtk", marks=pytest.mark.skipif(not shutil.which("findscu"), reason="dcmtk (findscu) not installed")
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def stored_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Peer, list[Path]]]:
+    """A fresh SCP holding CT_small, MR_small, JPEG-LL and rtplan (stored by python_ref)."""
+    folder = tmp_path_factory.mktemp("find-in")
+    files = [folder / n for n in ("CT_small.dcm", "MR_small.dcm", "JPEG-LL.dcm", "rtplan.dcm")]
+    for f in files:
+        shutil.copy(sample(f.name), f)
+    with python_scp(tmp_path_factory.mktemp("find-store"), aet="FIND-SCP") as peer:
+        resp = run({"op": "store", "input": str(folder), "options": net(peer)})
+        assert resp.ok, resp.error
+        yield peer, files
+
+
+@pytest.mark.parametrize("backend", FIND_CLIENTS)
+def test_find_study_level_with_wildcard(stored_peer: tuple[Peer, list[Path]], backend: str) -> None:
+    import pydicom
+
+    peer, files = stored_peer
+    query = {"PatientName": "CompressedSamples^*", "PatientID": "", "StudyInstanceUID": ""}
+    resp = run({"op": "find", "backend": backend, "options": net(peer, level="study", query=query)})
+    assert resp.ok, resp.error
+    result = resp.result or {}
+    # expected from the files themselves: the studies whose patient name starts with CompressedSamples^
+    expected = []
+    for f in files:
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        if str(ds.PatientName).startswith("CompressedSamples^"):
+            expected.append((str(ds.PatientName), ds.PatientID, ds.StudyInstanceUID))
+    got = [
+        (m["00100010"]["Value"][0]["Alphabetic"], m["00100020"]["Value"][0], m["0020000D"]["Value"][0])
+        for m in result["matches"]
+    ]
+    assert sorted(got) == sorted(expected) and len(got) == 3
+    assert all(m["00080052"] == {"vr": "CS", "Value": ["STUDY"]} for m in result["matches"])
+    assert (result["status"], result["count"], result["level"]) == ("0x0000", 3, "study")
+    assert result["accepted_contexts"][0]["abstract_syntax"] == "1.2.840.10008.5.1.4.1.2.2.1"
+
+
+@pytest.mark.parametrize("backend", FIND_CLIENTS)
+def test_find_image_level_by_uid_list_and_date_range(stored_peer: tuple[Peer, list[Path]], backend: str) -> None:
+    import pydicom
+
+    peer, files = stored_peer
+    uids = [str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in files[:2]]
+    query = {"SOPInstanceUID": "\\".join(uids), "StudyDate": "20040101-20041231"}
+    resp = run({"op": "find", "backend": backend, "options": net(peer, level="image", query=query)})
+    assert resp.ok, resp.error
+    got = sorted(m["00080018"]["Value"][0] for m in (resp.result or {})["matches"])
+    assert got == sorted(uids)  # both are 2004 studies
+    none = run({"op": "find", "backend": backend,
+                "options": net(peer, level="image", query={**query, "StudyDate": "-20031231"})})  # fmt: skip
+    assert none.ok and (none.result or {})["count"] == 0
+
+
+def test_find_answers_agree_between_clients(stored_peer: tuple[Peer, list[Path]]) -> None:
+    if not shutil.which("findscu"):
+        pytest.skip("dcmtk (findscu) not installed")
+    peer, _ = stored_peer
+    for level, query in (
+        ("study", {"StudyInstanceUID": "", "StudyDate": ""}),
+        ("series", {"Modality": "", "SeriesInstanceUID": ""}),
+    ):
+        answers = [
+            (run({"op": "find", "backend": b, "options": net(peer, level=level, query=query)}).result or {})["matches"]
+            for b in ("python_ref", "dcmtk")
+        ]
+        assert answers[0] == answers[1] and len(answers[0]) == 4

@@ -276,6 +276,8 @@ def test_dcmtk_names_to_uids() -> None:
     assert uid_of("=VerificationSOPClass") == "1.2.840.10008.1.1"
     assert uid_of("1.2.3.4") == "1.2.3.4"
     assert uid_of("=NoSuchName") == "=NoSuchName"
+    assert uid_of("=FINDStudyRootQueryRetrieveInformationModel") == "1.2.840.10008.5.1.4.1.2.2.1"
+    assert uid_of("=FINDPatientRootQueryRetrieveInformationModel") == "1.2.840.10008.5.1.4.1.2.1.1"
 
 
 def test_store_responses_in_order() -> None:
@@ -307,3 +309,100 @@ def test_echo_status() -> None:
     assert echo_status("I: Received Echo Response (Success)\n") == 0
     assert echo_status("I: Received Echo Response (Status: 0x0110 Failure)\n") == 0x0110
     assert echo_status("I: Requesting Association\n") is None
+
+
+# -- find ----------------------------------------------------------------------------------------------------
+
+FINDSCU_LOG = """\
+I: Sending Find Request
+D: Presentation Context ID       : 1
+I: Received Find Response 1
+D: DIMSE Status                  : 0xff00: Pending: Matches are continuing
+I: Writing response dataset to file: /tmp/fo/rsp0001.dcm
+I: Received Final Find Response
+D: DIMSE Status                  : 0x0000: Success: Matching is complete
+I: Releasing Association
+"""
+
+
+def find_request(**options: object) -> object:
+    return parse_request({"op": "find", "options": {"port": 11112, **options}})
+
+
+def test_findscu_argv() -> None:
+    from dcmharness.adapters.dcmtk.network import find_argv
+
+    req = find_request(level="series", query={"StudyInstanceUID": "1.2.3", "Modality": "", "SeriesDate": "2004-"})
+    assert find_argv("/usr/bin/findscu", req, "/tmp/out") == [  # type: ignore[arg-type]
+        "/usr/bin/findscu", "-d", "-aet", "DCMHARNESS", "-aec", "ANY-SCP", "-to", "10", "-ta", "10", "-td", "10",
+        "-S", "-X", "-od", "/tmp/out", "-k", "QueryRetrieveLevel=SERIES", "-k", "StudyInstanceUID=1.2.3",
+        "-k", "Modality=", "-k", "SeriesDate=2004-", "127.0.0.1", "11112",
+    ]  # fmt: skip
+    req = find_request(level="patient", model="patient_root", query={"PatientID": "X*"})
+    argv = find_argv("findscu", req, "/o")  # type: ignore[arg-type]
+    assert "-P" in argv and "QueryRetrieveLevel=PATIENT" in argv
+
+
+def test_find_statuses() -> None:
+    from dcmharness.adapters.dcmtk.network import find_statuses
+
+    assert find_statuses(FINDSCU_LOG) == [0xFF00, 0x0000]
+    assert find_statuses("F: Association Request Failed: ...\n") == []
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"level": "patient"}, "options.level"),  # patient level needs the patient root model
+        ({"query": {"QueryRetrieveLevel": "STUDY"}}, "options.query.QueryRetrieveLevel"),
+        ({"query": {"1abc": ""}}, "options.query.1abc"),
+        ({"level": "instance"}, "options.level"),
+    ],
+)
+def test_bad_find_options(options: dict[str, object], field: str) -> None:
+    with pytest.raises(HarnessError) as exc:
+        find_request(**options)
+    assert exc.value.code == ErrorCode.INVALID_REQUEST and exc.value.field == field
+
+
+def test_find_identifier() -> None:
+    from dcmharness.backends.network import find_identifier
+
+    ds = find_identifier("image", {"SOPInstanceUID": "1.2\\1.3", "PatientName": "A*"})
+    assert ds.QueryRetrieveLevel == "IMAGE" and list(ds.SOPInstanceUID) == ["1.2", "1.3"]
+    for key, value in (("NoSuchKeyword", ""), ("ReferencedImageSequence", ""), ("Rows", "many")):
+        with pytest.raises(HarnessError) as exc:
+            find_identifier("study", {key: value})
+        assert exc.value.code == ErrorCode.INVALID_REQUEST and exc.value.field == f"options.query.{key}"
+
+
+@pytest.mark.parametrize(
+    ("keyword", "wanted", "have", "expected"),
+    [
+        ("PatientName", "", "Doe^John", True),  # universal
+        ("PatientName", "Doe^John", "Doe^John", True),
+        ("PatientName", "Doe^Jo", "Doe^John", False),
+        ("PatientName", "Doe*", "Doe^John", True),
+        ("PatientName", "D?e^*", "Doe^John", True),
+        ("PatientName", "D.e*", "Doe^John", False),  # '.' is not a wildcard
+        ("StudyDate", "20040101-20041231", "20040826", True),
+        ("StudyDate", "-20031231", "20040826", False),
+        ("StudyDate", "20040101-", "20040826", True),
+        ("SOPInstanceUID", "1.2\\1.3", "1.3", True),
+        ("SOPInstanceUID", "1.2\\1.3", "1.4", False),
+        ("PatientID", "X", None, False),
+    ],
+)
+def test_scp_matching(keyword: str, wanted: str, have: str | None, expected: bool) -> None:
+    from pydicom import Dataset
+    from pydicom.datadict import tag_for_keyword
+
+    from dcmharness.backends.python_ref.scp import value_matches
+
+    query, candidate = Dataset(), Dataset()
+    setattr(query, keyword, wanted)
+    if have is not None:
+        setattr(candidate, keyword, have)
+    tag = tag_for_keyword(keyword)
+    assert tag is not None
+    assert value_matches(query[keyword], candidate.get(tag)) is expected

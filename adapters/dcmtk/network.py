@@ -1,4 +1,5 @@
-"""dcmtk's DICOM network ops: ``echo`` (``echoscu``) and ``store`` (``storescu``, every file over one association).
+"""dcmtk's DICOM network ops: ``echo`` (``echoscu``), ``store`` (``storescu``, every file over one association) and
+``find`` (``findscu -X``: the responses extracted to a temporary folder and read back).
 
 The argv is a pure function (``network_argv``); the tools run with ``-d`` (debug log) and their log is parsed
 (pure functions, golden-tested): the A-ASSOCIATE-AC PDU's hex dump gives each accepted presentation context's
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 from typing import Any, TypeVar
 
 from dcmharness.adapters.base import Capability, ToolAdapter
@@ -42,9 +44,11 @@ from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.contract.ops_models import EchoRequest, NetworkOptions, StoreRequest
+from dcmharness.contract.ops_models import EchoRequest, FindRequest, NetworkOptions, StoreRequest
 
-NETWORK_OPS = ("echo", "store")
+NETWORK_OPS = ("echo", "store", "find")
+#: findscu's information model flags (``-W``, worklist, is its default: always given).
+FIND_MODEL_FLAGS = {"study_root": "-S", "patient_root": "-P"}
 VERIFICATION = "1.2.840.10008.1.1"
 #: The longest argv of a store (the files are given one by one); a larger folder is refused before running.
 MAX_ARGV_BYTES = 1 << 20
@@ -60,7 +64,8 @@ def network_capabilities() -> dict[str, dict[str, Capability]]:
         "timeout": _whole_seconds,
         "transfer_syntaxes": False,
     }
-    return {"echo": dict(caps), "store": dict(caps)}
+    find_caps: dict[str, Capability] = {**caps, "level": True, "model": True, "query": True}
+    return {"echo": dict(caps), "store": dict(caps), "find": find_caps}
 
 
 def _whole_seconds(value: Any, options: Any) -> str | None:
@@ -134,11 +139,25 @@ def network_argv(tool: str, request: RequestBase, info: InputInfo | None) -> lis
     seconds = str(math.ceil(opts.timeout))
     argv = [tool, "-d", "-aet", opts.calling_aet, "-aec", opts.called_aet]
     argv += ["-to", seconds, "-ta", seconds, "-td", seconds]
+    if isinstance(request, FindRequest):
+        raise HarnessError(ErrorCode.INTERNAL_ERROR, "find's argv needs its output folder: use find_argv")
     if isinstance(request, StoreRequest):
         if not isinstance(info, StoreInput):
             raise HarnessError(ErrorCode.INTERNAL_ERROR, "store without its prepared input")
         files = (os.path.abspath(str(f.path)) for f in info.files)
         return [*argv, "-R", *proposal_flags(info), opts.host, str(opts.port), *files]
+    return [*argv, opts.host, str(opts.port)]
+
+
+def find_argv(tool: str, request: FindRequest, outdir: str) -> list[str]:
+    """The argv of findscu: the responses extracted as ``outdir/rspNNNN.dcm`` (``-X -od``). Pure."""
+    opts = request.options
+    seconds = str(math.ceil(opts.timeout))
+    argv = [tool, "-d", "-aet", opts.calling_aet, "-aec", opts.called_aet]
+    argv += ["-to", seconds, "-ta", seconds, "-td", seconds, FIND_MODEL_FLAGS[opts.model], "-X", "-od", outdir]
+    argv += ["-k", f"QueryRetrieveLevel={opts.level.upper()}"]
+    for key, value in opts.query.items():
+        argv += ["-k", f"{key}={value}"]
     return [*argv, opts.host, str(opts.port)]
 
 
@@ -191,7 +210,9 @@ def uid_of(name: str) -> str:
     if re.fullmatch(r"[0-9.]+", bare):
         return bare
     keywords = {entry[4]: uid for uid, entry in UID_dictionary.items() if entry[4]}
-    for candidate in (bare, bare.removesuffix("SOPClass")):
+    service = re.match(r"(FIND|MOVE|GET)(.+)", bare)  # dcmtk: FINDStudyRoot...Model, pydicom: StudyRoot...ModelFind
+    moved = f"{service.group(2)}{service.group(1).title()}" if service else bare
+    for candidate in (bare, bare.removesuffix("SOPClass"), moved):
         if candidate in keywords:
             return str(keywords[candidate])
     return name.strip()
@@ -263,6 +284,12 @@ def store_responses(text: str) -> list[tuple[str, int, int]]:
                 out.append((current, context_id, status))
             incoming = False
     return out
+
+
+def find_statuses(text: str) -> list[int]:
+    """Every DIMSE status findscu logged after sending its request, in order (the last is the final one). Pure."""
+    tail = text.split("Sending Find Request", 1)[-1] if "Sending Find Request" in text else ""
+    return [int(m.group(1), 16) for m in re.finditer(r"DIMSE Status\s*:\s*0x([0-9A-Fa-f]{4})", tail)]
 
 
 def echo_status(text: str) -> int | None:
@@ -368,6 +395,37 @@ def store_result(run: ToolRun, request: StoreRequest, info: StoreInput) -> dict[
     }
 
 
+def find_result(run: ToolRun, request: FindRequest, outdir: str) -> dict[str, Any]:
+    """The result of a findscu run: the final status and the extracted responses as DICOM JSON, in order."""
+    import pydicom
+
+    from dcmharness.backends.network import json_of
+
+    text = log_text(run)
+    statuses = find_statuses(text)
+    if not statuses or status_category(statuses[-1]) == "pending":
+        raise failure_of(text, request.options) or _failed(run)
+    entry = status_entry(statuses[-1])
+    if entry["category"] not in ("success", "warning"):
+        raise dimse_failure(f"C-FIND status {entry['status']}: {entry['meaning']}")
+    files = sorted((p for p in os.listdir(outdir) if re.fullmatch(r"rsp\d+\.dcm", p)), key=lambda p: int(p[3:-4]))
+    matches = [json_of(pydicom.dcmread(os.path.join(outdir, p))) for p in files]
+    pending = sum(1 for s in statuses if status_category(s) == "pending")
+    if len(matches) != pending:
+        raise _failed(run)
+    return {
+        "status": entry["status"],
+        "status_meaning": entry["meaning"],
+        "level": request.options.level,
+        "model": request.options.model,
+        "count": len(matches),
+        "matches": matches,
+        "peer": _peer(request.options),
+        "accepted_contexts": accepted_contexts(text),
+        "timings_ms": {"total": round(run.seconds * 1000, 3)},
+    }
+
+
 def _failed(run: ToolRun) -> ToolError:
     lines = [ln for ln in run.stderr_text.splitlines() + run.stdout_text.splitlines() if ln[:2] in ("E:", "F:")]
     return ToolError(
@@ -386,6 +444,16 @@ def execute_network(adapter: ToolAdapter, request: RequestBase, info: InputInfo 
     tool = adapter.tool()
     if tool is None:
         raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
+    if isinstance(request, FindRequest):
+        with tempfile.TemporaryDirectory(prefix="dcmharness-findscu-") as outdir:
+            argv = find_argv(sibling(tool, "findscu"), request, outdir)
+            run = run_tool(argv, timeout=request.timeout)
+            try:
+                return Outcome(result=find_result(run, request, outdir), command=argv, stderr=_log_tail(run))
+            except HarnessError as exc:
+                exc.command = argv  # type: ignore[attr-defined]
+                exc.stderr = _log_tail(run)  # type: ignore[attr-defined]
+                raise
     name = "storescu" if isinstance(request, StoreRequest) else "echoscu"
     argv = network_argv(sibling(tool, name), request, info)
     run = run_tool(argv, timeout=request.timeout)

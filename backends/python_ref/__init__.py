@@ -23,7 +23,7 @@ class PythonRefBackend(Backend):
     name = "python_ref"
     kind = "in-process"
     description = "The reference renderer (pydicom + numpy + Pillow), to the letter of PS3.3."
-    ops = ("to_image", "dump", "info", "stats", "histogram", "transcode", "anonymize", "echo", "store")
+    ops = ("to_image", "dump", "info", "stats", "histogram", "transcode", "anonymize", "echo", "store", "find")
 
     def availability(self) -> Availability:
         import pydicom
@@ -36,6 +36,7 @@ class PythonRefBackend(Backend):
             "to_image": {"options": "all", "formats": ["png", "jpeg", "tiff", "pnm"], "bit_depth": [8, 16]},
             "echo": network,
             "store": network,
+            "find": network,
         }
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:

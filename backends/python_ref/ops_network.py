@@ -1,6 +1,6 @@
-"""python_ref's DICOM network ops (pynetdicom as the SCU): ``echo`` (C-ECHO) and ``store`` (C-STORE of every
-file over one association). The errors are the contract's: ``network_error`` (no connection, an abort, a
-silent peer), ``association_rejected`` (with the A-ASSOCIATE-RJ's result, source and reason),
+"""python_ref's DICOM network ops (pynetdicom as the SCU): ``echo`` (C-ECHO), ``store`` (C-STORE of every
+file over one association) and ``find`` (C-FIND). The errors are the contract's: ``network_error`` (no
+connection, an abort, a silent peer), ``association_rejected`` (with the A-ASSOCIATE-RJ's result, source and reason),
 ``dimse_failure`` (a failure status, or no presentation context accepted)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dcmharness.backends.network import (
     status_entry,
 )
 from dcmharness.contract.errors import ErrorCode, HarnessError
-from dcmharness.contract.ops_models import EchoRequest, NetworkOptions, StoreRequest
+from dcmharness.contract.ops_models import EchoRequest, FindRequest, NetworkOptions, StoreRequest
 
 if TYPE_CHECKING:
     from pynetdicom.association import Association
@@ -271,14 +271,67 @@ def _release(assoc: Association) -> None:
             assoc.release()
 
 
+def find(request: FindRequest) -> Outcome:
+    from dcmharness.backends.network import FIND_MODELS, find_identifier, json_of
+
+    opts = request.options
+    model_uid = FIND_MODELS[opts.model]
+    identifier = find_identifier(opts.level, opts.query)
+    ae = _ae(opts)
+    ae.add_requested_context(model_uid, opts.transfer_syntax_uids or list(UNCOMPRESSED_LE))
+    started = time.perf_counter()
+    assoc = associate(ae, opts)
+    associated = time.perf_counter()
+    matches: list[dict[str, Any]] = []
+    final: int | None = None
+    try:
+        contexts = _contexts(assoc)
+        for status, found in assoc.send_c_find(identifier, model_uid):
+            if not status or "Status" not in status:
+                where = f"{opts.host}:{opts.port}"
+                raise network_error(f"no C-FIND response from {where} within {opts.timeout:g} s (or it aborted)")
+            value = int(status.Status)
+            if status_category(value) == "pending":
+                if found is not None:
+                    matches.append(json_of(found))
+                continue
+            final = value
+        answered = time.perf_counter()
+    finally:
+        _release(assoc)
+    if final is None:
+        raise network_error(f"{opts.host}:{opts.port} sent no final C-FIND response")
+    entry = status_entry(final)
+    if entry["category"] not in ("success", "warning"):
+        raise dimse_failure(f"C-FIND status {entry['status']}: {entry['meaning']}")
+    result = {
+        "status": entry["status"],
+        "status_meaning": entry["meaning"],
+        "level": opts.level,
+        "model": opts.model,
+        "count": len(matches),
+        "matches": matches,
+        "peer": _peer(opts),
+        "accepted_contexts": contexts,
+        "timings_ms": {
+            "association": _ms(associated - started),
+            "dimse": _ms(answered - associated),
+            "total": _ms(time.perf_counter() - started),
+        },
+    }
+    return Outcome(result=result)
+
+
 #: The ops this module runs (added to ``PythonRefBackend.ops``).
-NETWORK_OPS = ("echo", "store")
+NETWORK_OPS = ("echo", "store", "find")
 
 
 def execute_network(request: Any, info: Any) -> Outcome:
     """Dispatch ``echo`` / ``store`` (``info`` is the ``StoreInput`` the dispatcher prepared for a store)."""
     if isinstance(request, EchoRequest):
         return echo(request)
+    if isinstance(request, FindRequest):
+        return find(request)
     if isinstance(request, StoreRequest) and isinstance(info, StoreInput):
         return store(request, info)
     raise HarnessError(ErrorCode.INTERNAL_ERROR, "network op without its prepared input")
