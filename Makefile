@@ -53,7 +53,7 @@ $(STAMPS)/npm-dcmjs: adapters/dcmjs/package-lock.json adapters/dcmjs/package.jso
 schema: $(STAMPS)/venv
 	$(PY) -m dcmharness.contract.schema --write
 
-OPS := dump info stats histogram transcode anonymize
+OPS := dump info stats histogram transcode anonymize network
 
 # The main job: a batch of requests through `dcmharness run` (out/demo), then the conformance run of every
 # available backend over the real and synthetic files (out/conform/report.html), then that of each other op

@@ -367,3 +367,27 @@ def test_find_answers_agree_between_clients(stored_peer: tuple[Peer, list[Path]]
             for b in ("python_ref", "dcmtk")
         ]
         assert answers[0] == answers[1] and len(answers[0]) == 4
+
+
+def test_conform_network_matrix(tmp_path: Path) -> None:
+    """``dcmharness conform --op network`` on three files: python_ref matches everywhere, dcmtk's dropped
+    trailing padding is explained by its registry entry, nothing unexplained, the dcmtk server left out (why)."""
+    from dcmharness.interface.conform.ops.runner import OpsConfig, run_ops_conformance
+
+    backends = ["dcmtk"] if shutil.which("storescu") and shutil.which("findscu") else []
+    report = run_ops_conformance(OpsConfig(op="network", out=tmp_path, backends=backends, limit=3, html=False))
+    statuses = {(r["case"], r["backend"]): r["status"] for r in report["results"]}
+    assert statuses[("0000-CT_small.dcm/echo", "python_ref")] == "match"
+    for step in ("store", "find"):
+        for index, name in enumerate(("CT_small.dcm", "MR_small.dcm", "rtplan.dcm")):
+            assert statuses[(f"{index:04d}-{name}/{step}", "python_ref")] == "match"
+    if backends:
+        ct = next(r for r in report["results"] if r["case"] == "0000-CT_small.dcm/store" and r["backend"] == "dcmtk")
+        assert ct["status"] == "explained" and ct["divergence"]["id"] == "storescu-drops-trailing-padding"
+        assert ct["metrics"]["details"] == ["(FFFC,FFFC) (DataSetTrailingPadding) not stored"]
+        assert statuses[("0002-rtplan.dcm/store", "dcmtk")] == "match"
+        assert statuses[("0000-CT_small.dcm/find", "dcmtk")] == "match"
+    assert report["summary"]["unexplained_mismatches"] == 0
+    cells = report["network_matrix"]["cells"]
+    assert cells["python_ref"]["python_ref"]["store"] == {"match": 3}
+    assert "dcmtk" in report["network_matrix"]["servers_left_out"]

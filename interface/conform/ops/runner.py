@@ -22,7 +22,7 @@ from typing import Any
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.interface import registry
 from dcmharness.interface.conform import divergence
-from dcmharness.interface.conform.ops import anonymize, results, transcode
+from dcmharness.interface.conform.ops import anonymize, network, results, transcode
 from dcmharness.interface.conform.ops.core import Ctx, OpCheck, OpsConfig, sample_files
 from dcmharness.interface.conform.ops.transcode import matrix_summary, matrix_table
 
@@ -34,6 +34,7 @@ CHECKS: dict[str, OpCheck] = {
     "histogram": results.HISTOGRAM,
     "transcode": transcode.TRANSCODE,
     "anonymize": anonymize.ANONYMIZE,
+    "network": network.NETWORK,  # echo, store, find: every client against every server (ops/network.py)
 }
 OPS = tuple(CHECKS)
 REPORT_JSON = "report.json"
