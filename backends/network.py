@@ -275,6 +275,11 @@ def started_peer(
     does not listen within ``start_s``."""
     import subprocess
 
+    try:  # a port another server holds would answer the readiness check in our server's stead
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"cannot listen on {host}:{port}: {exc}", "port") from None
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )

@@ -391,3 +391,11 @@ def test_conform_network_matrix(tmp_path: Path) -> None:
     cells = report["network_matrix"]["cells"]
     assert cells["python_ref"]["python_ref"]["store"] == {"match": 3}
     assert "dcmtk" in report["network_matrix"]["servers_left_out"]
+
+
+def test_scp_on_a_taken_port_is_refused(scp: Peer, tmp_path: Path) -> None:
+    from dcmharness.contract.errors import HarnessError
+
+    with pytest.raises(HarnessError) as exc, python_scp(tmp_path, port=scp.port):
+        pass
+    assert exc.value.code.value == "backend_unavailable" and f"127.0.0.1:{scp.port}" in exc.value.message
