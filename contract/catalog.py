@@ -16,6 +16,8 @@ from dcmharness.contract.models import RequestBase, ToImageRequest
 from dcmharness.contract.ops_models import (
     AnonymizeOptions,
     AnonymizeRequest,
+    DecodeOptions,
+    DecodeRequest,
     DumpOptions,
     DumpRequest,
     EchoOptions,
@@ -32,8 +34,18 @@ from dcmharness.contract.ops_models import (
     StoreRequest,
     TranscodeOptions,
     TranscodeRequest,
+    ValidateOptions,
+    ValidateRequest,
 )
 from dcmharness.contract.options import ToImageOptions
+from dcmharness.contract.series_models import (
+    NiftiOptions,
+    NiftiRequest,
+    SplitMultiframeOptions,
+    SplitMultiframeRequest,
+    VolumeOptions,
+    VolumeRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,15 @@ OPS: dict[str, OpSpec] = {
     ),
     "transcode": OpSpec("transcode", TranscodeRequest, TranscodeOptions, "Rewrite in another transfer syntax."),
     "anonymize": OpSpec("anonymize", AnonymizeRequest, AnonymizeOptions, "De-identify (PS3.15 E.1 basic profile)."),
+    "decode": OpSpec("decode", DecodeRequest, DecodeOptions, "Decode the stored pixel values to .npy."),
+    "validate": OpSpec(
+        "validate", ValidateRequest, ValidateOptions, "Validate against the IOD (PS3.3) and PS3.6.", writes_output=False
+    ),
+    "volume": OpSpec("volume", VolumeRequest, VolumeOptions, "A series as a 3-D array of modality values (.npy)."),
+    "nifti": OpSpec("nifti", NiftiRequest, NiftiOptions, "A series as NIfTI-1 (.nii / .nii.gz)."),
+    "split_multiframe": OpSpec(
+        "split_multiframe", SplitMultiframeRequest, SplitMultiframeOptions, "One single-frame file per frame."
+    ),
     "echo": OpSpec("echo", EchoRequest, EchoOptions, "Verify a DICOM peer (C-ECHO).", writes_output=False),
     "store": OpSpec("store", StoreRequest, StoreOptions, "Send files to a DICOM peer (C-STORE).", writes_output=False),
     "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
