@@ -399,3 +399,41 @@ def test_scp_on_a_taken_port_is_refused(scp: Peer, tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as exc, python_scp(tmp_path, port=scp.port):
         pass
     assert exc.value.code.value == "backend_unavailable" and f"127.0.0.1:{scp.port}" in exc.value.message
+
+
+@pytest.fixture()
+def aborting_peer() -> Iterator[int]:
+    """An in-process pynetdicom SCP on 127.0.0.1 that accepts the association, then aborts it on a C-STORE."""
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+
+    def on_store(event: Any) -> int:
+        event.assoc.abort()
+        return 0x0000
+
+    ae = AE(ae_title="ABORT-SCP")
+    for cx in AllStoragePresentationContexts:
+        if cx.abstract_syntax is not None:
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    assert server is not None
+    try:
+        yield port
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("backend", CLIENTS)
+def test_peer_aborting_mid_transfer_is_a_network_error(aborting_peer: int, backend: str) -> None:
+    started = time.monotonic()
+    resp = run(
+        {
+            "op": "store",
+            "backend": backend,
+            "input": str(sample("CT_small.dcm")),
+            "options": {"port": aborting_peer, "called_aet": "ABORT-SCP", "timeout": 5},
+        }
+    )
+    assert resp.error is not None and resp.error.code == "network_error", resp.error
+    assert "abort" in resp.error.message.lower()
+    assert time.monotonic() - started < 5 + 4

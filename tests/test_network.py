@@ -300,6 +300,9 @@ def test_rejection_and_connection_failures() -> None:
     silent = "F: Association Request Failed: 0006:031a DUL network read timeout\n"
     err = failure_of(silent, opts)
     assert err is not None and err.code == ErrorCode.NETWORK_ERROR and "read timeout" in err.message
+    aborted = "E: 0006:0317 Peer aborted Association (or never connected)\n"
+    err = failure_of(aborted, opts)
+    assert err is not None and err.code == ErrorCode.NETWORK_ERROR and "Peer aborted" in err.message
     err = failure_of("F: No Acceptable Presentation Contexts\n", opts)
     assert err is not None and err.code == ErrorCode.DIMSE_FAILURE
     assert failure_of("I: Releasing Association\n", opts) is None

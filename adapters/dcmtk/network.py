@@ -317,8 +317,8 @@ def failure_of(text: str, opts: NetworkOptions) -> HarnessError | None:
             (ln for ln in text.splitlines() if "presentation context" in ln.lower() and ln[:2] in ("E:", "F:")), ""
         )
         return dimse_failure(f"{where} accepted no presentation context for the request: {line[3:].strip()}")
-    for marker in ("Peer Aborted Association", "Association Aborted", "DUL network read timeout", "Network"):
-        found = next((ln for ln in text.splitlines() if marker in ln and ln[:2] in ("E:", "F:")), None)
+    for marker in ("peer aborted association", "association aborted", "dul network read timeout", "network"):
+        found = next((ln for ln in text.splitlines() if marker in ln.lower() and ln[:2] in ("E:", "F:")), None)
         if found:
             return network_error(f"{where}: {found[3:].strip()}")
     return None

@@ -220,11 +220,15 @@ def _store_one(assoc: Association, f: StoreFile, opts: NetworkOptions) -> dict[s
             f"{f.path}: the peer accepted no presentation context for SOP class {f.sop_class_uid} in transfer "
             f"syntax {f.transfer_syntax}"
         )
+    sent = time.perf_counter()
     status = _send_as_is(assoc, f)
     if not status or "Status" not in status:
         where = f"{opts.host}:{opts.port}"
-        if assoc.is_aborted:
-            raise network_error(f"{where} aborted the association while receiving {f.path}")
+        # an empty answer long before the DIMSE timeout: the association ended under us (an A-ABORT, a close);
+        # pynetdicom may not have flagged it yet
+        early = time.perf_counter() - sent < 0.9 * opts.timeout
+        if assoc.is_aborted or not assoc.is_established or early:
+            raise network_error(f"{where} aborted the association (or closed it) while receiving {f.path}")
         raise network_error(f"no C-STORE response from {where} for {f.path} within {opts.timeout:g} s")
     value = int(status.Status)
     entry = status_entry(value)
