@@ -391,6 +391,7 @@ def test_conform_network_matrix(tmp_path: Path) -> None:
     cells = report["network_matrix"]["cells"]
     assert cells["python_ref"]["python_ref"]["store"] == {"match": 3}
     assert "dcmtk" in report["network_matrix"]["servers_left_out"]
+    assert [b["name"] for b in report["summary"]["backends"]] == backends
 
 
 def test_scp_on_a_taken_port_is_refused(scp: Peer, tmp_path: Path) -> None:

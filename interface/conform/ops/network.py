@@ -180,6 +180,12 @@ def finish(ctx: Ctx, report: dict[str, Any]) -> None:
         cell = matrix.setdefault(r["backend"], {}).setdefault(r["options"]["server"], {}).setdefault(op, {})
         cell[r["status"]] = cell.get(r["status"], 0) + 1
     report["network_matrix"] = {"cells": matrix, "servers_left_out": SERVERS_LEFT_OUT}
+    # the runner picks backends by op name ("network" is none's): the clients compared are named here
+    compared = []
+    for name in clients(ctx)[1:]:
+        backend = registry.get(name)
+        compared.append({"name": name, "version": backend.availability().version, "kind": backend.kind})
+    report["summary"]["backends"] = compared
 
 
 NETWORK = OpCheck(NETWORK_FILES, network_file, finish=finish)
