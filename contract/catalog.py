@@ -20,12 +20,18 @@ from dcmharness.contract.ops_models import (
     DecodeRequest,
     DumpOptions,
     DumpRequest,
+    EchoOptions,
+    EchoRequest,
+    FindOptions,
+    FindRequest,
     HistogramOptions,
     HistogramRequest,
     InfoOptions,
     InfoRequest,
     StatsOptions,
     StatsRequest,
+    StoreOptions,
+    StoreRequest,
     TranscodeOptions,
     TranscodeRequest,
     ValidateOptions,
@@ -70,6 +76,9 @@ OPS: dict[str, OpSpec] = {
     "split_multiframe": OpSpec(
         "split_multiframe", SplitMultiframeRequest, SplitMultiframeOptions, "One single-frame file per frame."
     ),
+    "echo": OpSpec("echo", EchoRequest, EchoOptions, "Verify a DICOM peer (C-ECHO).", writes_output=False),
+    "store": OpSpec("store", StoreRequest, StoreOptions, "Send files to a DICOM peer (C-STORE).", writes_output=False),
+    "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

@@ -16,6 +16,7 @@ COMMANDS = [
     "dcmharness.interface.cli.synth",
     "dcmharness.interface.cli.conform",
     "dcmharness.interface.cli.serve",
+    "dcmharness.interface.cli.scp",
 ]
 
 
