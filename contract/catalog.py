@@ -8,7 +8,7 @@ Schema and the CLI pick it up from there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -37,6 +37,9 @@ class OpSpec:
     options_model: type[BaseModel]
     summary: str
     writes_output: bool = True
+    #: "file": a folder input runs the op on each file of the folder (``dcmharness.interface.folders``);
+    #: "series": the op reads the folder itself as one input (a series: ``volume``, ``nifti``).
+    input_kind: Literal["file", "series"] = "file"
 
 
 OPS: dict[str, OpSpec] = {

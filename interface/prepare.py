@@ -166,3 +166,17 @@ PREPARERS: dict[str, Preparer] = {
     "transcode": prepare_transcode,
     "anonymize": prepare_anonymize,
 }
+
+
+def output_suffix(request: RequestBase) -> str | None:
+    """The extension of the op's default output name (the preparers' defaults above); None when the op writes
+    nothing or names its outputs otherwise. A folder input mirrors its files' relative paths with it."""
+    if isinstance(request, ToImageRequest):
+        return FORMAT_EXTENSIONS[format_for(None, request.options)]
+    if isinstance(request, DumpRequest):
+        return ".json"
+    if isinstance(request, TranscodeRequest):
+        return f".{request.options.transfer_syntax}.dcm"
+    if isinstance(request, AnonymizeRequest):
+        return ".anon.dcm"
+    return None
