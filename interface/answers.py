@@ -11,9 +11,10 @@ a folder's summary once its last file is answered.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,15 +128,17 @@ class _Run:
 
 def answers(
     items: Iterable[Any], ctx: RunContext | None = None, jobs: int = 1, ordered: bool = True
-) -> Iterator[Response]:
+) -> Generator[Response, None, None]:
     """Every answer of ``items`` (requests as dicts or models, or ``Ready`` answers), folders expanded."""
     state = _Run(ctx or RunContext())
     order = _Order(ordered)
-    for index, resp in execute(state.requests(items), state.ctx, jobs):
-        while state.ready:
-            yield from order.put(*state.ready.popleft())
-        for seq, answer in state.finished(index, resp):
-            yield from order.put(seq, answer)
+    # closed on every way out (an interrupt raised here, or a consumer that stops early): the workers stop at once
+    with contextlib.closing(execute(state.requests(items), state.ctx, jobs)) as finished:
+        for index, resp in finished:
+            while state.ready:
+                yield from order.put(*state.ready.popleft())
+            for seq, answer in state.finished(index, resp):
+                yield from order.put(seq, answer)
     while state.ready:
         yield from order.put(*state.ready.popleft())
 

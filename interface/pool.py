@@ -4,15 +4,16 @@
 this process, one after the other. Otherwise ``jobs`` processes are forked once for the whole run; each keeps
 its own backend instances for its life (``registry`` caches per process: one Orthanc server, one set of
 ``dicom-render --batch`` workers per process, not one per request) and closes them when it ends. Requests go to
-the workers in order, at most two chunks ahead of what each has finished; a chunk is one request, or up to
-``BATCH_CHUNK`` consecutive requests for a backend that runs many in one tool process (PixelMed: one JVM per
-chunk, through ``run_batch``).
+the workers in order, each given its next chunk when it has finished the last (none waits behind a slow
+one); a chunk is one request, or up to ``BATCH_CHUNK`` consecutive requests for a backend that runs many in
+one tool process (PixelMed: one JVM per chunk, through ``run_batch``).
 
-Stopping: Ctrl-C reaches every process of the terminal's group; each worker's request in flight discards its
-temporary files and kills its tool (``api.run``, ``runner``), then the worker closes its backends. When only
-this process is interrupted (or terminated, or the consumer stops early), it sends SIGTERM to each worker
-still alive (SIGKILL after ``STOP_GRACE`` seconds) and waits for them: no worker outlives the run. A worker
-that dies (killed, out of memory) answers its unfinished requests ``internal_error`` and is replaced.
+Stopping: the workers ignore SIGINT; when this process is interrupted (Ctrl-C reaches the terminal's whole
+group), terminated, or its consumer stops early, it sends SIGTERM to each worker still alive (SIGKILL after
+``STOP_GRACE`` seconds) and waits for them. A worker unwinds on SIGTERM: its request in flight discards its
+temporary files and kills its tool's process group (``api.run``, ``runner``), then it closes its backends
+(servers, JVMs, ``--batch`` processes). No child outlives the run. A worker that dies (killed, out of memory)
+answers its unfinished requests ``internal_error`` and is replaced.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcmharness.adapters.runner import kill_live_tools
 from dcmharness.backends.batch import BatchBackend
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, Response
@@ -36,7 +38,7 @@ from dcmharness.interface.batch import run_batch
 
 BATCH_CHUNK = 8
 STOP_GRACE = 10.0
-_AHEAD = 2  # chunks queued per worker
+_AHEAD = 1  # chunks given to a worker at a time: none waits behind a slow one
 
 Chunk = list[tuple[int, Any]]
 
@@ -89,11 +91,16 @@ def run_chunk(chunk: Chunk, ctx: RunContext) -> Iterator[tuple[int, Response]]:
 
 
 def _stop(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not interrupt the unwinding
     raise SystemExit(128 + signum)
 
 
 def _worker(wid: int, tasks: Any, results: Any, ctx: RunContext) -> None:
-    signal.signal(signal.SIGTERM, _stop)  # unwind: the request in flight discards its temp files, kills its tool
+    # One way to stop, SIGTERM from the parent: unwinds the request in flight (temp files discarded, its tool's
+    # group killed). Ctrl-C is the parent's to handle: a worker that also got it would meet a second signal
+    # while unwinding from the first (Popen.wait waits 0.25 s after a KeyboardInterrupt), and could hang there.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
     registry.forget_inherited()
     try:
         while True:
@@ -107,6 +114,7 @@ def _worker(wid: int, tasks: Any, results: Any, ctx: RunContext) -> None:
         results.cancel_join_thread()
     finally:
         registry.close_all()
+        kill_live_tools()  # a forked process ends by os._exit: no atexit
 
 
 @dataclass
@@ -216,7 +224,7 @@ class Pool:
                 slot.process.join()
 
 
-def execute(requests: Iterable[Any], ctx: RunContext, jobs: int = 1) -> Iterator[tuple[int, Response]]:
+def execute(requests: Iterable[Any], ctx: RunContext, jobs: int = 1) -> Generator[tuple[int, Response], None, None]:
     """``(index, response)`` for each request, as each finishes (in order when ``jobs`` is 1)."""
     if jobs <= 1:
         for index, data in enumerate(requests):

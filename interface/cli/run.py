@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
@@ -135,17 +136,19 @@ def _run_stream(
     return _write(answers(requests, ctx, jobs, ordered), shape, out, pretty)
 
 
-def _write(responses: Iterable[Response], shape: str, out: IO[str], pretty: bool) -> int:
-    """Each answer on its own line as it comes (an array input: one array at the end); the exit status."""
+def _write(responses: Generator[Response, None, None], shape: str, out: IO[str], pretty: bool) -> int:
+    """Each answer on its own line as it comes (an array input: one array at the end); the exit status. The
+    answers are closed on every way out, so that an interrupt stops the worker processes at once."""
     failed = False
     held: list[Response] = []
-    for resp in responses:
-        failed |= not resp.ok
-        if shape == "array":
-            held.append(resp)
-        else:
-            out.write(_dump(resp, pretty) + "\n")
-            out.flush()
+    with contextlib.closing(responses):
+        for resp in responses:
+            failed |= not resp.ok
+            if shape == "array":
+                held.append(resp)
+            else:
+                out.write(_dump(resp, pretty) + "\n")
+                out.flush()
     if shape == "array":
         out.write("[" + ",\n".join(_dump(r, pretty) for r in held) + "]\n")
     return EXIT_FAILED if failed else EXIT_OK
