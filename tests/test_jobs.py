@@ -255,3 +255,30 @@ def test_stopping_a_jobs_run_stops_every_child(tmp_path: Path, how: str, status:
         for p in (home / "pids").iterdir():
             if _alive(int(p.name)):
                 os.kill(int(p.name), signal.SIGKILL)
+
+
+@pytest.mark.live
+def test_orthanc_over_jobs_2_starts_one_server_per_worker_and_stops_them(tmp_path: Path) -> None:
+    if not registry.get("orthanc").availability().available:
+        pytest.skip("Orthanc is not installed here (apt-packages.txt)")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(6):
+        shutil.copy(CT if k % 2 else MR, folder / f"f{k}.dcm")
+    proc = subprocess.Popen(
+        [*CLI, "run", "--op", "info", "--backend", "orthanc", "--input", str(folder), "--jobs", "2"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    servers: set[int] = set()
+    while proc.poll() is None:
+        for worker in _children(proc.pid):
+            servers |= {pid for pid in _children(worker) if "orthanc.json" in _cmdline(pid)}  # not `--version`
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    got = responses(out.decode())
+    assert got[-1]["result"]["counts"] == {"ok": 6}, err
+    assert [r["result"]["rows"] for r in got[:-1]] == [64, 128, 64, 128, 64, 128]
+    assert 1 <= len(servers) <= 2  # one server per worker process, not one per request
+    assert _wait_for(lambda: not any(_alive(pid) for pid in servers), 10)
