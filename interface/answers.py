@@ -21,7 +21,7 @@ from typing import Any
 from dcmharness.contract.errors import HarnessError
 from dcmharness.contract.models import Response
 from dcmharness.contract.validation import parse_request
-from dcmharness.interface.api import RunContext, error_response
+from dcmharness.interface.api import RunContext, error_response, run
 from dcmharness.interface.folders import Expansion, expand, folder_input, make_folders, summary
 from dcmharness.interface.pool import execute
 
@@ -132,15 +132,27 @@ def answers(
     """Every answer of ``items`` (requests as dicts or models, or ``Ready`` answers), folders expanded."""
     state = _Run(ctx or RunContext())
     order = _Order(ordered)
+    if jobs <= 1:  # in this process: each item answered before the next one is read (a client may wait for it)
+        index = 0
+        for item in items:
+            for data in state.requests([item]):
+                yield from _release(order, state.finished(index, run(data, state.ctx)))
+                index += 1
+            yield from _release(order, state.ready)
+        return
     # closed on every way out (an interrupt raised here, or a consumer that stops early): the workers stop at once
     with contextlib.closing(execute(state.requests(items), state.ctx, jobs)) as finished:
         for index, resp in finished:
-            while state.ready:
-                yield from order.put(*state.ready.popleft())
-            for seq, answer in state.finished(index, resp):
-                yield from order.put(seq, answer)
-    while state.ready:
-        yield from order.put(*state.ready.popleft())
+            yield from _release(order, state.ready)
+            yield from _release(order, state.finished(index, resp))
+    yield from _release(order, state.ready)
+
+
+def _release(order: _Order, known: deque[tuple[int, Response]] | list[tuple[int, Response]]) -> Iterator[Response]:
+    """The answers ``order`` lets go once ``known`` (emptied) is put in."""
+    while known:
+        seq, resp = known.pop(0) if isinstance(known, list) else known.popleft()
+        yield from order.put(seq, resp)
 
 
 def run_folder(data: Any, ctx: RunContext | None = None, jobs: int = 1) -> list[Response]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -282,3 +283,33 @@ def test_orthanc_over_jobs_2_starts_one_server_per_worker_and_stops_them(tmp_pat
     assert [r["result"]["rows"] for r in got[:-1]] == [64, 128, 64, 128, 64, 128]
     assert 1 <= len(servers) <= 2  # one server per worker process, not one per request
     assert _wait_for(lambda: not any(_alive(pid) for pid in servers), 10)
+
+
+def _read_line(proc: subprocess.Popen[bytes], seconds: float = 60) -> dict[str, Any]:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    assert ready, "no answer before the next request was sent"
+    return dict(json.loads(proc.stdout.readline()))
+
+
+def test_without_jobs_each_line_is_answered_before_the_next_is_read(tmp_path: Path) -> None:
+    """A client that waits for each answer before it sends its next request (broken lines and folders too)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(CT, folder / "CT_small.dcm")
+    proc = subprocess.Popen([*CLI, "run"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(json.dumps({"id": 1, "op": "info", "input": str(MR)}).encode() + b"\n")
+        proc.stdin.flush()
+        assert _read_line(proc)["id"] == 1
+        proc.stdin.write(b'{"id": 2, "op": \n')
+        proc.stdin.flush()
+        assert _read_line(proc)["error"]["code"] == "invalid_json"
+        proc.stdin.write(json.dumps({"id": 3, "op": "info", "input": str(folder)}).encode() + b"\n")
+        proc.stdin.flush()
+        assert [_read_line(proc)["id"], _read_line(proc)["id"]] == ["3/CT_small.dcm", 3]
+    finally:
+        proc.stdin.close()
+        proc.wait(60)
+    assert proc.returncode == 1

@@ -41,7 +41,13 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, help="default timeout (s) for external backends")
     p.add_argument("--root", metavar="DIR", help="confine every input and output path to DIR")
     p.add_argument("--pretty", action="store_true", help="indent JSON responses")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="run on N worker processes (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="run on N worker processes (default 1); requests are then read ahead of the answers",
+    )
     p.add_argument(
         "--unordered", action="store_true", help="with --jobs: answer as each finishes, not in request order"
     )
