@@ -1,7 +1,7 @@
 """Requests on N worker processes (``dcmharness run --jobs N``).
 
-``execute(requests, ctx, jobs)`` yields ``(index, response)`` as each request finishes. ``jobs`` 1 runs them in
-this process, one after the other. Otherwise ``jobs`` processes are forked once for the whole run; each keeps
+``execute(requests, ctx, jobs)`` yields ``(index, response)`` as each request finishes (``answers.py`` runs
+``--jobs 1`` in its own process, without this). ``jobs`` processes are forked once for the whole run; each keeps
 its own backend instances for its life (``registry`` caches per process: one Orthanc server, one set of
 ``dicom-render --batch`` workers per process, not one per request) and closes them when it ends. Requests go to
 the workers in order, each given its next chunk when it has finished the last (none waits behind a slow
@@ -225,11 +225,7 @@ class Pool:
 
 
 def execute(requests: Iterable[Any], ctx: RunContext, jobs: int = 1) -> Generator[tuple[int, Response], None, None]:
-    """``(index, response)`` for each request, as each finishes (in order when ``jobs`` is 1)."""
-    if jobs <= 1:
-        for index, data in enumerate(requests):
-            yield index, run(data, ctx)
-        return
+    """``(index, response)`` for each request, as each finishes on ``jobs`` worker processes."""
     pool = Pool(jobs, ctx)
     finished = False
     try:
