@@ -272,7 +272,7 @@ def _numeric(value: Any) -> bool:
 def _check_pixel_container(ds: Any, info: InputInfo) -> None:
     """Pixel Data that cannot hold an image: a length beyond the end of the file (reading it would
     allocate that length), or encapsulated items that do not parse (damaged offset table or fragments)."""
-    raw = ds.get_item("PixelData")
+    raw = ds.get_item("PixelData", keep_deferred=True)  # the header only: a deferred value stays unread
     length = getattr(raw, "length", None)
     tell = getattr(raw, "value_tell", None)
     if isinstance(length, int) and isinstance(tell, int) and length != 0xFFFFFFFF and tell + length > info.size_bytes:

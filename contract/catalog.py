@@ -16,6 +16,8 @@ from dcmharness.contract.models import RequestBase, ToImageRequest
 from dcmharness.contract.ops_models import (
     AnonymizeOptions,
     AnonymizeRequest,
+    DecodeOptions,
+    DecodeRequest,
     DumpOptions,
     DumpRequest,
     HistogramOptions,
@@ -26,8 +28,18 @@ from dcmharness.contract.ops_models import (
     StatsRequest,
     TranscodeOptions,
     TranscodeRequest,
+    ValidateOptions,
+    ValidateRequest,
 )
 from dcmharness.contract.options import ToImageOptions
+from dcmharness.contract.series_models import (
+    NiftiOptions,
+    NiftiRequest,
+    SplitMultiframeOptions,
+    SplitMultiframeRequest,
+    VolumeOptions,
+    VolumeRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,18 @@ OPS: dict[str, OpSpec] = {
     ),
     "transcode": OpSpec("transcode", TranscodeRequest, TranscodeOptions, "Rewrite in another transfer syntax."),
     "anonymize": OpSpec("anonymize", AnonymizeRequest, AnonymizeOptions, "De-identify (PS3.15 E.1 basic profile)."),
+    "decode": OpSpec("decode", DecodeRequest, DecodeOptions, "Decode the stored pixel values to .npy."),
+    "validate": OpSpec(
+        "validate", ValidateRequest, ValidateOptions, "Validate against the IOD (PS3.3) and PS3.6.", writes_output=False
+    ),
+    "volume": OpSpec(
+        "volume", VolumeRequest, VolumeOptions, "A series as a 3-D array of modality values (.npy).",
+        input_kind="series",
+    ),
+    "nifti": OpSpec("nifti", NiftiRequest, NiftiOptions, "A series as NIfTI-1 (.nii / .nii.gz).", input_kind="series"),
+    "split_multiframe": OpSpec(
+        "split_multiframe", SplitMultiframeRequest, SplitMultiframeOptions, "One single-frame file per frame."
+    ),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

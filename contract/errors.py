@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     BACKEND_FAILED = "backend_failed"
     TIMEOUT = "timeout"
     INTERNAL_ERROR = "internal_error"
+    INCONSISTENT_SERIES = "inconsistent_series"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -51,6 +52,9 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.BACKEND_FAILED: "The backend ran but failed; its stderr is in the response.",
     ErrorCode.TIMEOUT: "The backend did not finish within the timeout; its process group was killed.",
     ErrorCode.INTERNAL_ERROR: "A bug in dcmharness (never user input): please report it.",
+    ErrorCode.INCONSISTENT_SERIES: "The series does not form one volume: several series (choose one with "
+    "`options.series_uid`; the message lists them), mixed sizes, orientations or pixel spacings, duplicate "
+    "slice positions, non-uniform spacing (a missing slice), or slices without a position.",
 }
 
 

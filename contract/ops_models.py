@@ -262,3 +262,96 @@ class AnonymizeRequest(RequestBase):
 
     op: Literal["anonymize"]
     options: AnonymizeOptions = Field(default_factory=AnonymizeOptions)
+
+
+#: The normalised kinds of a validation finding, shared by every validator (``validate``).
+FindingKind = Literal[
+    "missing_type1",
+    "empty_type1",
+    "missing_type2",
+    "missing_conditional",
+    "not_permitted",
+    "bad_vr",
+    "bad_vm",
+    "bad_value",
+    "bad_enumerated_value",
+    "bad_uid",
+    "bad_date_time",
+    "unknown_sop_class",
+    "not_in_iod",
+    "bad_file_meta",
+    "unreadable",
+    "other",
+]
+FINDING_KINDS: tuple[str, ...] = FindingKind.__args__  # type: ignore[attr-defined]
+Severity = Literal["error", "warning"]
+
+
+class Finding(BaseModel):
+    """One finding of a validator, normalised (``validate``'s ``result.findings`` items).
+
+    ``tag`` is 8 upper-case hex digits (``00100010``), ``path`` the attribute's place inside sequences
+    (``52009229[0].00289145[0].00281054``, items 0-based; null at the top level), ``module`` the module the
+    validator named (its own spelling), ``message`` the validator's own words. Findings are matched across
+    validators by (kind, tag, path).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severity: Severity
+    kind: FindingKind
+    tag: str | None = None
+    keyword: str | None = None
+    path: str | None = None
+    module: str | None = None
+    message: str
+
+
+class ValidateOptions(_OpOptions):
+    """Options of ``validate``: check the file against its IOD (PS3.3) and the data dictionary (PS3.6).
+
+    Result: ``{"valid": bool (no error-severity finding), "errors": n, "warnings": n, "iod": name|null,
+    "sop_class_uid": uid|null, "validator": what ran (tool and data edition), "findings": [Finding...]}``.
+    An invalid file is a successful validation (``ok: true``, ``valid: false``); only a validator that could
+    not run answers ``ok: false``.
+    """
+
+    include_warnings: bool = Field(True, description="Also list warning-severity findings.")
+
+
+class ValidateRequest(RequestBase):
+    """Validate the file against its IOD and the data dictionary."""
+
+    op: Literal["validate"]
+    options: ValidateOptions = Field(default_factory=ValidateOptions)
+
+
+class DecodeOptions(_OpOptions):
+    """Options of ``decode``: the stored values of one frame or all, before any display stage, as ``.npy``.
+
+    The array is rows x cols [x samples], frames first when ``frame`` is ``"all"`` and the file has several;
+    little-endian; signed values sign-extended, unused high bits masked (BitsStored at HighBit); PALETTE
+    COLOR left as indices, MONOCHROME1 not inverted, YBR left as YBR unless ``color_space`` is ``"rgb"``
+    (PS3.3 C.7.6.3.1.2 YBR_FULL -> RGB). dtype: the smallest of int8/uint8/int16/uint16/int32/uint32 that holds
+    BitsAllocated with the Pixel Representation's signedness.
+
+    Result: ``{"shape": [..], "dtype", "md5": md5 of the array's bytes (C order, little-endian),
+    "frames": [0-based], "photometric": of the values written, "color_space", "transfer_syntax", "decoder"}``.
+    """
+
+    frame: int | Literal["all"] = Field("all", description='0-based frame, or "all" (frames first).')
+    color_space: Literal["native", "rgb"] = Field(
+        "native", description='"native": as stored (YBR stays YBR); "rgb": YBR converted to RGB.'
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DecodeOptions:
+        _check_frame(self.frame)
+        return self
+
+
+class DecodeRequest(RequestBase):
+    """Decode the stored pixel values to an .npy array."""
+
+    op: Literal["decode"]
+    options: DecodeOptions = Field(default_factory=DecodeOptions)

@@ -13,22 +13,28 @@ frame; ``transcode`` needs pixel data only for an encapsulated target) and plans
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dcmharness.backends.nifti_file import sidecar_path
 from dcmharness.backends.outputs import OutputPlan, frame_path, plan_outputs
 from dcmharness.backends.preflight import InputInfo, check_frame, inspect
+from dcmharness.backends.series import SeriesInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import ToImageRequest
 from dcmharness.contract.ops_models import (
     AnonymizeRequest,
+    DecodeRequest,
     DumpRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
     TranscodeRequest,
+    ValidateRequest,
 )
 from dcmharness.contract.options import FORMAT_EXTENSIONS, format_for
+from dcmharness.contract.series_models import NIFTI_EXTENSIONS, NiftiRequest, SplitMultiframeRequest, VolumeRequest
 from dcmharness.interface.context import Preparer, RunContext, confine, default_output_name, resolve_path, same_file
 
 if TYPE_CHECKING:
@@ -128,6 +134,24 @@ def prepare_anonymize(request: RequestBase, ctx: RunContext) -> Prepared:
     return info, _output(request, ctx, path, ".anon.dcm")
 
 
+def prepare_decode(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``decode`` needs the pixel data and the frame; it writes ``<input stem>.npy`` by default."""
+    assert isinstance(request, DecodeRequest)
+    path = _input(request, ctx)
+    info = inspect(str(path))
+    check_frame(info, request.options.frame)
+    return info, _output(request, ctx, path, ".npy")
+
+
+def prepare_validate(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``validate`` reads the header only and writes nothing; a file with inconsistent image attributes is
+    still validated (that is a finding, not a refusal)."""
+    assert isinstance(request, ValidateRequest)
+    path = _input(request, ctx)
+    info = inspect_header(path)
+    return info, _no_output(request)
+
+
 def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo | None, OutputPlan]:
     assert isinstance(request, ToImageRequest)
     opts = request.options
@@ -165,7 +189,94 @@ PREPARERS: dict[str, Preparer] = {
     "histogram": prepare_pixels,
     "transcode": prepare_transcode,
     "anonymize": prepare_anonymize,
+    "validate": prepare_validate,
+    "decode": prepare_decode,
 }
+
+
+# -- the series ops: volume, nifti, split_multiframe --------------------------------------------------
+def _series_output(request: RequestBase, ctx: RunContext, input_path: Path, suffix: str) -> Path:
+    """The output path (default ``<folder or file stem><suffix>``), never inside a series folder input."""
+    default = default_output_name(str(input_path.name or "series"), suffix)
+    out = confine(resolve_path(request.output or default, ctx, "output"), ctx.root, "output")
+    if input_path.is_dir() and (out.resolve() == input_path.resolve() or input_path.resolve() in out.resolve().parents):
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "output is inside the input folder: an input is never modified",
+                           "output")
+    if same_file(out, input_path):
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "output is the input file: an input is never modified", "output")
+    return out
+
+
+def _series_input(request: VolumeRequest | NiftiRequest, ctx: RunContext) -> SeriesInfo:
+    from dcmharness.backends.series import inspect_series
+
+    path = _input(request, ctx)
+    return inspect_series(path, request.options.series_uid, request.options.recursive)
+
+
+def prepare_volume(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, VolumeRequest)
+    info = _series_input(request, ctx)
+    out = _series_output(request, ctx, info.series.root if info.series else info.path, ".npy")
+    if not out.name.lower().endswith(".npy"):
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "the output of volume is a .npy file", "output")
+    return info, plan_outputs([(out, None), (sidecar_path(out), None)], request.overwrite)
+
+
+def prepare_nifti(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, NiftiRequest)
+    info = _series_input(request, ctx)
+    out = _series_output(request, ctx, info.series.root if info.series else info.path, ".nii.gz")
+    if not out.name.lower().endswith(NIFTI_EXTENSIONS):
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "the output of nifti is a .nii or .nii.gz file", "output")
+    finals: list[tuple[Path, int | None]] = [(out, None)]
+    if request.options.sidecar:
+        finals.append((sidecar_path(out), None))
+    return info, plan_outputs(finals, request.overwrite)
+
+
+class FolderPlan(OutputPlan):
+    """An output plan whose folder the preparer created: removed again (when still empty) on failure."""
+
+    created: Path | None = None
+
+    def discard(self) -> None:
+        super().discard()
+        if self.created is not None:
+            with contextlib.suppress(OSError):
+                self.created.rmdir()
+
+
+def prepare_split(request: RequestBase, ctx: RunContext) -> Prepared:
+    assert isinstance(request, SplitMultiframeRequest)
+    from dcmharness.backends.python_ref.ops_split import check_frames
+
+    path = _input(request, ctx)
+    info = inspect(str(path))
+    frames = check_frames(info, request.options.frames)
+    stem = path.name[:-4] if path.name.lower().endswith(".dcm") else path.name
+    folder = confine(resolve_path(request.output or f"{stem}_frames", ctx, "output"), ctx.root, "output")
+    if folder.exists() and not folder.is_dir():
+        raise HarnessError(ErrorCode.OUTPUT_EXISTS, f"output is a file, not a folder: {folder}", "output")
+    if not folder.parent.is_dir():
+        raise HarnessError(ErrorCode.OUTPUT_DIR_MISSING, f"output folder's parent does not exist: {folder}", "output")
+    finals: list[tuple[Path, int | None]] = [(folder / f"{stem}_{f:04d}.dcm", f) for f in frames]
+    created = None
+    if not folder.exists():
+        folder.mkdir()
+        created = folder
+    try:
+        base = plan_outputs(finals, request.overwrite)
+    except HarnessError:
+        if created is not None:
+            created.rmdir()
+        raise
+    plan = FolderPlan(targets=base.targets, overwrite=base.overwrite)
+    plan.created = created
+    return info, plan
+
+
+PREPARERS.update({"volume": prepare_volume, "nifti": prepare_nifti, "split_multiframe": prepare_split})
 
 
 def output_suffix(request: RequestBase) -> str | None:

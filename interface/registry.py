@@ -22,6 +22,12 @@ BACKENDS: dict[str, str] = {
     "gdcm": "dcmharness.adapters.gdcm:GdcmAdapter",
     "rust_render": "dcmharness.adapters.rust_render:RustRenderAdapter",
     "dicom_rs": "dcmharness.adapters.dicom_rs.render:DicomRsAdapter",
+    "dcmjs": "dcmharness.adapters.dcmjs.adapter:DcmjsAdapter",
+    "dicom3tools": "dcmharness.adapters.dicom3tools.adapter:Dicom3toolsAdapter",
+    "python_gdcm": "dcmharness.backends.python_gdcm:PythonGdcmBackend",
+    "dcm2niix": "dcmharness.adapters.dcm2niix:Dcm2niixAdapter",
+    "dicom2nifti": "dcmharness.adapters.dicom2nifti:Dicom2niftiAdapter",
+    "simpleitk": "dcmharness.adapters.simpleitk:SimpleItkAdapter",
 }
 
 _instances: dict[str, Backend] = {}

@@ -321,13 +321,17 @@ def java_round(x: float | np.floating[Any]) -> int:
 
 
 def dcm4che_window(stored: np.ndarray, c: float, w: float, slope: float, intercept: float) -> np.ndarray:
-    """dcm2jpg's 8-bit window, as dcm4che-image builds it (LookupTableFactory.combineModalityVOILUT and the
-    ramp constructor of ByteLookupTable, dcm4che 5.x): a table of ``size = max(2, |round(w/m)|)`` entries
-    ``(i*255 + (size-1)/2) / (size-1)`` (integer division) from ``offset = round((c-b)/m) - size/2``, indexed
-    by the STORED value and clamped; float arithmetic in single precision."""
+    """dcm2jpg's 8-bit window, as dcm4che-image 5.3x builds it (LookupTableFactory.combineModalityVOILUT and
+    the ramp constructor of ByteLookupTable): a table of ``size = max(2, round(w/|m|))`` entries
+    ``(i*255 + (size-1)/2) / (size-1)`` (integer division) from ``offset = round((c - w/2 - b)/|m|)``, indexed
+    by the STORED value and clamped (5.3x clips the table to the stored range, which clamps the same way
+    while it keeps an entry: ``adapters/dcm4che/limits.py`` refuses the windows that leave none); float
+    arithmetic in single precision. It reproduces issue 20's measurements: 28 levels at most (mean 2.0) on
+    linear_half_borders, the w = 1 step one value late on linear_w1_threshold."""
     f = np.float32
-    size = max(2, abs(java_round(f(w) / f(slope))))
-    offset = java_round((f(c) - f(intercept)) / f(slope)) - size // 2
+    m = abs(f(slope))
+    size = max(2, java_round(f(w) / m))
+    offset = java_round((f(c) - f(w) / f(2) - f(intercept)) / m)
     index = np.arange(size, dtype=np.int64)
     lut = (index * 255 + (size - 1) // 2) // (size - 1)
     if slope < 0:
@@ -336,11 +340,26 @@ def dcm4che_window(stored: np.ndarray, c: float, w: float, slope: float, interce
 
 
 def test_the_model_reproduces_the_ramp_by_hand() -> None:
-    # c = 10, w = 4: 4 entries 0, 85, 170, 255 ((i*255 + 1) // 3) from offset round(10) - 4/2 = 8, so
+    # c = 10, w = 4: 4 entries 0, 85, 170, 255 ((i*255 + 1) // 3) from offset round(10 - 4/2) = 8, so
     # stored 8 -> 0, 9 -> 85, 10 -> 170, 11 -> 255; the contract's LINEAR gives the same here
     # (x <= 8 -> 0, ((9 - 9.5)/3 + 0.5)*255 = 85, 170, 255)
     stored = np.array([0, 8, 9, 10, 11, 12, 20])
     assert dcm4che_window(stored, 10, 4, 1, 0).tolist() == [0, 0, 85, 170, 255, 255, 255]
+
+
+def test_the_model_reproduces_what_dcm2jpg_535_did_on_narrow_windows() -> None:
+    """Issue 20's measurements, registered as dcm4che-integer-window-ramp-narrow and -w1-threshold-one-value-late:
+    the synthetic cases' stored values and windows through the model, against the contract's expected images."""
+    from dcmharness.interface.synth import cases_gray
+
+    half = cases_gray.linear_half_borders()  # stored 0..63, slope 0.5, window 10/5
+    x = np.frombuffer(half.ds.PixelData, "<u2").reshape(half.expected.shape)
+    diff = np.abs(dcm4che_window(x, 10, 5, 0.5, 0) - half.expected.astype(np.int64))
+    assert (int(diff.max()), round(float(diff.mean()), 2)) == (28, 2.02)  # measured: max 28, mean 2.0
+    w1 = cases_gray.linear_w1_threshold()  # stored 90..110, window 100/1
+    x = np.frombuffer(w1.ds.PixelData, "<u2").reshape(w1.expected.shape)
+    wrong = dcm4che_window(x, 100, 1, 1, 0) != w1.expected
+    assert set(x[wrong].tolist()) == {100} and int(wrong.sum()) == 26  # 26 * 255 / 512 = 12.95: measured 12.9
 
 
 @pytest.mark.parametrize(

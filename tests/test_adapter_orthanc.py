@@ -16,8 +16,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from dcmharness.adapters.orthanc.adapter import (
-    OrthancAdapter,
+from dcmharness.adapters.orthanc.adapter import OrthancAdapter
+from dcmharness.adapters.orthanc.client import HttpCall, delete_call, http, orthanc_message, upload_call
+from dcmharness.adapters.orthanc.rendering import (
     VoiPlan,
     Window,
     capability_table,
@@ -30,7 +31,6 @@ from dcmharness.adapters.orthanc.adapter import (
     stored_windows,
     window_parameter,
 )
-from dcmharness.adapters.orthanc.client import HttpCall, delete_call, http, orthanc_message, upload_call
 from dcmharness.adapters.orthanc.server import find_plugins, server_config
 from dcmharness.backends.preflight import InputInfo, inspect
 from dcmharness.backends.python_ref import voi as ref_voi

@@ -31,7 +31,7 @@ from dcmharness.interface.samples import image_files
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 LIVE_PROFILES = ("explicit_window", "stored_window", "minmax", "none")
-REGISTRY = Path(__file__).resolve().parents[1] / "interface" / "divergences.toml"
+REGISTRY = Path(__file__).resolve().parents[1] / "interface" / "conform" / "divergences.toml"
 TOLERANCE = 1.0
 
 

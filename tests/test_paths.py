@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 import pytest
 from PIL import Image
@@ -46,8 +47,21 @@ def available_backends() -> list[str]:
     return out
 
 
-#: the op each backend is tested with: its first of these (an output file each)
-OPS = (("to_image", ".png"), ("transcode", ".dcm"), ("anonymize", ".dcm"))
+#: the op each backend is tested with: its first of these (an output file each, but validate: none)
+OPS = (
+    ("to_image", ".png"),
+    ("transcode", ".dcm"),
+    ("anonymize", ".dcm"),
+    ("validate", ""),
+    ("decode", ".npy"),
+    ("nifti", ".nii"),
+)
+#: the same 64 x 64 image in JPEG 2000 lossless, for a backend that decodes compressed syntaxes only
+MR_J2K = find("MR_small_jp2klossless.dcm")
+
+
+def _source(backend: str) -> Path:
+    return MR_J2K if _op(backend)[0] == "decode" else MR
 
 
 def _op(backend: str) -> tuple[str, str]:
@@ -57,25 +71,54 @@ def _op(backend: str) -> tuple[str, str]:
 
 def _request(backend: str, input_: str, output: str, **extra: Any) -> dict[str, Any]:
     op, _ = _op(backend)
+    if op == "validate":  # writes nothing: the input path is what must stay a file name
+        extra.pop("overwrite", None)
+        return {"op": op, "input": input_, "backend": backend, "timeout": 120, **extra}
+    if op == "nifti":
+        extra = {"options": {"sidecar": False}, **extra}
     return {"op": op, "input": input_, "output": output, "backend": backend, "timeout": 120, **extra}
+
+
+def _write_input(backend: str, path: Path) -> None:
+    """The op's input at ``path``: MR_small, or for a series op a folder of 4 synthetic CT slices."""
+    if _op(backend)[0] != "nifti":
+        path.write_bytes(_source(backend).read_bytes())
+    else:
+        _write_series(path)
+
+
+def _write_series(path: Path) -> None:
+    from dcmharness.interface.synth.series import SeriesSpec, write_slices
+
+    path.mkdir()
+    write_slices(SeriesSpec("paths", "4 slices", slices=4), path)
 
 
 @pytest.mark.parametrize("backend", available_backends())
 def test_odd_names_are_files_not_options(backend: str, tmp_path: Path) -> None:
     op, ext = _op(backend)
     for stem in ODD_NAMES:
-        (tmp_path / stem).write_bytes(MR.read_bytes())
+        _write_input(backend, tmp_path / stem)
         out_name = f"{stem}{ext}"
         resp = run(_request(backend, stem, out_name), RunContext(cwd=tmp_path))  # relative: as typed
         assert resp.ok, (stem, resp.error)
+        if op == "validate":
+            assert resp.outputs == [] and resp.result is not None
+            assert resp.result["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.4"  # MR_small read, whatever its name
+            continue
         assert resp.outputs == [str(tmp_path / out_name)]
         if op == "to_image":
             with Image.open(tmp_path / out_name) as img:
                 assert img.size == (64, 64)
+        elif op == "decode":
+            assert np.load(tmp_path / out_name, allow_pickle=False).shape == (64, 64)
+        elif op == "nifti":
+            assert (tmp_path / out_name).read_bytes()[344:348] == b"n+1\0"  # a single-file NIfTI-1
         else:
             assert pydicom.dcmread(tmp_path / out_name).Rows == 64
     assert not (tmp_path / "pwned").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*ODD_NAMES, *(f"{n}{ext}" for n in ODD_NAMES)])
+    written = [f"{n}{ext}" for n in ODD_NAMES] if op != "validate" else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*ODD_NAMES, *written])
 
 
 def test_odd_names_through_the_command_line(tmp_path: Path) -> None:
@@ -95,10 +138,14 @@ def test_odd_names_through_the_command_line(tmp_path: Path) -> None:
 def test_adapters_never_put_a_dash_first_in_a_path_argument(tmp_path: Path) -> None:
     """Every path an external backend ran with is absolute (so it cannot start with '-' or '+')."""
     (tmp_path / "-rf").write_bytes(MR.read_bytes())
+    (tmp_path / "series").mkdir()
+    _write_series(tmp_path / "series" / "-rf")
     checked = 0
     for backend in available_backends():
+        (tmp_path / "-rf").write_bytes(_source(backend).read_bytes())
         output = "-o" + _op(backend)[1]
-        resp = run(_request(backend, "-rf", output, overwrite=True), RunContext(cwd=tmp_path))
+        cwd = tmp_path / "series" if _op(backend)[0] == "nifti" else tmp_path
+        resp = run(_request(backend, "-rf", output, overwrite=True), RunContext(cwd=cwd))
         assert resp.ok, (backend, resp.error)
         for arg in resp.command or []:
             if arg.endswith(("-rf", output)):

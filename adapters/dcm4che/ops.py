@@ -73,7 +73,6 @@ def dcm4che_capabilities() -> dict[str, dict[str, Capability]]:
     }
 
 
-
 def dcm4che_dump_argv(tool: str, src: str, options: DumpOptions | None = None) -> list[str]:
     """``dcm2json -b <file>`` (stdout): every value inline; the contract's bulk and meta options are applied
     to the output afterwards (``normalise_model``). Pure."""

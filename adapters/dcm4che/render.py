@@ -24,6 +24,11 @@ they are checked against the source, not the tool):
   LINEAR); the Modality transform cannot be switched off.
 - It exits 0 when a conversion fails: it prints ``Failed to convert <file>: <message>`` on stdout, so
   failure is read from stdout and from the missing file.
+- What it cannot read is refused from the header before the JVM starts (``limits.py``, causes in its
+  docstring): 1-bit and 32-bit samples, 16-bit colour, the VOI it cannot be asked for (min-max or full range
+  on files whose functional groups carry a window; min-max after a Modality LUT Sequence), and the transfer
+  syntaxes the installed distribution has no reader for (OpenCV codecs present or not: ``install.py``), and
+  a window lying wholly outside the stored value range (dcm2jpg's table would be empty: it fails).
 
 ``build_argv`` (every op) and ``plan_calls`` are pure functions of the requests and headers (golden-tested).
 """
@@ -42,6 +47,14 @@ from typing import Any
 from dcmharness.adapters import header
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
 from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op
+from dcmharness.adapters.dcm4che.install import opencv_installed
+from dcmharness.adapters.dcm4che.limits import (
+    decodable,
+    sample_format_refusal,
+    transfer_syntax_refusal,
+    voi_refusal,
+    window_refusal,
+)
 from dcmharness.adapters.dcm4che.ops import DCM4CHE
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
@@ -264,8 +277,29 @@ class Dcm4cheAdapter(ToolAdapter):
     install_hint = "see adapters/dcm4che/README.md (unpack dcm4che-5.x-bin.zip, set DCM4CHE_HOME)"
     ops = ("to_image", *DCM4CHE.ops)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._opencv: dict[str, bool] = {}  # tool path -> OpenCV codecs installed
+
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
         return {**capability_table(), **DCM4CHE.capabilities()}
+
+    def opencv(self) -> bool:
+        """Whether the found dcm2jpg has its OpenCV codecs (``install.py``); False when none is found."""
+        tool = self.tool()
+        if tool is None:
+            return False
+        if tool.path not in self._opencv:
+            self._opencv[tool.path] = opencv_installed(tool.path)
+        return self._opencv[tool.path]
+
+    def capabilities(self) -> dict[str, Any]:
+        caps = super().capabilities()
+        if "to_image" in caps:
+            opencv = self.opencv()
+            caps["to_image"]["transfer_syntaxes"] = sorted(decodable(opencv))
+            caps["to_image"]["codecs"] = "OpenCV (lib/<os-arch>/libopencv_java)" if opencv else "JDK and RLE only"
+        return caps
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if getattr(request, "op", "") in DCM4CHE.ops:
@@ -277,16 +311,23 @@ class Dcm4cheAdapter(ToolAdapter):
         fmt = format_for(request.output, opts)
         if fmt not in FORMATS:
             raise unsupported("format", f"dcm2jpg (ImageIO) cannot write {fmt}; use png, jpeg or tiff")
+        refusal = transfer_syntax_refusal(info.transfer_syntax, info.bits_stored, self.opencv())
+        refusal = refusal or sample_format_refusal(info.bits_allocated, info.samples_per_pixel)
+        if refusal is not None:
+            raise refusal
         if info.is_color:
             from dcmharness.backends.python_ref.pipeline import check_color_options
 
             check_color_options(opts)
             return []
-        source, _ = header.resolve_voi(opts, ds)  # a missing stored window / LUT: invalid_request
+        source, index = header.resolve_voi(opts, ds)  # a missing stored window / LUT: invalid_request
         stored = bool(header.stored_windows(ds)) or header.voi_lut_count(ds) > 0
         if source in ("minmax", "none") and stored:
             what = "min-max auto-window" if source == "minmax" else "--noauto (full range)"
             raise unsupported("voi", f"dcm2jpg applies {what} only to files without stored windows or VOI LUTs")
+        refusal = voi_refusal(source, opts.voi, ds) or self._window_refusal(source, index, opts, info)
+        if refusal is not None:
+            raise refusal
         if source == "window" and header.window_function(opts, ds, source) != "linear":
             raise unsupported(
                 "voi_function",
@@ -295,6 +336,18 @@ class Dcm4cheAdapter(ToolAdapter):
         presentation_args(opts, ds)  # refuses what --noshape cannot reach
         overlay_args(opts, False)
         return []
+
+    @staticmethod
+    def _window_refusal(source: str, index: int, opts: ToImageOptions, info: InputInfo) -> HarnessError | None:
+        """The explicit or stored window dcm2jpg will use, refused when its table would be empty."""
+        if source == "explicit":
+            (center, width), option = opts.explicit_window(), "window_center"  # type: ignore[misc]
+        elif source == "window":
+            (center, width), option = header.stored_windows(info.dataset)[index], "voi"
+        else:
+            return None
+        signed = bool(info.pixel_representation)
+        return window_refusal(center, width, info.dataset, info.bits_stored, signed, option)
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
         if getattr(request, "op", "") in DCM4CHE.ops:

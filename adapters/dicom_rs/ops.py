@@ -2,22 +2,29 @@
 (``dicom-transcode``). The argv mappings are pure and golden-tested (``tests/test_java_rust_ops.py``);
 running them is shared with dcm4che (``adapters/cli_ops.py``).
 
-Facts (dicom-rs 0.7-0.10: ``dicom-dump``, ``dicom-json``, ``dicom-transcode``, ``transfer-syntax-registry``):
+Facts (dicom-rs 0.10.1 as ``make setup`` installs it: the crates ``dicom-dump`` and ``dicom-pixeldata``, whose
+binary ``dicom-transcode`` needs its ``cli`` feature and whose JPEG-LS codec needs ``charls``; file:line in
+``docs/dicom_rs.md``):
 
-- ``dicom-dump --format json <file>`` (dicom-rs 0.7+, clap value of ``DumpFormat::Json``) writes the
-  file meta group and the data set, binary values as InlineBinary; a leading ``<file>: `` line, if a
-  version prints one, is skipped. dicom-json 0.7/0.8 panics on encapsulated pixel data ("serialization of
-  encapsulated pixel data is not supported"): that becomes ``unsupported_transfer_syntax`` on ``input``.
+- ``dicom-dump --format json <file>`` writes the file meta group and the data set, binary values as
+  InlineBinary; it prints ``<file>: `` on stderr first. Encapsulated Pixel Data is dropped from the JSON with
+  a warning (0.10; 0.7/0.8's dicom-json panicked instead: "serialization of encapsulated pixel data is not
+  supported", answered ``unsupported_transfer_syntax`` on ``input``); the registry names that difference.
+  Only the first value of Specific Character Set selects the decoder (ISO 2022 code extensions are not
+  switched).
+- Files without a File Meta Information group (no ``DICM`` at byte 128 or 0) are not opened by any dicom-rs
+  tool ("magic code check failed"): refused before the tool runs (``no_file_meta``).
 - ``dicom-transcode <in> -o <out> --ts <uid> [--quality 0..100]``: encoders for explicit and implicit VR
-  little endian, JPEG baseline (8-bit; the ``jpeg`` feature, default), JPEG-LS lossless and near-lossless
-  (the ``charls`` feature: a build without it fails with its own message, ``backend_failed``). No RLE,
-  JPEG lossless or JPEG 2000 encoder; deflate is not mapped (``flate2`` feature, unverified). JPEG-LS
-  NEAR is not a flag: the encoder derives it as ``floor(2^(BitsStored-4) * (100 - quality) / 100)``, so
-  ``near_lossless`` is mapped to the quality giving exactly that NEAR for the input's Bits Stored, and
-  refused when none does.
+  little endian, deflated explicit VR little endian, JPEG baseline (8-bit), JPEG-LS lossless and
+  near-lossless (``charls``). No RLE, JPEG lossless or JPEG 2000 encoder. It adds Number of Frames and
+  Encapsulated Pixel Data Value Total Length when it encapsulates. JPEG-LS NEAR is not a flag: the encoder
+  derives it as ``min(4096, floor(2^(BitsStored-4) * (100 - quality) / 100))``, so ``near_lossless`` is
+  mapped to the quality giving exactly that NEAR for the input's Bits Stored, and refused when none does.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from dcmharness.adapters.base import Capability
 from dcmharness.adapters.cli_ops import Toolkit
@@ -31,6 +38,7 @@ DICOM_RS_OPS = ("dump", "info", "transcode")
 DICOM_RS_TARGETS: tuple[str, ...] = (
     "explicit_vr_little_endian",
     "implicit_vr_little_endian",
+    "deflated_explicit_vr_little_endian",
     "jpeg_baseline",
     "jpeg_ls_lossless",
     "jpeg_ls_near_lossless",
@@ -40,9 +48,19 @@ DICOM_RS_NO_ENCODER = {
     "jpeg_lossless_sv1": "dicom-rs has a JPEG lossless decoder only",
     "jpeg_2000_lossless": "dicom-rs has a JPEG 2000 decoder only",
     "jpeg_2000": "dicom-rs has a JPEG 2000 decoder only",
-    "deflated_explicit_vr_little_endian": "deflate through dicom-transcode is not verified, so not offered",
 }
+DICM = b"DICM"
 
+
+def no_file_meta(path: Path | str) -> bool:
+    """Whether the file lacks the ``DICM`` prefix (at byte 128 after the preamble, or at byte 0), without
+    which dicom-rs opens nothing. False when the file cannot be read (the preflight reports that)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return head[128:132] != DICM and head[:4] != DICM
 
 
 def dicom_rs_capabilities() -> dict[str, dict[str, Capability]]:
@@ -56,7 +74,6 @@ def dicom_rs_capabilities() -> dict[str, dict[str, Capability]]:
             "compression_ratio": False,
         },
     }
-
 
 
 def dicom_rs_dump_argv(tool: str, src: str) -> list[str]:

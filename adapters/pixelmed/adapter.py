@@ -29,6 +29,7 @@ import contextlib
 import os
 import re
 import shutil
+import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,16 +45,27 @@ from dcmharness.adapters.pixelmed.launcher import (
     batch_line,
     parse_answers,
 )
+from dcmharness.adapters.pixelmed.validate import (
+    KNOWN_SOP_CLASSES,
+    VALIDATE_CLASS,
+    XPATH_FLAGS,
+    parse_output,
+    validate_argv,
+)
+from dcmharness.adapters.pixelmed.worker import ValidatorWorker
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from dcmharness.backends.base import Availability, Outcome, unsupported
 from dcmharness.backends.batch import Job, JobResult
+from dcmharness.backends.findings import validate_result
 from dcmharness.backends.outputs import OutputPlan, OutputTarget
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.ops_models import ValidateRequest
 from dcmharness.contract.options import ToImageOptions, format_for
 
 MAIN_CLASS = "com.pixelmed.display.ConsumerFormatImageMaker"
+VALIDATOR_CLASS = "com.pixelmed.validate.DicomInstanceValidator"
 DEFAULT_JAR = "/usr/share/java/pixelmed.jar"
 DEFAULT_QUALITY = 90
 
@@ -183,6 +195,11 @@ def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPl
     return [java, *JVM_FLAGS, "-cp", jar, MAIN_CLASS, *tool_args(request, info, plan)]
 
 
+def build_validate_argv(java: str, jar: str, path: str) -> list[str]:
+    """One file through DicomInstanceValidator's own main (when the launcher is not built). Pure."""
+    return [java, *JVM_FLAGS, *XPATH_FLAGS, "-cp", jar, VALIDATOR_CLASS, path]
+
+
 def java_error(stderr: str) -> str | None:
     """The first Java exception line of a stack trace (``pkg.SomeException: message``)."""
     for line in stderr.splitlines():
@@ -207,15 +224,20 @@ def jar_version(jar: str) -> str | None:
 # -- the adapter ----------------------------------------------------------------------------------------
 class PixelMedAdapter(ToolAdapter):
     name = "pixelmed"
-    description = "PixelMed (Debian pixelmed-apps): com.pixelmed.display.ConsumerFormatImageMaker."
+    description = (
+        "PixelMed (Debian pixelmed-apps): com.pixelmed.display.ConsumerFormatImageMaker, "
+        "com.pixelmed.validate.DicomInstanceValidator."
+    )
     tools = ("java",)
     env_var = "PIXELMED_JAR"
     install_hint = "apt-get install pixelmed-apps default-jre-headless"
-    ops = ("to_image",)
+    ops = ("to_image", "validate")
 
     def __init__(self) -> None:
         super().__init__()
         self.jar: str | None = None
+        self._validator: ValidatorWorker | None = None
+        self._validator_lock = threading.Lock()
 
     # discovery: java (JAVA_HOME or PATH) + the jar ($PIXELMED_JAR or Debian's); the version is the jar's
     def find(self) -> str | None:
@@ -251,15 +273,29 @@ class PixelMedAdapter(ToolAdapter):
         return str(BATCH_CLASSES) if (BATCH_CLASSES / f"{BATCH_CLASS}.class").is_file() else None
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return capability_table()
+        return {**capability_table(), "validate": {"include_warnings": True}}
 
     def capabilities(self) -> dict[str, Any]:
         caps = super().capabilities()
         caps["to_image"]["transfer_syntaxes"] = sorted(DECODABLE)
         caps["to_image"]["batch"] = "PixelMedBatch (one JVM)" if self.launcher_classes() else "not built"
+        caps["validate"]["sop_classes"] = sorted(KNOWN_SOP_CLASSES)
+        caps["validate"]["batch"] = f"{VALIDATE_CLASS} (one JVM per run)" if self.launcher_classes() else "not built"
         return caps
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, ValidateRequest) and info is not None:
+            sop_class = header.text(info.dataset, "SOPClassUID")
+            tool = self.tool()
+            if sop_class not in KNOWN_SOP_CLASSES:
+                raise HarnessError(
+                    ErrorCode.UNSUPPORTED_OPTION,
+                    f"PixelMed's DicomInstanceValidator ({tool.version if tool else '?'}) knows "
+                    f"{len(KNOWN_SOP_CLASSES)} IODs ({', '.join(sorted(set(KNOWN_SOP_CLASSES.values())))}); "
+                    f"not SOP Class {sop_class or '(absent)'}",
+                    "input",
+                )
+            return []
         if not isinstance(request, ToImageRequest) or info is None:
             return []
         opts = request.options
@@ -306,6 +342,8 @@ class PixelMedAdapter(ToolAdapter):
         return []
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+        if isinstance(request, ValidateRequest) and info is not None and self.jar is not None:
+            return build_validate_argv(tool.path, self.jar, str(info.path))
         if not isinstance(request, ToImageRequest) or info is None or self.jar is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"pixelmed does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan, tool.path, self.jar)
@@ -315,6 +353,8 @@ class PixelMedAdapter(ToolAdapter):
         tool = self.tool()
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "pixelmed: java or the jar not found", "backend")
+        if isinstance(request, ValidateRequest) and info is not None:
+            return self.validate(request, info, tool)
         if isinstance(request, ToImageRequest) and info is not None and per_frame(request, info):
             outcome = self.execute_batch([Job(request, info, plan)])[0]  # one JVM, one job per frame
             if isinstance(outcome, HarnessError):
@@ -329,6 +369,66 @@ class PixelMedAdapter(ToolAdapter):
         finally:
             self.clean(plan)
         return Outcome(result=result, command=argv, stderr=run.stderr_text or None)
+
+    # -- validate -------------------------------------------------------------------------------------------
+    def validate(self, request: ValidateRequest, info: InputInfo, tool: ToolInfo) -> Outcome:
+        """One file through the run's validator JVM (the launcher), or DicomInstanceValidator's own main."""
+        assert self.jar is not None
+        timeout = request.timeout or DEFAULT_TIMEOUT
+        classes = self.launcher_classes()
+        if classes is None:
+            argv = build_validate_argv(tool.path, self.jar, str(info.path))
+            run = run_tool(argv, timeout=timeout + 60)
+            text, command = run.stdout_text, argv
+            if run.returncode != 0 or not text.strip():
+                cause = java_error(run.stderr_text) or "no output"
+                raise ToolError(
+                    ErrorCode.BACKEND_FAILED, f"PixelMed's validator failed: {cause}", argv, run.stderr_text
+                )
+        else:
+            command = validate_argv(tool.path, self.jar, classes)
+            ok, text = self._ask(command, str(info.path), timeout)
+            if not ok:
+                raise ToolError(ErrorCode.BACKEND_FAILED, f"PixelMed's validator failed: {text}", command, None)
+        findings, iod, recognised = parse_output(text)
+        if not recognised:
+            raise ToolError(ErrorCode.BACKEND_FAILED, "PixelMed: IOD (SOP Class) unrecognized", command, None)
+        result = validate_result(
+            findings,
+            validator=f"pixelmed {tool.version or '?'} DicomInstanceValidator",
+            iod=iod,
+            sop_class_uid=header.text(info.dataset, "SOPClassUID") or None,
+            include_warnings=request.options.include_warnings,
+        )
+        return Outcome(result=result, command=command)
+
+    def _ask(self, argv: list[str], path: str, timeout: float) -> tuple[bool, str]:
+        with self._validator_lock:
+            if self._validator is None or not self._validator.alive():
+                self._validator = ValidatorWorker(argv)
+            worker = self._validator
+        try:
+            return worker.ask(path, timeout)
+        except TimeoutError:
+            self._stop_validator(worker)
+            raise ToolError(
+                ErrorCode.TIMEOUT, f"PixelMed's validator did not answer within {timeout:g} s; killed", argv, None
+            ) from None
+        except (EOFError, OSError) as exc:
+            self._stop_validator(worker)
+            raise ToolError(ErrorCode.BACKEND_FAILED, f"PixelMed's validator JVM ended: {exc!r}", argv, None) from None
+
+    def _stop_validator(self, worker: ValidatorWorker) -> None:
+        worker.close()
+        with self._validator_lock:
+            if self._validator is worker:
+                self._validator = None
+
+    def close(self) -> None:
+        with self._validator_lock:
+            worker, self._validator = self._validator, None
+        if worker is not None:
+            worker.close()
 
     def gather_frames(self, plan: OutputPlan, argv: list[str], stderr: str | None) -> None:
         """Move PixelMed's multi-frame files onto the plan's temps; a missing file is ``backend_failed``."""

@@ -23,7 +23,20 @@ class PythonRefBackend(Backend):
     name = "python_ref"
     kind = "in-process"
     description = "The reference renderer (pydicom + numpy + Pillow), to the letter of PS3.3."
-    ops = ("to_image", "dump", "info", "stats", "histogram", "transcode", "anonymize")
+    ops = (
+        "to_image",
+        "dump",
+        "info",
+        "stats",
+        "histogram",
+        "transcode",
+        "anonymize",
+        "volume",
+        "nifti",
+        "split_multiframe",
+        "validate",
+        "decode",
+    )
 
     def availability(self) -> Availability:
         import pydicom

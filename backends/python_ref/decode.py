@@ -235,6 +235,31 @@ def jpeg_ycbcr_upsampled(ds: Any, frame: int) -> np.ndarray | None:
         return None
 
 
+#: A decoding plugin the reference never uses: GDCM is another backend's decoder family (``python_gdcm``),
+#: and pydicom would try it first wherever python-gdcm is installed.
+EXCLUDED_PLUGINS = frozenset({"gdcm"})
+
+
+def reference_plugins(decoder: Any) -> list[str]:
+    """pydicom's own plugin order for this decoder, without EXCLUDED_PLUGINS ([""]: let pydicom choose)."""
+    plugins = [p for p in (getattr(decoder, "available_plugins", ()) or ()) if p not in EXCLUDED_PLUGINS]
+    return plugins or [""]
+
+
+def _as_array(decoder: Any, ds: Any, frame: int) -> tuple[Any, Any]:
+    """The first plugin's decoding that succeeds, in pydicom's order (as pydicom itself does); the last
+    plugin's exception when none does."""
+    plugins = reference_plugins(decoder)
+    for k, plugin in enumerate(plugins):
+        try:
+            arr, meta = decoder.as_array(ds, index=frame, raw=True, decoding_plugin=plugin)
+            return arr, meta
+        except Exception:
+            if k == len(plugins) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _pydicom_decode(ds: Any, frame: int, transfer_syntax: str | None) -> tuple[np.ndarray, dict[str, Any]]:
     from pydicom.pixels.decoders.base import get_decoder
 
@@ -244,7 +269,7 @@ def _pydicom_decode(ds: Any, frame: int, transfer_syntax: str | None) -> tuple[n
 
             return np.asarray(pixel_array(ds, index=frame, raw=True)), {}
         decoder = get_decoder(transfer_syntax or "")
-        arr, meta = decoder.as_array(ds, index=frame, raw=True)
+        arr, meta = _as_array(decoder, ds, frame)
         return np.asarray(arr), dict(meta)
     except NotImplementedError as exc:
         raise HarnessError(

@@ -9,15 +9,30 @@ from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
 from dcmharness.contract.ops_models import (
     AnonymizeRequest,
+    DecodeRequest,
     DumpRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
     TranscodeRequest,
+    ValidateRequest,
 )
+from dcmharness.contract.series_models import NiftiRequest, SplitMultiframeRequest, VolumeRequest
 
 #: The ops this module runs (added to ``PythonRefBackend.ops``).
-EXTRA_OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize")
+EXTRA_OPS = (
+    "dump",
+    "info",
+    "stats",
+    "histogram",
+    "transcode",
+    "anonymize",
+    "volume",
+    "nifti",
+    "split_multiframe",
+    "validate",
+    "decode",
+)
 
 
 def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -47,5 +62,25 @@ def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -
         from dcmharness.backends.python_ref.ops_anonymize import anonymize
 
         return anonymize(request, info, plan)
+    if isinstance(request, DecodeRequest):
+        from dcmharness.backends.python_ref.ops_decode import decode
+
+        return decode(request, info, plan)
+    if isinstance(request, ValidateRequest):
+        from dcmharness.backends.python_ref.ops_validate import validate
+
+        return validate(request, info)
+    if isinstance(request, VolumeRequest):
+        from dcmharness.backends.python_ref.ops_series import volume
+
+        return volume(request, info, plan)
+    if isinstance(request, NiftiRequest):
+        from dcmharness.backends.python_ref.ops_series import nifti
+
+        return nifti(request, info, plan)
+    if isinstance(request, SplitMultiframeRequest):
+        from dcmharness.backends.python_ref.ops_split import split_multiframe
+
+        return split_multiframe(request, info, plan)
     op = getattr(request, "op", "?")
     raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"python_ref does not implement op {op!r}", "op")

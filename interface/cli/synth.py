@@ -17,12 +17,25 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created)")
     p.add_argument("--case", action="append", metavar="NAME", help="only this case (repeatable)")
     p.add_argument("--list", action="store_true", help="list the case names and exit")
+    p.add_argument(
+        "--series",
+        action="store_true",
+        help="write the synthetic series of volume / nifti instead (folders, expected volumes, manifest.json)",
+    )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from dcmharness.interface.synth import all_builders, generate
 
+    if args.series:
+        from dcmharness.interface.synth.series import generate as generate_series
+
+        written = generate_series(Path(args.out))
+        for case in written:
+            print(f"{case['name']}: {case['input']}  {case['description']}")
+        print(f"{len(written)} series case(s) and manifest.json written to {args.out}")
+        return 0
     if args.list:
         for b in all_builders():
             print(b.__name__)

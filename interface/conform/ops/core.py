@@ -73,6 +73,9 @@ class OpCheck:
     check_file: FileCheck
     charset_files: bool = False  # add pydicom's character-set files to the default corpus
     finish: Callable[[Ctx, dict[str, Any]], None] | None = None
+    generated: Callable[[], list[Path]] | None = None  # files the check writes or finds itself (planted defects)
+    #: the op's own corpus (e.g. series folders), given the run's settings; replaces ``files`` when set
+    corpus: Callable[[OpsConfig], list[Path]] | None = None
 
 
 def sample_files(check: OpCheck) -> list[Path]:
@@ -89,6 +92,8 @@ def sample_files(check: OpCheck) -> list[Path]:
         from pydicom.data import get_charset_files
 
         files += sorted(Path(p) for p in get_charset_files("*.dcm"))
+    if check.generated is not None:
+        files = check.generated() + files
     return files
 
 
@@ -128,6 +133,14 @@ def explain(ctx: Ctx, backend: str, profile: str, path: Path, options: dict[str,
     return divergence.find_explanation(entries, _case(backend, profile, path, options), math.inf, False)
 
 
+def known_failure(
+    ctx: Ctx, backend: str, profile: str, path: Path, options: dict[str, Any]
+) -> divergence.Divergence | None:
+    """A ``tool_fails`` entry naming this profile whose conditions hold: the known cause of an error."""
+    entries = [e for e in ctx.entries if e.profiles is not None and profile in e.profiles]
+    return divergence.find_failure(entries, _case(backend, profile, path, options))
+
+
 def record(
     ctx: Ctx,
     *,
@@ -149,6 +162,9 @@ def record(
     elif not run.ok:
         code = (run.error or {}).get("code")
         status = UNSUPPORTED if code in UNSUPPORTED_CODES else ERROR
+        failure = known_failure(ctx, backend, profile, path, options) if status == ERROR else None
+        if failure is not None:  # the error stays an error, with its registered cause
+            div = {"id": failure.id, "cause": failure.cause, "source": failure.source}
     elif not problems:
         status = MATCH
     else:
@@ -200,5 +216,3 @@ def ref_record(ctx: Ctx, case: str, path: Path, profile: str, options: dict[str,
 
 def as_dicts(items: list[Difference]) -> list[Any]:
     return [d.as_dict() for d in items]
-
-

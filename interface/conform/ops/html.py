@@ -155,13 +155,35 @@ def build_html(report: Mapping[str, Any]) -> str:
         + matrix_table(report.get("matrix") or {})
         + "<h2>Every result that is not a match</h2>"
         + findings_table(report["results"])
+        + slices_section(report.get("slices") or [])
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_esc(title)}</title>"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<style>{CSS}</style></head><body><header>{header}</header><main>{body}</main></body></html>\n"
     )
+
+
+def slices_section(cases: Sequence[Mapping[str, Any]]) -> str:
+    """``nifti`` / ``volume``: per input, the middle slice of each canonical axis (sagittal, coronal, axial)
+    per backend, and each backend's absolute difference from the reference (data: URIs, no files)."""
+    if not cases:
+        return ""
+    parts = ["<h2>Middle slices (sagittal, coronal, axial; canonical RAS orientation) and differences</h2>"]
+    for case in cases:
+        lo, hi = case.get("window", [0, 0])
+        parts.append(f"<h3>{_esc(case['case'])}</h3><div class='details'>window {lo:.6g} .. {hi:.6g}</div><table>")
+        for row in case["rows"]:
+            views = "".join(f'<img alt="view" src="{_esc(v)}">' for v in row["views"])
+            diffs = "".join(
+                f'<img alt="difference" src="{_esc(d["image"])}"><br><small>max {d["max"]:.6g}</small>'
+                for d in row["diffs"]
+            )
+            parts.append(f"<tr><th>{_esc(row['backend'])}</th><td>{views}</td><td>{diffs}</td></tr>")
+        parts.append("</table>")
+    return "".join(parts)
 
 
 def write(report: Mapping[str, Any], path: Path) -> None:

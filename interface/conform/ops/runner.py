@@ -22,7 +22,7 @@ from typing import Any
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.interface import registry
 from dcmharness.interface.conform import divergence
-from dcmharness.interface.conform.ops import anonymize, results, transcode
+from dcmharness.interface.conform.ops import anonymize, decode, results, series, transcode, validate
 from dcmharness.interface.conform.ops.core import Ctx, OpCheck, OpsConfig, sample_files
 from dcmharness.interface.conform.ops.transcode import matrix_summary, matrix_table
 
@@ -34,6 +34,10 @@ CHECKS: dict[str, OpCheck] = {
     "histogram": results.HISTOGRAM,
     "transcode": transcode.TRANSCODE,
     "anonymize": anonymize.ANONYMIZE,
+    "validate": validate.VALIDATE,
+    "decode": decode.DECODE,
+    "nifti": series.NIFTI,
+    "volume": series.VOLUME,
 }
 OPS = tuple(CHECKS)
 REPORT_JSON = "report.json"
@@ -48,7 +52,10 @@ def default_corpus(op: str) -> list[Path]:
 
 
 def corpus_files(config: OpsConfig) -> list[Path]:
-    if not config.corpus:
+    own = CHECKS[config.op].corpus
+    if own is not None:
+        files = own(config)
+    elif not config.corpus:
         files = default_corpus(config.op)
     else:
         files = []
