@@ -314,3 +314,17 @@ def prepare_split(request: RequestBase, ctx: RunContext) -> Prepared:
 
 
 PREPARERS.update({"volume": prepare_volume, "nifti": prepare_nifti, "split_multiframe": prepare_split})
+
+
+def output_suffix(request: RequestBase) -> str | None:
+    """The extension of the op's default output name (the preparers' defaults above); None when the op writes
+    nothing or names its outputs otherwise. A folder input mirrors its files' relative paths with it."""
+    if isinstance(request, ToImageRequest):
+        return FORMAT_EXTENSIONS[format_for(None, request.options)]
+    if isinstance(request, DumpRequest):
+        return ".json"
+    if isinstance(request, TranscodeRequest):
+        return f".{request.options.transfer_syntax}.dcm"
+    if isinstance(request, AnonymizeRequest):
+        return ".anon.dcm"
+    return None
