@@ -175,3 +175,9 @@ def describe_exit(returncode: int) -> str:
         except ValueError:
             return f"killed by signal {-returncode}"
     return f"exit status {returncode}"
+
+
+def kill_live_tools() -> None:
+    """Kill the group of every tool this process still runs: for a process that ends without ``atexit``
+    (a forked worker ends by ``os._exit``), e.g. one stopped between starting a tool and waiting for it."""
+    _kill_leftovers()

@@ -8,7 +8,7 @@ Schema and the CLI pick it up from there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -20,12 +20,18 @@ from dcmharness.contract.ops_models import (
     DecodeRequest,
     DumpOptions,
     DumpRequest,
+    EchoOptions,
+    EchoRequest,
+    FindOptions,
+    FindRequest,
     HistogramOptions,
     HistogramRequest,
     InfoOptions,
     InfoRequest,
     StatsOptions,
     StatsRequest,
+    StoreOptions,
+    StoreRequest,
     TranscodeOptions,
     TranscodeRequest,
     ValidateOptions,
@@ -49,6 +55,10 @@ class OpSpec:
     options_model: type[BaseModel]
     summary: str
     writes_output: bool = True
+    #: "file": a folder input runs the op on each file of the folder (``dcmharness.interface.folders``);
+    #: "series": the op reads the folder itself as one input (a series: ``volume``, ``nifti``; ``store``: one
+    #: association for the whole folder).
+    input_kind: Literal["file", "series"] = "file"
 
 
 OPS: dict[str, OpSpec] = {
@@ -65,11 +75,27 @@ OPS: dict[str, OpSpec] = {
     "validate": OpSpec(
         "validate", ValidateRequest, ValidateOptions, "Validate against the IOD (PS3.3) and PS3.6.", writes_output=False
     ),
-    "volume": OpSpec("volume", VolumeRequest, VolumeOptions, "A series as a 3-D array of modality values (.npy)."),
-    "nifti": OpSpec("nifti", NiftiRequest, NiftiOptions, "A series as NIfTI-1 (.nii / .nii.gz)."),
+    "volume": OpSpec(
+        "volume",
+        VolumeRequest,
+        VolumeOptions,
+        "A series as a 3-D array of modality values (.npy).",
+        input_kind="series",
+    ),
+    "nifti": OpSpec("nifti", NiftiRequest, NiftiOptions, "A series as NIfTI-1 (.nii / .nii.gz).", input_kind="series"),
     "split_multiframe": OpSpec(
         "split_multiframe", SplitMultiframeRequest, SplitMultiframeOptions, "One single-frame file per frame."
     ),
+    "echo": OpSpec("echo", EchoRequest, EchoOptions, "Verify a DICOM peer (C-ECHO).", writes_output=False),
+    "store": OpSpec(
+        "store",
+        StoreRequest,
+        StoreOptions,
+        "Send files to a DICOM peer (C-STORE).",
+        writes_output=False,
+        input_kind="series",
+    ),
+    "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

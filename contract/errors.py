@@ -30,6 +30,9 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     INTERNAL_ERROR = "internal_error"
     INCONSISTENT_SERIES = "inconsistent_series"
+    NETWORK_ERROR = "network_error"
+    ASSOCIATION_REJECTED = "association_rejected"
+    DIMSE_FAILURE = "dimse_failure"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -55,6 +58,12 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.INCONSISTENT_SERIES: "The series does not form one volume: several series (choose one with "
     "`options.series_uid`; the message lists them), mixed sizes, orientations or pixel spacings, duplicate "
     "slice positions, non-uniform spacing (a missing slice), or slices without a position.",
+    ErrorCode.NETWORK_ERROR: "The DICOM peer could not be reached, closed the connection, aborted the "
+    "association or did not answer within `options.timeout`.",
+    ErrorCode.ASSOCIATION_REJECTED: "The DICOM peer rejected the association (A-ASSOCIATE-RJ); the message "
+    "gives its result, source and reason (e.g. called-AE-title-not-recognized).",
+    ErrorCode.DIMSE_FAILURE: "The DICOM peer answered a request with a failure status (or accepted no "
+    "presentation context for it); the message gives the status in hex and its meaning.",
 }
 
 

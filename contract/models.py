@@ -17,12 +17,19 @@ class RequestBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     id: RequestId = Field(None, description="Echoed back in the response, to pair answers with requests.")
-    input: str = Field(..., min_length=1, max_length=4096, description="Path of the input DICOM file.")
+    input: str = Field(
+        ...,
+        min_length=1,
+        max_length=4096,
+        description="Path of the input DICOM file, or of a folder: the op then runs on each DICOM file in it "
+        "(contract/OPS.md, 'Folders').",
+    )
     output: str | None = Field(
         None,
         min_length=1,
         max_length=4096,
-        description="Path to write; default: <input stem>.<ext> in the current directory.",
+        description="Path to write; default: <input stem>.<ext> in the current directory. For a folder input, "
+        "a folder (created if its parent exists; default <input folder name>.<op> in the current directory).",
     )
     backend: str = Field("python_ref", min_length=1, max_length=64, description="Which backend runs it.")
     overwrite: bool = Field(False, description="Replace an existing output (default: refuse).")
@@ -31,6 +38,9 @@ class RequestBase(BaseModel):
         gt=0,
         le=3600,
         description="Seconds an external backend may take (default 60).",
+    )
+    recursive: bool = Field(
+        False, description="For a folder input: also run on the files of its sub-folders (default: the top level)."
     )
 
 

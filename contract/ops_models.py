@@ -355,3 +355,139 @@ class DecodeRequest(RequestBase):
 
     op: Literal["decode"]
     options: DecodeOptions = Field(default_factory=DecodeOptions)
+
+
+# --- DICOM networking (issue 16): echo (C-ECHO), store (C-STORE) ------------------------------------------
+
+#: An AE title (PS3.5 Table 6.2-1, AE): 1-16 characters of the default repertoire, no backslash, no control
+#: character, not only spaces (leading and trailing spaces are not significant).
+AE_TITLE_PATTERN = r"^[\x20-\x5b\x5d-\x7e]{1,16}$"
+#: A host name or an IPv4/IPv6 literal: letters, digits, '.', '-', ':', not starting with '-' (a tool would read
+#: it as an option); nothing a shell or URL would read.
+HOST_PATTERN = r"^[A-Za-z0-9:][A-Za-z0-9.:\-]{0,252}$"
+
+
+class NetworkOptions(_OpOptions):
+    """Options every DICOM network op shares: the peer, the AE titles, the timeout, the transfer syntaxes."""
+
+    host: str = Field("127.0.0.1", pattern=HOST_PATTERN, description="The peer's host name or IP address.")
+    port: int = Field(..., ge=1, le=65535, description="The peer's TCP port.")
+    called_aet: str = Field("ANY-SCP", pattern=AE_TITLE_PATTERN, description="The peer's AE title (called AE).")
+    calling_aet: str = Field("DCMHARNESS", pattern=AE_TITLE_PATTERN, description="Our AE title (calling AE).")
+    timeout: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds each network step may wait: the TCP connection, the association answer, each "
+        "DIMSE response. A peer silent for longer is a network_error.",
+    )
+    transfer_syntaxes: list[TransferSyntaxName] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        description="Transfer syntaxes to propose (contract names), in order of preference. Default: echo "
+        "proposes implicit and explicit VR little endian; store proposes each file's own transfer syntax.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> NetworkOptions:
+        for name in ("called_aet", "calling_aet"):
+            if not getattr(self, name).strip():
+                raise OptionError(name, f"{name} must not be only spaces")
+        if self.transfer_syntaxes is not None and len(set(self.transfer_syntaxes)) != len(self.transfer_syntaxes):
+            raise OptionError("transfer_syntaxes", "transfer_syntaxes lists a transfer syntax twice")
+        return self
+
+    @property
+    def transfer_syntax_uids(self) -> list[str] | None:
+        return None if self.transfer_syntaxes is None else [TRANSFER_SYNTAXES[n] for n in self.transfer_syntaxes]
+
+
+class EchoOptions(NetworkOptions):
+    """Options of ``echo``: one C-ECHO (Verification SOP Class, PS3.4 Annex A) over a new association.
+
+    Result: ``{"status": "0x0000", "status_meaning": "Success", "peer": {"host", "port", "called_aet",
+    "calling_aet"}, "accepted_contexts": [{"abstract_syntax": uid, "transfer_syntax": uid}],
+    "transfer_syntax": uid (of the C-ECHO), "timings_ms": {"association", "dimse", "total"}}``.
+    A non-success status is ``dimse_failure``; a rejected association ``association_rejected``.
+    """
+
+
+class StoreOptions(NetworkOptions):
+    """Options of ``store``: C-STORE (Storage Service Class, PS3.4 Annex B) of ``input`` (a file, or every
+    file under a folder) over ONE association. Every file is read (header) before connecting: a file that is
+    not DICOM is ``not_dicom`` and nothing is sent. With ``transfer_syntaxes`` given, exactly those are
+    proposed for each SOP class and a file in another transfer syntax is refused before connecting (no
+    backend re-encodes in transit).
+
+    Result: ``{"files": n, "stored": n, "warnings": n, "status": "0x0000" (the worst), "status_meaning",
+    "peer": {...}, "accepted_contexts": [{"abstract_syntax", "transfer_syntax"}], "instances":
+    [{"file", "sop_instance_uid", "transfer_syntax", "status", "status_meaning"}], "bytes": total file size,
+    "timings_ms": {"association", "dimse" (all C-STOREs), "total"}}``. A failure status on any file is
+    ``dimse_failure`` naming the file (the files after it are not sent).
+    """
+
+
+class EchoRequest(RequestBase):
+    """Verify a DICOM peer (C-ECHO)."""
+
+    op: Literal["echo"]
+    input: None = Field(None, description="echo reads no file: leave it out.")  # type: ignore[assignment]
+    options: EchoOptions
+
+
+class StoreRequest(RequestBase):
+    """Send a DICOM file, or every file under a folder, to a peer (C-STORE, one association)."""
+
+    op: Literal["store"]
+    input: str = Field(..., min_length=1, max_length=4096, description="A DICOM file, or a folder of them.")
+    options: StoreOptions
+
+
+# --- find (C-FIND) ---------------------------------------------------------------------------------------------
+
+QueryLevel = Literal["patient", "study", "series", "image"]
+QueryModel = Literal["study_root", "patient_root"]
+#: A query key: a DICOM keyword (checked against the data dictionary when the request is prepared).
+QUERY_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9]{0,63}$"
+
+
+class FindOptions(NetworkOptions):
+    """Options of ``find``: one C-FIND (Query/Retrieve, PS3.4 Annex C) at ``level`` in the ``model`` information
+    model, over a new association. ``query`` maps DICOM keywords to values: ``""`` asks for the attribute
+    (universal matching), ``*`` / ``?`` are wildcards, ``a-b`` a date/time range, ``u1\\u2`` a UID list (PS3.4
+    C.2.2.2). Query/Retrieve Level is set from ``level``.
+
+    Result: ``{"status": "0x0000" (the final status), "status_meaning", "level", "model", "count",
+    "matches": [DICOM JSON (PS3.18 F.2) of each pending response's identifier, in the order received],
+    "peer", "accepted_contexts", "timings_ms"}``.
+    """
+
+    level: QueryLevel = Field("study", description="Query/Retrieve Level: patient, study, series or image.")
+    model: QueryModel = Field("study_root", description="The information model: study_root or patient_root.")
+    query: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Query keys: DICOM keyword -> value ('' = return it)."
+    )
+
+    @model_validator(mode="after")
+    def _check_query(self) -> FindOptions:
+        import re
+
+        if self.level == "patient" and self.model != "patient_root":
+            raise OptionError("level", "the patient level exists in the patient_root model only")
+        for key, value in self.query.items():
+            if not re.match(QUERY_KEY_PATTERN, key):
+                raise OptionError(f"query.{key}"[:80], f"query key {key[:64]!r} is not a DICOM keyword")
+            if key == "QueryRetrieveLevel":
+                raise OptionError("query.QueryRetrieveLevel", "the Query/Retrieve Level is set by level")
+            if len(value) > 1024 or "\x00" in value:
+                raise OptionError(f"query.{key}", "a query value is at most 1024 characters, without NUL")
+        return self
+
+
+class FindRequest(RequestBase):
+    """Query a DICOM peer (C-FIND)."""
+
+    op: Literal["find"]
+    input: None = Field(None, description="find reads no file: leave it out.")  # type: ignore[assignment]
+    options: FindOptions

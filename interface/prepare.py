@@ -27,9 +27,12 @@ from dcmharness.contract.ops_models import (
     AnonymizeRequest,
     DecodeRequest,
     DumpRequest,
+    EchoRequest,
+    FindRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
+    StoreRequest,
     TranscodeRequest,
     ValidateRequest,
 )
@@ -181,6 +184,37 @@ def prepare_to_image(request: RequestBase, ctx: RunContext) -> tuple[InputInfo |
     return info, plan_outputs(finals, request.overwrite)
 
 
+def prepare_echo(request: RequestBase, ctx: RunContext) -> Prepared:
+    """echo reads no file and writes none."""
+    assert isinstance(request, EchoRequest)
+    return None, _no_output(request)
+
+
+def prepare_store(request: RequestBase, ctx: RunContext) -> Prepared:
+    """store writes nothing locally; its input (a file or a folder, confined to ``--root``) is read here,
+    headers only: every file must be DICOM before anything connects (``backends/network.store_input``)."""
+    assert isinstance(request, StoreRequest)
+    from dcmharness.backends.network import check_proposal, store_input
+
+    path = _input(request, ctx)
+    if not path.exists():
+        raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"{request.input} does not exist", "input")
+    plan = _no_output(request)
+    info = store_input(path)
+    check_proposal(info.files, request.options.transfer_syntax_uids)
+    return info, plan
+
+
+def prepare_find(request: RequestBase, ctx: RunContext) -> Prepared:
+    """find reads no file and writes none; every query key must be a keyword of the data dictionary."""
+    from dcmharness.backends.network import find_identifier
+
+    assert isinstance(request, FindRequest)
+    plan = _no_output(request)
+    find_identifier(request.options.level, request.options.query)  # invalid_request for an unknown keyword
+    return None, plan
+
+
 PREPARERS: dict[str, Preparer] = {
     "to_image": prepare_to_image,
     "dump": prepare_dump,
@@ -191,6 +225,9 @@ PREPARERS: dict[str, Preparer] = {
     "anonymize": prepare_anonymize,
     "validate": prepare_validate,
     "decode": prepare_decode,
+    "echo": prepare_echo,
+    "store": prepare_store,
+    "find": prepare_find,
 }
 
 
@@ -277,3 +314,17 @@ def prepare_split(request: RequestBase, ctx: RunContext) -> Prepared:
 
 
 PREPARERS.update({"volume": prepare_volume, "nifti": prepare_nifti, "split_multiframe": prepare_split})
+
+
+def output_suffix(request: RequestBase) -> str | None:
+    """The extension of the op's default output name (the preparers' defaults above); None when the op writes
+    nothing or names its outputs otherwise. A folder input mirrors its files' relative paths with it."""
+    if isinstance(request, ToImageRequest):
+        return FORMAT_EXTENSIONS[format_for(None, request.options)]
+    if isinstance(request, DumpRequest):
+        return ".json"
+    if isinstance(request, TranscodeRequest):
+        return f".{request.options.transfer_syntax}.dcm"
+    if isinstance(request, AnonymizeRequest):
+        return ".anon.dcm"
+    return None

@@ -60,3 +60,20 @@ def close_all() -> None:
             with contextlib.suppress(Exception):
                 backend.close()
         _instances.clear()
+
+
+def backend_class(name: str) -> type[Backend] | None:
+    """The class registered as ``name`` (imported, not instantiated); None for an unknown name."""
+    if name not in BACKENDS:
+        return None
+    module_name, _, cls_name = BACKENDS[name].partition(":")
+    cls: type[Backend] = getattr(importlib.import_module(module_name), cls_name)
+    return cls
+
+
+def forget_inherited() -> None:
+    """In a process forked from a run: drop the parent's instances without closing them (they are the
+    parent's: its servers and worker processes); this process then starts and closes its own."""
+    global _lock
+    _instances.clear()
+    _lock = threading.Lock()  # a lock held by another thread at the fork would never be released here

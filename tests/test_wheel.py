@@ -47,6 +47,7 @@ def test_the_wheel_holds_one_top_level_package_and_its_data(wheel: Path) -> None
         "dcmharness/contract/schema/response.schema.json",
         "dcmharness/interface/conform/divergences.toml",
         "dcmharness/interface/conform/static/conform_report.js",
+        "dcmharness/interface/server/static/page.js",
         "dcmharness/adapters/pixelmed/PixelMedBatch.java",
     ):
         assert data in names, data

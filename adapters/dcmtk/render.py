@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images, version_tuple
+from dcmharness.adapters.dcmtk.network import with_network  # echo, store: adapters/dcmtk/network.py
 from dcmharness.adapters.dcmtk.ops import with_ops  # dump, info, transcode: adapters/dcmtk/ops.py
 from dcmharness.adapters.runner import ToolError, ToolRun
 from dcmharness.backends.base import Outcome, unsupported
@@ -341,6 +342,7 @@ def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPl
     return argv
 
 
+@with_network
 @with_ops
 class DcmtkAdapter(ToolAdapter):
     name = "dcmtk"

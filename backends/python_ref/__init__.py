@@ -36,6 +36,9 @@ class PythonRefBackend(Backend):
         "split_multiframe",
         "validate",
         "decode",
+        "echo",
+        "store",
+        "find",
     )
 
     def availability(self) -> Availability:
@@ -44,7 +47,13 @@ class PythonRefBackend(Backend):
         return Availability(True, f"dcmharness-ref (pydicom {pydicom.__version__})", location="in-process")
 
     def capabilities(self) -> dict[str, Any]:
-        return {"to_image": {"options": "all", "formats": ["png", "jpeg", "tiff", "pnm"], "bit_depth": [8, 16]}}
+        network = {"options": "all", "client": "pynetdicom"}
+        return {
+            "to_image": {"options": "all", "formats": ["png", "jpeg", "tiff", "pnm"], "bit_depth": [8, 16]},
+            "echo": network,
+            "store": network,
+            "find": network,
+        }
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         from dcmharness.backends.python_ref import ops

@@ -16,7 +16,19 @@ from dcmharness.contract.errors import HarnessError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_UNUSABLE = 0, 1, 2
 #: The ops compared by ``dcmharness.interface.conform.ops.runner`` (kept here so the CLI's help needs no import of it).
-OPS = ("dump", "info", "stats", "histogram", "transcode", "anonymize", "validate", "decode", "nifti", "volume")
+OPS = (
+    "dump",
+    "info",
+    "stats",
+    "histogram",
+    "transcode",
+    "anonymize",
+    "validate",
+    "decode",
+    "nifti",
+    "volume",
+    "network",
+)
 
 
 def _csv(value: str) -> list[str]:

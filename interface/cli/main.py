@@ -15,6 +15,8 @@ COMMANDS = [
     "dcmharness.interface.cli.schema",
     "dcmharness.interface.cli.synth",
     "dcmharness.interface.cli.conform",
+    "dcmharness.interface.cli.serve",
+    "dcmharness.interface.cli.scp",
 ]
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import threading
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import Response
-from dcmharness.interface.api import RunContext, error_response, run
+from dcmharness.interface.answers import Ready, answers
+from dcmharness.interface.api import RunContext, error_response
 from dcmharness.interface.cli.jsonio import read_requests
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
@@ -23,12 +26,14 @@ def register(sub: Any) -> None:
         "run",
         help="run JSON requests (stdin, --request FILE, or flags)",
         description="Run requests. Input: one JSON object, a JSON array, or JSON Lines (answered line by line "
-        "as each finishes). Exit status: 0 all succeeded, 1 any failed, 2 unusable input.",
+        "as each finishes). A request whose input is a folder is answered per file, then by a summary. "
+        "Exit status: 0 all succeeded, 1 any failed, 2 unusable input.",
     )
     p.add_argument("--request", metavar="FILE", help="read requests from FILE instead of stdin ('-' = stdin)")
     p.add_argument("--op", help="build one request from flags: the op (e.g. to_image)")
-    p.add_argument("--input", dest="input_path", metavar="PATH", help="with --op: the input file")
-    p.add_argument("--output", metavar="PATH", help="with --op: the output file")
+    p.add_argument("--input", dest="input_path", metavar="PATH", help="with --op: the input file or folder")
+    p.add_argument("--output", metavar="PATH", help="with --op: the output file (a folder for a folder input)")
+    p.add_argument("--recursive", action="store_true", help="with --op and a folder input: include sub-folders")
     p.add_argument("--backend", help="with --op: the backend (default python_ref)")
     p.add_argument("--options", metavar="JSON", help="with --op: the options as a JSON object")
     p.add_argument("--id", dest="request_id", help="with --op: the request id")
@@ -36,7 +41,27 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, help="default timeout (s) for external backends")
     p.add_argument("--root", metavar="DIR", help="confine every input and output path to DIR")
     p.add_argument("--pretty", action="store_true", help="indent JSON responses")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="run on N worker processes (default 1); requests are then read ahead of the answers",
+    )
+    p.add_argument(
+        "--unordered", action="store_true", help="with --jobs: answer as each finishes, not in request order"
+    )
     p.set_defaults(func=main)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("--jobs must be within 1..256")
+    return value
 
 
 def _dump(resp: Response, pretty: bool) -> str:
@@ -55,6 +80,8 @@ def _flag_request(args: argparse.Namespace) -> dict[str, Any]:
         req["id"] = args.request_id
     if args.overwrite:
         req["overwrite"] = True
+    if args.recursive:
+        req["recursive"] = True
     if args.options is not None:
         try:
             req["options"] = json.loads(args.options)
@@ -83,9 +110,7 @@ def main(args: argparse.Namespace) -> int:
         except HarnessError as exc:
             out.write(_dump(error_response(exc), args.pretty) + "\n")
             return EXIT_UNUSABLE
-        resp = run(request, ctx)
-        out.write(_dump(resp, args.pretty) + "\n")
-        return EXIT_OK if resp.ok else EXIT_FAILED
+        return _write(answers([request], ctx, args.jobs, not args.unordered), "lines", out, args.pretty)
     stream: IO[bytes]
     if args.request and args.request != "-":
         try:
@@ -99,28 +124,37 @@ def main(args: argparse.Namespace) -> int:
     else:
         stream = sys.stdin.buffer
     try:
-        return _run_stream(stream, ctx, out, args.pretty)
+        return _run_stream(stream, ctx, out, args.pretty, args.jobs, not args.unordered)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
-def _run_stream(stream: IO[bytes], ctx: RunContext, out: IO[str], pretty: bool) -> int:
+def _run_stream(
+    stream: IO[bytes], ctx: RunContext, out: IO[str], pretty: bool, jobs: int = 1, ordered: bool = True
+) -> int:
     try:
         shape, items = read_requests(stream)
     except HarnessError as exc:
         out.write(_dump(error_response(exc), pretty) + "\n")
         return EXIT_UNUSABLE
+    requests = (Ready(error_response(item.error)) if item.error is not None else item.data for item in items)
+    return _write(answers(requests, ctx, jobs, ordered), shape, out, pretty)
+
+
+def _write(responses: Generator[Response, None, None], shape: str, out: IO[str], pretty: bool) -> int:
+    """Each answer on its own line as it comes (an array input: one array at the end); the exit status. The
+    answers are closed on every way out, so that an interrupt stops the worker processes at once."""
     failed = False
-    responses: list[Response] = []
-    for item in items:
-        resp = error_response(item.error) if item.error is not None else run(item.data, ctx)
-        failed |= not resp.ok
-        if shape == "array":
-            responses.append(resp)
-        else:
-            out.write(_dump(resp, pretty) + "\n")
-            out.flush()
+    held: list[Response] = []
+    with contextlib.closing(responses):
+        for resp in responses:
+            failed |= not resp.ok
+            if shape == "array":
+                held.append(resp)
+            else:
+                out.write(_dump(resp, pretty) + "\n")
+                out.flush()
     if shape == "array":
-        out.write("[" + ",\n".join(_dump(r, pretty) for r in responses) + "]\n")
+        out.write("[" + ",\n".join(_dump(r, pretty) for r in held) + "]\n")
     return EXIT_FAILED if failed else EXIT_OK

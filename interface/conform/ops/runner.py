@@ -22,7 +22,7 @@ from typing import Any
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.interface import registry
 from dcmharness.interface.conform import divergence
-from dcmharness.interface.conform.ops import anonymize, decode, results, series, transcode, validate
+from dcmharness.interface.conform.ops import anonymize, decode, network, results, series, transcode, validate
 from dcmharness.interface.conform.ops.core import Ctx, OpCheck, OpsConfig, sample_files
 from dcmharness.interface.conform.ops.transcode import matrix_summary, matrix_table
 
@@ -38,6 +38,7 @@ CHECKS: dict[str, OpCheck] = {
     "decode": decode.DECODE,
     "nifti": series.NIFTI,
     "volume": series.VOLUME,
+    "network": network.NETWORK,  # echo, store, find: every client against every server (ops/network.py)
 }
 OPS = tuple(CHECKS)
 REPORT_JSON = "report.json"

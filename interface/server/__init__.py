@@ -1,0 +1,1 @@
+"""``dcmharness serve``: the contract over HTTP (FastAPI/Starlette, run by uvicorn)."""
