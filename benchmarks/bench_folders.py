@@ -1,6 +1,6 @@
 """A series folder to PNG: one ``dcmharness run --jobs 2`` folder request against one ``dcmj2pnm`` per file.
 
-    .venv/bin/python -m benchmarks folders            # or: python -m benchmarks series
+    .venv/bin/python -m benchmarks folders            # or: python -m benchmarks series_png
 
 - series: the real 174-slice head CT (``/work/shared/data/ct-head-series/``, read in place, never copied), each
   slice to an 8-bit PNG with the min-max window: ONE folder request ``{"op": "to_image", "input": <series>,
@@ -146,7 +146,7 @@ def bench_series(repeat: int) -> list[Row]:
     ]
 
 
-BENCHMARKS = {"series": bench_series}
+BENCHMARKS = {"series_png": bench_series}
 
 
 def main(argv: list[str] | None = None) -> int:
