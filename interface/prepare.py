@@ -327,4 +327,8 @@ def output_suffix(request: RequestBase) -> str | None:
         return f".{request.options.transfer_syntax}.dcm"
     if isinstance(request, AnonymizeRequest):
         return ".anon.dcm"
+    if isinstance(request, DecodeRequest):
+        return ".npy"
+    if isinstance(request, SplitMultiframeRequest):
+        return "_frames"  # a folder per file (prepare_split's default ``<stem>_frames``)
     return None

@@ -372,3 +372,28 @@ def test_the_cli_answers_a_folder_line_by_line(folder: Path, tmp_path: Path) -> 
     assert status == 0
     status, out, _ = run_cli("run", stdin=json.dumps({"op": "info", "input": str(tmp_path)}), cwd=tmp_path)
     assert status == 1 and responses(out)[-1]["error"]["code"] == "input_not_found"
+
+
+def test_split_multiframe_and_decode_over_a_folder(tmp_path: Path) -> None:
+    """The ops writing a folder per file (split_multiframe: ``<stem>_frames/``) or an .npy (decode) mirror too."""
+    import numpy as np
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.dcm").write_bytes(Path(get_testdata_file("emri_small.dcm")).read_bytes())  # 10 frames, 64 x 64
+    (src / "b.dcm").write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes())  # 1 frame, 128 x 128
+    before = digests(src)
+    request = {"id": "s", "op": "split_multiframe", "input": str(src), "output": str(tmp_path / "f")}
+    split = by_id(dcmharness.run(request))
+    assert split["s/a.dcm"].ok and split["s/b.dcm"].ok and split["s"].result["counts"] == {"ok": 2}
+    frames = sorted((tmp_path / "f" / "a_frames").iterdir())
+    assert [p.name for p in frames] == [f"a_{i:04d}.dcm" for i in range(10)]
+    assert {int(pydicom.dcmread(p).get("NumberOfFrames", 1)) for p in frames} == {1}
+    assert [p.name for p in (tmp_path / "f" / "b_frames").iterdir()] == ["b_0000.dcm"]
+    decoded = by_id(dcmharness.run({"id": "d", "op": "decode", "input": str(src), "output": str(tmp_path / "n")}))
+    assert decoded["d/a.dcm"].ok and decoded["d/b.dcm"].ok
+    assert np.load(tmp_path / "n" / "a.npy").shape == (10, 64, 64)
+    assert np.load(tmp_path / "n" / "b.npy").shape == (128, 128)
+    assert digests(src) == before
