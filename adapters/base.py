@@ -138,7 +138,7 @@ class ToolAdapter(Backend):
         if path:
             version: str | None = None
             try:
-                version = self.parse_version(run_tool([path, *self.version_args], timeout=30))
+                version = self.parse_version(run_tool([path, *self.version_args], timeout=30, env=self.tool_env(None)))
             except HarnessError:
                 version = None
             self._tool = ToolInfo(path, version)
@@ -191,12 +191,17 @@ class ToolAdapter(Backend):
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
         raise NotImplementedError
 
+    def tool_env(self, info: InputInfo | None) -> dict[str, str] | None:
+        """The environment of the tool's process (None: ours). A tool whose launcher script starts a JVM
+        returns ``adapters.jvm.heap_env(...)``: every JVM the project starts has a capped heap."""
+        return None
+
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         tool = self.tool()
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: tool not found", "backend")
         argv = self.build_argv(request, info, plan, tool)
-        run = run_tool(argv, timeout=request.timeout)
+        run = run_tool(argv, timeout=request.timeout, env=self.tool_env(info))
         self.interpret(run, plan)
         self.collect(request, plan, argv, run)
         result = verify_images(plan, argv, run) if isinstance(request, ToImageRequest) else {}

@@ -8,6 +8,7 @@ backend is asked. ``InputInfo`` also carries what adapters route on (transfer sy
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,11 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
         size_bytes=p.stat().st_size,
         modality=str(ds.get("Modality", "") or ""),
     )
+    if not is_deflated(ds):  # offsets of a deflated data set are in the inflated bytes, not in the file
+        check_element_lengths(ds, info.size_bytes)
+        keys = list(ds.keys())
+        if keys and not hasattr(ds.get_item(keys[-1], keep_deferred=True), "value_tell"):
+            check_last_element_length(p, ds, info.size_bytes)
     if not has_pixels:
         if need_pixels:
             raise HarnessError(ErrorCode.NO_PIXEL_DATA, "the file has no Pixel Data (7FE0,0010)", "input")
@@ -302,6 +308,7 @@ def _check_pixel_container(ds: Any, info: InputInfo) -> None:
         return
     from pydicom.encaps import generate_fragments, parse_basic_offsets
 
+    check_fragment_lengths(ds.PixelData)
     try:
         parse_basic_offsets(ds.PixelData)
         for _ in generate_fragments(ds.PixelData):
@@ -310,6 +317,110 @@ def _check_pixel_container(ds: Any, info: InputInfo) -> None:
         raise HarnessError(
             ErrorCode.DECODE_FAILED, f"the encapsulated pixel data is damaged: {_short(exc)}", "input"
         ) from None
+
+
+#: Sequences deeper than this are not walked for element lengths (pydicom parses them; a deeper one is rare
+#: and its elements still lie inside the sequence, whose own length was checked).
+MAX_LENGTH_CHECK_DEPTH = 8
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _SEQUENCE_DELIMITER, _PIXEL_DATA = 0xFFFEE000, 0xFFFEE0DD, 0x7FE00010
+_DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def check_element_lengths(ds: Any, size: int, depth: int = 0) -> None:
+    """Every element whose declared length runs past the end of the file: ``decode_failed`` naming it.
+
+    A tool that allocates the declared length before reading (PixelMed does, for a fragment) would take
+    gigabytes from a few bytes of header; pydicom itself reads what is there and says nothing.
+    """
+    for tag in list(ds.keys()):
+        if tag == _PIXEL_DATA and depth == 0:
+            continue  # checked with the pixel container (``_check_pixel_container``)
+        raw = ds.get_item(tag, keep_deferred=True)  # a deferred value stays unread
+        length, tell = getattr(raw, "length", None), getattr(raw, "value_tell", None)
+        if isinstance(length, int) and isinstance(tell, int) and length != _UNDEFINED and tell + length > size:
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED,
+                f"element {tag} declares {length} bytes at offset {tell}, past the end of the file "
+                f"({max(0, size - tell)} bytes remain)",
+                "input",
+            )
+        if getattr(raw, "VR", None) == "SQ" and depth < MAX_LENGTH_CHECK_DEPTH:
+            try:
+                items = list(ds[tag].value or ())
+            except Exception:
+                continue  # an unparsable sequence no backend reads: its own length was checked above
+            for item in items:
+                check_element_lengths(item, size, depth + 1)
+
+
+def is_deflated(ds: Any) -> bool:
+    meta = getattr(ds, "file_meta", None)
+    return meta is not None and str(meta.get("TransferSyntaxUID", "")) == _DEFLATED
+
+
+def check_last_element_length(path: Path, ds: Any, size: int) -> None:
+    """The last top-level element, read raw: its declared length must end inside the file.
+
+    An element whose length runs past the end swallows the rest of the file, so it is the last one pydicom
+    reads, and pydicom converts that one while reading (its declared length is then lost): the file is read
+    once more without values (``data_element_generator``, values over 64 KB skipped) to see it raw. Only
+    needed when ``check_element_lengths`` could not see the last element raw.
+    """
+    from pydicom.filereader import _read_file_meta_info, data_element_generator, read_preamble
+    from pydicom.tag import BaseTag
+
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None or little is None:
+        return
+    last: Any = None
+    try:
+        with open(path, "rb") as fp:
+            read_preamble(fp, True)
+            _read_file_meta_info(fp)
+            for raw in data_element_generator(fp, implicit, little, defer_size=64 * 1024):
+                last = raw
+    except Exception:
+        return  # what pydicom could read once is judged by the other checks
+    length, tell = getattr(last, "length", None), getattr(last, "value_tell", None)
+    if isinstance(length, int) and isinstance(tell, int) and length != _UNDEFINED and tell + length > size:
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            f"element {BaseTag(last.tag)} declares {length} bytes at offset {tell}, past the end "
+            f"of the file ({max(0, size - tell)} bytes remain)",
+            "input",
+        )
+
+
+def check_fragment_lengths(data: bytes, little: bool = True) -> None:
+    """The items of encapsulated Pixel Data (PS3.5 A.4): each must fit in the data; ``decode_failed`` names
+    the first that does not (item 1 is the Basic Offset Table, item 2 the first fragment)."""
+    fmt = "<HHL" if little else ">HHL"
+    offset, item = 0, 0
+    while offset + 8 <= len(data):
+        group, elem, length = struct.unpack_from(fmt, data, offset)
+        tag = group << 16 | elem
+        if tag == _SEQUENCE_DELIMITER:
+            return
+        item += 1
+        what = "Basic Offset Table (item 1)" if item == 1 else f"item {item} (fragment {item - 1})"
+        if tag != _ITEM:
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED,
+                f"the encapsulated pixel data is damaged: tag ({group:04X},{elem:04X}) where {what} should "
+                f"start (offset {offset})",
+                "input",
+            )
+        remaining = len(data) - offset - 8
+        if length == _UNDEFINED or length > remaining:
+            declared = "an undefined length" if length == _UNDEFINED else f"{length} bytes"
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED,
+                f"the encapsulated pixel data is damaged: {what} declares {declared} but {remaining} bytes "
+                "remain: its length points past the end of the data",
+                "input",
+            )
+        offset += 8 + length
 
 
 def native_frame_bytes(info: InputInfo) -> int:

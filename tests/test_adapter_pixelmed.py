@@ -53,7 +53,7 @@ def args(name: str, output: str = "/o/x.png", **options: Any) -> list[str]:
 def test_explicit_window_full_argv() -> None:
     req, info = request("CT_small.dcm", window_center=40, window_width=400)
     assert build_to_image_argv(req, info, single_plan(), JAVA, JAR) == [
-        JAVA, "-Djava.awt.headless=true", "-cp", JAR, MAIN_CLASS,
+        JAVA, "-Djava.awt.headless=true", "-Xmx259m", "-cp", JAR, MAIN_CLASS,
         os.path.abspath(find("CT_small.dcm")), "/o/.x.tmp.png",
         "png", "40", "400", "0", "0", "-1", "none", "0", "0", "0", "0", "0", "0",
     ]  # fmt: skip
@@ -135,8 +135,8 @@ def test_answers_are_parsed_and_noise_ignored() -> None:
 
 
 def test_batch_argv_puts_the_launcher_on_the_classpath() -> None:
-    assert batch_argv(JAVA, JAR, "/repo/adapters/pixelmed/build") == [
-        JAVA, "-Djava.awt.headless=true", "-cp", f"{JAR}:/repo/adapters/pixelmed/build", "PixelMedBatch",
+    assert batch_argv(JAVA, JAR, "/repo/adapters/pixelmed/build", "-Xmx300m") == [
+        JAVA, "-Djava.awt.headless=true", "-Xmx300m", "-cp", f"{JAR}:/repo/adapters/pixelmed/build", "PixelMedBatch",
     ]  # fmt: skip
 
 

@@ -34,9 +34,10 @@ IOD validation complete
 
 
 def test_argv_is_golden() -> None:
-    assert validate_argv("/usr/bin/java", "/usr/share/java/pixelmed.jar", "/x/build") == [
+    assert validate_argv("/usr/bin/java", "/usr/share/java/pixelmed.jar", "/x/build", "-Xmx2048m") == [
         "/usr/bin/java",
         "-Djava.awt.headless=true",
+        "-Xmx2048m",
         "-Djdk.xml.xpathExprOpLimit=0",
         "-Djdk.xml.xpathExprGrpLimit=0",
         "-Djdk.xml.xpathTotalOpLimit=0",

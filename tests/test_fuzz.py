@@ -270,7 +270,15 @@ def _long_bot(data: bytes) -> bytes:
     return data[: bot.length_offset] + struct.pack("<I", bot.length + 0x1000) + data[bot.length_offset + 4 :]
 
 
+def _length(data: bytes, tag: int, value: int, nth: int = 0) -> bytes:
+    """``data`` with the length field of the ``nth`` element ``tag`` (items too) set to ``value``."""
+    el = [e for e in walk(data).elements if e.tag == tag and not e.in_meta][nth]
+    fmt = "<H" if el.length_size == 2 else "<I"
+    return data[: el.length_offset] + struct.pack(fmt, value) + data[el.length_offset + el.length_size :]
+
+
 MR_SMALL = find("MR_small.dcm").read_bytes()
+MR_RLE = find("MR_small_RLE.dcm").read_bytes()  # 6128 bytes of encapsulated data: BOT (4 bytes), one fragment
 REFUSALS: list[tuple[str, Any, str, str]] = [
     ("high-bit-as-text", lambda: _patch_vr(MR_SMALL, 0x00280102, "IS"), "decode_failed", "is not a number"),
     (
@@ -295,6 +303,18 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
     ("native-data-shorter-than-a-frame", lambda: _rows(MR_SMALL, 4096, 4096), "decode_failed", "less than one frame"),
     ("pixel-data-beyond-the-file", lambda: find("MR_truncated.dcm").read_bytes(), "decode_failed", "the file ends"),
     ("offset-table-beyond-the-data", lambda: _long_bot(J2K), "decode_failed", "encapsulated pixel data is damaged"),
+    (  # issue 18, seed 77123 case 101: PixelMed allocated the 2 GiB before reading (2.1 GB, then a NPE)
+        "fragment-length-past-the-end",
+        lambda: _length(MR_RLE, ITEM, 0x7FFFFFF0, nth=1),
+        "decode_failed",
+        "item 2 (fragment 1) declares 2147483632 bytes but 6108 bytes remain",
+    ),
+    (
+        "element-length-past-the-end",
+        lambda: _length(CT, 0x00080008, 0xFFFF),
+        "decode_failed",
+        "element (0008,0008) declares 65535 bytes at offset 362, past the end of the file (38844 bytes remain)",
+    ),
     (
         "palette-without-descriptors",
         lambda: set_element(MR_SMALL, 0x00280004, "CS", b"PALETTE COLOR "),

@@ -56,6 +56,7 @@ from dcmharness.adapters.dcm4che.limits import (
     window_refusal,
 )
 from dcmharness.adapters.dcm4che.ops import DCM4CHE
+from dcmharness.adapters.jvm import decoded_bytes, heap_env
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
 from dcmharness.backends.batch import Job, JobResult
@@ -301,6 +302,10 @@ class Dcm4cheAdapter(ToolAdapter):
             caps["to_image"]["codecs"] = "OpenCV (lib/<os-arch>/libopencv_java)" if opencv else "JDK and RLE only"
         return caps
 
+    def tool_env(self, info: InputInfo | None) -> dict[str, str] | None:
+        """dcm4che's scripts start a JVM: its heap is capped through JAVA_TOOL_OPTIONS."""
+        return heap_env(decoded_bytes(info))
+
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if getattr(request, "op", "") in DCM4CHE.ops:
             return check_ops_input(DCM4CHE, request, info)
@@ -384,7 +389,8 @@ class Dcm4cheAdapter(ToolAdapter):
                 try:
                     if call.outdir is not None:
                         call.outdir.mkdir(parents=True, exist_ok=True)
-                    run = run_tool(call.argv, timeout=timeout)
+                    decoded = max(decoded_bytes(jobs[j].info) for j in members)
+                    run = run_tool(call.argv, timeout=timeout, env=heap_env(decoded))
                     self.interpret(run, jobs[0].plan)  # exit 2: bad options (e.g. no --noshape)
                 except HarnessError as exc:
                     for j in members:

@@ -37,6 +37,7 @@ from typing import Any
 
 from dcmharness.adapters import header
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
+from dcmharness.adapters.jvm import decoded_bytes, heap_flag, max_heap_mb
 from dcmharness.adapters.pixelmed.launcher import (
     BATCH_CLASS,
     BATCH_CLASSES,
@@ -191,13 +192,15 @@ def job_args(request: ToImageRequest, info: InputInfo, plan: OutputPlan) -> list
 
 
 def build_to_image_argv(request: ToImageRequest, info: InputInfo, plan: OutputPlan, java: str, jar: str) -> list[str]:
-    """The full command line of one ConsumerFormatImageMaker call (pure; golden-tested)."""
-    return [java, *JVM_FLAGS, "-cp", jar, MAIN_CLASS, *tool_args(request, info, plan)]
+    """The full command line of one ConsumerFormatImageMaker call (pure; golden-tested); the JVM's heap is
+    capped by the input's declared size (``adapters/jvm.py``)."""
+    heap = heap_flag(decoded_bytes(info))
+    return [java, *JVM_FLAGS, heap, "-cp", jar, MAIN_CLASS, *tool_args(request, info, plan)]
 
 
-def build_validate_argv(java: str, jar: str, path: str) -> list[str]:
+def build_validate_argv(java: str, jar: str, path: str, heap: str) -> list[str]:
     """One file through DicomInstanceValidator's own main (when the launcher is not built). Pure."""
-    return [java, *JVM_FLAGS, *XPATH_FLAGS, "-cp", jar, VALIDATOR_CLASS, path]
+    return [java, *JVM_FLAGS, heap, *XPATH_FLAGS, "-cp", jar, VALIDATOR_CLASS, path]
 
 
 def java_error(stderr: str) -> str | None:
@@ -343,7 +346,7 @@ class PixelMedAdapter(ToolAdapter):
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
         if isinstance(request, ValidateRequest) and info is not None and self.jar is not None:
-            return build_validate_argv(tool.path, self.jar, str(info.path))
+            return build_validate_argv(tool.path, self.jar, str(info.path), heap_flag(decoded_bytes(info)))
         if not isinstance(request, ToImageRequest) or info is None or self.jar is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"pixelmed does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan, tool.path, self.jar)
@@ -377,7 +380,7 @@ class PixelMedAdapter(ToolAdapter):
         timeout = request.timeout or DEFAULT_TIMEOUT
         classes = self.launcher_classes()
         if classes is None:
-            argv = build_validate_argv(tool.path, self.jar, str(info.path))
+            argv = build_validate_argv(tool.path, self.jar, str(info.path), heap_flag(decoded_bytes(info)))
             run = run_tool(argv, timeout=timeout + 60)
             text, command = run.stdout_text, argv
             if run.returncode != 0 or not text.strip():
@@ -386,7 +389,7 @@ class PixelMedAdapter(ToolAdapter):
                     ErrorCode.BACKEND_FAILED, f"PixelMed's validator failed: {cause}", argv, run.stderr_text
                 )
         else:
-            command = validate_argv(tool.path, self.jar, classes)
+            command = validate_argv(tool.path, self.jar, classes, f"-Xmx{max_heap_mb()}m")
             ok, text = self._ask(command, str(info.path), timeout)
             if not ok:
                 raise ToolError(ErrorCode.BACKEND_FAILED, f"PixelMed's validator failed: {text}", command, None)
@@ -466,7 +469,8 @@ class PixelMedAdapter(ToolAdapter):
         split = [job_args(job.request, job.info, job.plan) for job in jobs]
         if classes is None or (len(jobs) < 2 and len(split[0]) < 2):
             return [self._one(job) for job in jobs]
-        argv = batch_argv(tool.path, self.jar, classes)
+        heap = heap_flag(max(decoded_bytes(job.info) for job in jobs))  # one job at a time: the largest
+        argv = batch_argv(tool.path, self.jar, classes, heap)
         owner = [k for k, lines in enumerate(split) for _ in lines]
         text = "".join(batch_line(args) + "\n" for lines in split for args in lines)
         timeout = sum(job.request.timeout or DEFAULT_TIMEOUT for job in jobs)

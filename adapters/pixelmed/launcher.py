@@ -21,8 +21,9 @@ ANSWER = "PMB"
 JVM_FLAGS = ("-Djava.awt.headless=true",)
 
 
-def batch_argv(java: str, jar: str, classes: str) -> list[str]:
-    return [java, *JVM_FLAGS, "-cp", f"{jar}{os.pathsep}{classes}", BATCH_CLASS]
+def batch_argv(java: str, jar: str, classes: str, heap: str) -> list[str]:
+    """The launcher's command line; ``heap`` is its ``-Xmx`` flag (``adapters/jvm.py``)."""
+    return [java, *JVM_FLAGS, heap, "-cp", f"{jar}{os.pathsep}{classes}", BATCH_CLASS]
 
 
 def escape_field(value: str) -> str:

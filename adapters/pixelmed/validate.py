@@ -66,9 +66,10 @@ KIND_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def validate_argv(java: str, jar: str, classes: str) -> list[str]:
-    """The launcher's command line (file paths go to its standard input, one per line)."""
-    return [java, *JVM_FLAGS, *XPATH_FLAGS, "-cp", f"{jar}{os.pathsep}{classes}", VALIDATE_CLASS]
+def validate_argv(java: str, jar: str, classes: str, heap: str) -> list[str]:
+    """The launcher's command line (file paths go to its standard input, one per line); ``heap`` is its
+    ``-Xmx`` (``adapters/jvm.py``: the launcher lives for the run, so it gets the largest cap)."""
+    return [java, *JVM_FLAGS, heap, *XPATH_FLAGS, "-cp", f"{jar}{os.pathsep}{classes}", VALIDATE_CLASS]
 
 
 def kind_of(message: str) -> str:

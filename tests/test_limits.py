@@ -1,0 +1,179 @@
+"""The limits issue 18 found with fuzz seed 77123: JVM heap caps, the fuzzer's memory limit over a case's
+whole process tree, and pydicom's warnings kept in the responses instead of the terminal."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcmharness.adapters import jvm
+from dcmharness.adapters.dcm4che.render import Dcm4cheAdapter
+from dcmharness.adapters.pixelmed.adapter import PixelMedAdapter, build_to_image_argv
+from dcmharness.adapters.runner import run_tool
+from dcmharness.backends.outputs import OutputPlan, OutputTarget
+from dcmharness.backends.preflight import inspect
+from dcmharness.contract.models import ToImageRequest
+from dcmharness.interface import input_warnings
+from dcmharness.interface.api import run
+from dcmharness.interface.fuzz import memory
+from dcmharness.interface.fuzz import runner as fuzz
+from dcmharness.interface.fuzz.mutations import ITEM, walk
+from dcmharness.interface.samples import find
+
+MIB = 1024 * 1024
+
+
+# -- JVM heap caps -------------------------------------------------------------------------------------------
+def test_heap_follows_the_declared_size_within_the_cap() -> None:
+    assert jvm.heap_mb(0, cap=2048) == 256
+    assert jvm.heap_mb(32768, cap=2048) == 259  # CT_small: 128 x 128 x 16 bits
+    assert jvm.heap_mb(100 * MIB, cap=4096) == 556
+    assert jvm.heap_mb(4 * 1024 * MIB, cap=2048) == 2048
+    assert jvm.heap_flag(32768, cap=2048) == "-Xmx259m"
+
+
+def test_max_heap_from_the_environment() -> None:
+    assert jvm.max_heap_mb({}) == 2048
+    assert jvm.max_heap_mb({"DCMHARNESS_JVM_MAX_HEAP_MB": "512"}) == 512
+    assert jvm.max_heap_mb({"DCMHARNESS_JVM_MAX_HEAP_MB": "lots"}) == 2048
+    assert jvm.max_heap_mb({"DCMHARNESS_JVM_MAX_HEAP_MB": "0"}) == 2048
+    assert jvm.heap_mb(4 * 1024 * MIB, cap=jvm.max_heap_mb({"DCMHARNESS_JVM_MAX_HEAP_MB": "512"})) == 512
+
+
+def test_launcher_scripts_get_the_cap_in_java_tool_options() -> None:
+    env = jvm.heap_env(32768, {"PATH": "/bin", "JAVA_TOOL_OPTIONS": "-Dfile.encoding=UTF-8"})
+    assert env == {"PATH": "/bin", "JAVA_TOOL_OPTIONS": "-Dfile.encoding=UTF-8 -Xmx259m"}
+    assert jvm.heap_env(0, {"DCMHARNESS_JVM_MAX_HEAP_MB": "200"})["JAVA_TOOL_OPTIONS"] == "-Xmx200m"
+
+
+def test_decoded_bytes_of_real_headers() -> None:
+    assert jvm.decoded_bytes(inspect(str(find("CT_small.dcm")))) == 128 * 128 * 2
+    assert jvm.decoded_bytes(inspect(str(find("emri_small.dcm")))) == 64 * 64 * 2 * 10  # 10 frames
+    assert jvm.decoded_bytes(None) == 0
+
+
+def test_every_jvm_gets_a_heap_cap() -> None:
+    info = inspect(str(find("CT_small.dcm")))
+    request = ToImageRequest(op="to_image", input=str(info.path), output="/o/x.png")
+    plan = OutputPlan(targets=[OutputTarget(Path("/o/x.png"), Path("/o/.x.tmp.png"), 0)])
+    argv = build_to_image_argv(request, info, plan, "/usr/bin/java", "/usr/share/java/pixelmed.jar")
+    assert argv[:3] == ["/usr/bin/java", "-Djava.awt.headless=true", "-Xmx259m"]
+    env = Dcm4cheAdapter().tool_env(info)
+    assert env is not None and env["JAVA_TOOL_OPTIONS"].endswith("-Xmx259m")
+    assert Dcm4cheAdapter().tool_env(None)["JAVA_TOOL_OPTIONS"].endswith("-Xmx256m")  # type: ignore[index]
+
+
+def _huge_fragment(tmp_path: Path) -> Path:
+    """MR_small_RLE with its first fragment's length set to 0x7FFFFFF0 (fuzz seed 77123, case 101)."""
+    data = find("MR_small_RLE.dcm").read_bytes()
+    frag = [e for e in walk(data).elements if e.tag == ITEM][1]
+    path = tmp_path / "huge_fragment.dcm"
+    path.write_bytes(data[: frag.length_offset] + struct.pack("<I", 0x7FFFFFF0) + data[frag.length_offset + 4 :])
+    return path
+
+
+@pytest.mark.live
+def test_pixelmed_fails_fast_under_its_heap_cap(tmp_path: Path) -> None:
+    """Without a cap PixelMed's JVM allocated the 2 GiB fragment (2.1 GB resident, 14 s, then a
+    NullPointerException); under the cap the allocation fails at once."""
+    adapter = PixelMedAdapter()
+    tool = adapter.tool()
+    if tool is None or adapter.jar is None:
+        pytest.skip("pixelmed not available (java or /usr/share/java/pixelmed.jar)")
+    path = _huge_fragment(tmp_path)
+    info = inspect(str(find("MR_small_RLE.dcm")))  # the same header; the damaged file is refused by preflight
+    info.path = path
+    request = ToImageRequest(op="to_image", input=str(path), output=str(tmp_path / "o.png"))
+    plan = OutputPlan(targets=[OutputTarget(tmp_path / "o.png", tmp_path / ".o.tmp.png", 0)])
+    argv = build_to_image_argv(request, info, plan, tool.path, adapter.jar)
+    assert "-Xmx259m" in argv  # 64 x 64 x 16 bits: 8 KiB, counted as 1 MiB
+    started = time.monotonic()
+    result = run_tool(argv, timeout=60)
+    assert "java.lang.OutOfMemoryError: Java heap space" in result.stderr_text
+    assert "EncapsulatedInputStream.read" in result.stderr_text
+    assert time.monotonic() - started < 10
+
+
+def test_the_dispatcher_refuses_it_before_any_backend_runs(tmp_path: Path) -> None:
+    path = _huge_fragment(tmp_path)
+    for backend in ("python_ref", "pixelmed"):
+        resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": backend})
+        if resp.error is not None and resp.error.code == "backend_unavailable":
+            continue
+        assert resp.error is not None and (resp.error.code, resp.error.field) == ("decode_failed", "input")
+        assert "item 2 (fragment 1) declares 2147483632 bytes but 6108 bytes remain" in resp.error.message
+        assert resp.command is None
+
+
+# -- the fuzzer's memory limit covers a case's children ------------------------------------------------------
+def test_descendants_of_a_process_tree() -> None:
+    parents = {1: 0, 10: 1, 11: 10, 12: 10, 13: 11, 20: 1}
+    assert sorted(memory.descendants(10, parents)) == [10, 11, 12, 13]
+    assert memory.descendants(20, parents) == [20]
+
+
+def test_tree_rss_counts_a_child() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = b'x' * (64 * 2**20); time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and memory.rss_bytes(child.pid) < 64 * MIB:
+            time.sleep(0.05)
+        total, pids = memory.tree_rss(os.getpid())
+        assert child.pid in pids and os.getpid() in pids
+        assert total >= memory.rss_bytes(os.getpid()) + 64 * MIB
+    finally:
+        memory.kill_all([child.pid])
+        child.wait(5)
+
+
+def _greedy_child_case(path: Path, options: dict[str, Any], backends: list[str], timeout: float) -> list[Any]:
+    """A backend whose tool grows to 400 MB (the worker itself stays small)."""
+    subprocess.run([sys.executable, "-c", "import time; b = b'x' * (400 * 2**20); time.sleep(60)"], check=False)
+    return []
+
+
+def test_a_case_whose_child_outgrows_the_limit_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _greedy_child_case)  # inherited by the forked worker
+    started = time.monotonic()
+    report = fuzz.run_fuzz(1, ["python_ref"], jobs=1, rss_limit_mb=300, deadline=50)
+    assert time.monotonic() - started < 30  # killed, not waited for (the child sleeps 60 s)
+    assert [f["status"] for f in report.failures] == ["memory"]
+    assert "processes reached" in report.failures[0]["message"]
+    assert "> 300 MB (killed)" in report.failures[0]["message"]
+    assert report.peak_tree_rss_mb > 300
+
+
+# -- pydicom's warnings ------------------------------------------------------------------------------------
+def test_pydicom_warnings_are_in_the_response(tmp_path: Path) -> None:
+    data = find("JPEG2000.dcm").read_bytes()
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(data[:-100])  # cut inside the last fragment: no sequence delimiter
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        input_warnings.quiet_terminal()
+        resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png")})
+    assert not resp.ok
+    assert resp.warnings == [f"pydicom: End of file reached before delimiter (FFFE,E0DD) found in file {path}"]
+    assert not [w for w in caught if "pydicom" in str(w.filename)]  # nothing for the terminal
+
+
+def test_warnings_are_tidied_and_bounded() -> None:
+    assert input_warnings.tidy("Invalid value for VR UI: '\x00\x13@'") == "Invalid value for VR UI: '\\x00\\x13@'"
+    assert len(input_warnings.tidy("x" * 500)) == input_warnings.MAX_CHARS
+    import logging
+
+    log = logging.getLogger("pydicom")
+    with input_warnings.collected() as seen:
+        for k in range(30):
+            log.warning("warning %d", k)
+        log.warning("warning 0")
+    assert seen == [f"pydicom: warning {k}" for k in range(input_warnings.MAX_WARNINGS)]
+    log.warning("outside any request")  # no list to go to: dropped by the collector
