@@ -22,7 +22,7 @@ from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import ErrorInfo, RequestBase, Response, ToImageRequest
 from dcmharness.contract.options import EXTENSION_FORMATS
 from dcmharness.contract.validation import parse_request
-from dcmharness.interface import registry
+from dcmharness.interface import input_warnings, registry
 from dcmharness.interface.context import RunContext, confine, default_output_name, resolve_path
 from dcmharness.interface.prepare import PREPARERS, prepare_to_image
 
@@ -68,7 +68,17 @@ def error_response(
 
 
 def run(data: Any, ctx: RunContext | None = None) -> Response:
-    """Run one request (a dict decoded from JSON, or a request model) and return its response."""
+    """Run one request (a dict decoded from JSON, or a request model) and return its response.
+
+    What pydicom warned about while reading the input (a damaged file it tolerated) is in
+    ``response.warnings`` (``interface.input_warnings``), also when the request failed."""
+    with input_warnings.collected() as seen:
+        resp = _run(data, ctx)
+    resp.warnings = [*resp.warnings, *(w for w in seen if w not in resp.warnings)]
+    return resp
+
+
+def _run(data: Any, ctx: RunContext | None = None) -> Response:
     ctx = ctx or RunContext()
     started = time.perf_counter()
     request_id = _echo_id(data)

@@ -24,7 +24,7 @@ from dcmharness.backends.batch import BatchBackend, Job, JobResult
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import Response, ToImageRequest
 from dcmharness.contract.validation import parse_request
-from dcmharness.interface import registry
+from dcmharness.interface import input_warnings, registry
 from dcmharness.interface.api import PREPARERS, RunContext, error_response, run
 
 
@@ -102,7 +102,10 @@ def run_batch(requests: Sequence[Any], ctx: RunContext | None = None) -> list[Re
     responses: list[Response | None] = [None] * len(requests)
     groups: dict[str, list[_Pending]] = {}
     for index, data in enumerate(requests):
-        pending = _prepare(index, data, ctx)
+        with input_warnings.collected() as seen:
+            pending = _prepare(index, data, ctx)
+        if pending is not None:
+            pending.job.warnings += [w for w in seen if w not in pending.job.warnings]
         if pending is None:
             responses[index] = run(data, ctx)
         else:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +96,6 @@ def list_profiles() -> str:
 def main(args: argparse.Namespace) -> int:
     from dcmharness.interface.conform.runner import REPORT_HTML, REPORT_JSON, ConformConfig, run_conformance
 
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\..*")  # damaged samples are expected
     if args.list_profiles:
         print(list_profiles())
         return EXIT_OK

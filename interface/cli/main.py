@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     if args_list in (["--version"], ["-V"]):  # fast path: no subcommand imports
         print(f"dcmharness {__version__}")
         return 0
+    from dcmharness.interface.input_warnings import quiet_terminal
+
+    quiet_terminal()  # pydicom's warnings about an input are in that request's response.warnings
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):

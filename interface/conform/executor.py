@@ -64,7 +64,9 @@ def _worker_init() -> None:
     from multiprocessing import util
 
     from dcmharness.interface import registry
+    from dcmharness.interface.input_warnings import quiet_terminal
 
+    quiet_terminal()  # a spawned worker does not inherit the parent's warning filters
     util.Finalize(None, registry.close_all, exitpriority=10)
 
 

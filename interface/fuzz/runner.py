@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from dcmharness.interface.fuzz import memory
 from dcmharness.interface.fuzz.mutations import Mutation, mutate
 
 #: Small real sample files covering the encodings: native LE/BE/implicit, multi-frame, colour, palette,
@@ -106,7 +107,8 @@ class FuzzReport:
     kinds: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0  # the largest single process (worker or a tool it waited for): ru_maxrss
+    peak_tree_rss_mb: float = 0.0  # a case's processes together (worker + children), sampled every SAMPLE_S
 
     @property
     def failed(self) -> int:
@@ -244,6 +246,30 @@ class _Running:
     data: bytes
     workdir: Path
     deadline: float
+    peak_tree_mb: float = 0.0  # the case's processes together (worker, tools, JVM, server), as sampled
+
+
+#: How often the parent samples the memory of each case's process tree (s).
+SAMPLE_S = 0.2
+
+
+def _watch_memory(running: list[_Running], rss_limit_mb: int) -> dict[int, tuple[float, list[int]]]:
+    """Sample every running case's process tree; the cases over the limit: index -> (MB, their pids)."""
+    parents = memory.parent_map()
+    over = {}
+    for r in running:
+        total, pids = memory.tree_rss(r.proc.pid, parents)
+        mb = total / 1024 / 1024
+        r.peak_tree_mb = max(r.peak_tree_mb, mb)
+        if rss_limit_mb > 0 and mb > rss_limit_mb:
+            over[r.spec.index] = (mb, pids)
+    return over
+
+
+def _kill_tree(r: _Running) -> None:
+    """The worker and everything it started (a tool in its own process group included)."""
+    memory.kill_all(memory.descendants(r.proc.pid, memory.parent_map()))
+    r.proc.kill()
 
 
 def run_fuzz(
@@ -261,6 +287,9 @@ def run_fuzz(
 ) -> FuzzReport:
     """Run ``cases`` mutated inputs through ``backends`` (unavailable ones are skipped, with the reason)."""
     import dcmharness.interface.api  # noqa: F401 - imported before forking: workers start warm
+    from dcmharness.interface.input_warnings import quiet_terminal
+
+    quiet_terminal()  # the forked workers inherit it: pydicom's warnings are in the responses, not on stderr
 
     usable, skipped = available_backends(backends)
     report = FuzzReport(backends=usable, skipped=skipped)
@@ -296,11 +325,21 @@ def run_fuzz(
                 running.append(_Running(proc, parent, spec, data, workdir, time.monotonic() + deadline_s))
             if not running:
                 break
-            ready = wait([r.conn for r in running], timeout=1.0)
+            ready = wait([r.conn for r in running], timeout=SAMPLE_S)
             now = time.monotonic()
+            over = _watch_memory([r for r in running if r.conn not in ready], rss_limit_mb)
             for r in list(running):
                 answers: list[Answer] | None = None
-                if r.conn in ready:
+                if r.spec.index in over:
+                    mb, pids = over[r.spec.index]
+                    memory.kill_all(pids)
+                    r.proc.kill()
+                    answers = [
+                        Answer(b, "memory", None, f"the case's {len(pids)} processes reached {mb:.0f} MB "
+                               f"> {rss_limit_mb} MB (killed)")
+                        for b in usable
+                    ]
+                elif r.conn in ready:
                     try:
                         raw, rss = r.conn.recv()
                         answers = [Answer(**a) for a in raw]
@@ -309,11 +348,12 @@ def run_fuzz(
                         r.proc.join(5)
                         answers = [Answer(b, "crash", None, f"worker died (exit {r.proc.exitcode})") for b in usable]
                 elif now > r.deadline:
-                    r.proc.kill()
+                    _kill_tree(r)
                     answers = [Answer(b, "hang", None, f"no answer within {deadline_s:g} s") for b in usable]
                 if answers is None:
                     continue
                 running.remove(r)
+                report.peak_tree_rss_mb = max(report.peak_tree_rss_mb, r.peak_tree_mb)
                 r.proc.join(5)
                 r.conn.close()
                 kinds[r.spec.kind] += 1
@@ -334,20 +374,22 @@ def run_fuzz(
                     print(f"fuzz: {done}/{cases} cases, {len(report.failures)} failures", file=sys.stderr)
     finally:
         for r in running:
-            r.proc.kill()
+            _kill_tree(r)
         shutil.rmtree(root, ignore_errors=True)
     report.cases = done
     report.codes = {b: dict(sorted(c.items())) for b, c in codes.items()}
     report.kinds = dict(sorted(kinds.items()))
     report.seconds = round(time.perf_counter() - started, 1)
     report.peak_rss_mb = round(report.peak_rss_mb, 1)
+    report.peak_tree_rss_mb = round(report.peak_tree_rss_mb, 1)
     return report
 
 
 def format_report(report: FuzzReport) -> str:
     lines = [
         f"fuzz: {report.cases} cases, {report.requests} requests, {report.failed} failures, "
-        f"{report.seconds} s, peak worker RSS {report.peak_rss_mb} MB",
+        f"{report.seconds} s, peak RSS {report.peak_rss_mb} MB (one process), "
+        f"{report.peak_tree_rss_mb} MB (a case's worker and children together)",
         "mutations: " + ", ".join(f"{k} {v}" for k, v in report.kinds.items()),
     ]
     for backend, counts in report.codes.items():
