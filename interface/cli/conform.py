@@ -1,6 +1,7 @@
 """``dcmharness conform``: run every backend over a corpus and compare each render with the reference.
 
-Exit status: 0 no unexplained mismatch, 1 at least one ``mismatch``, 2 unusable arguments.
+Exit status: 0 when no result fails the gate (``--fail-on``; by default an unexplained ``mismatch``, with
+``--baseline`` a new mismatch or error or a status that got worse), 1 otherwise, 2 unusable arguments.
 """
 
 from __future__ import annotations
@@ -63,6 +64,32 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (created; case renders go in DIR/cases)")
     p.add_argument("--list-profiles", action="store_true", help="list the profiles with their options and exit")
+    gate = p.add_argument_group("CI gate (docs/ci.md)")
+    gate.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="an earlier run's report.json: classify every result against it (unchanged, better, worse, changed, "
+        "metrics, new, vanished) in the summary, report.json (summary.baseline) and report.html",
+    )
+    gate.add_argument(
+        "--fail-on",
+        metavar="A,B",
+        help="what fails the run (exit 1): mismatch, error, new-mismatch, new-error, worse, better, changed, "
+        "metrics, new, vanished, none (default: mismatch; with --baseline: new-mismatch,new-error,worse)",
+    )
+    gate.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (one testcase per result)")
+    gate.add_argument(
+        "--metric-tolerance",
+        metavar="NAME=V,...",
+        help="how far a metric may move and still be unchanged (default max_abs_diff=1,mean_abs_diff=0.1,rmse=0.1,"
+        "psnr=1,frac_diff_gt1=0.001,fidelity_psnr=1,problems=0)",
+    )
+    gate.add_argument(
+        "--keep-all",
+        action="store_true",
+        help="keep every render on disk (default: only those of the cases needing attention and their references)",
+    )
     p.add_argument(
         "--op",
         choices=("to_image", *OPS),
@@ -94,6 +121,7 @@ def list_profiles() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    from dcmharness.interface.conform.gate import GateOptions
     from dcmharness.interface.conform.runner import REPORT_HTML, REPORT_JSON, ConformConfig, run_conformance
 
     if args.list_profiles:
@@ -101,6 +129,13 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.out is None:
         print("dcmharness conform: --out DIR is required", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        args.gate = GateOptions.parse(args.baseline, args.fail_on, args.junit, args.metric_tolerance)
+        if args.baseline is not None and not args.baseline.is_file():
+            raise ValueError(f"--baseline {args.baseline}: no such file")
+    except ValueError as exc:
+        print(f"dcmharness conform: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     if args.op != "to_image":
         from dcmharness.interface.conform.ops.runner import cli_main
@@ -123,6 +158,7 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         timeout=args.timeout,
         batch=not args.no_batch,
+        keep_all=args.keep_all,
     )
     try:
         report, _ = run_conformance(config)
@@ -132,8 +168,25 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a malformed registry
         print(f"dcmharness conform: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    print(text_summary(report["summary"], config.out / REPORT_JSON, None if args.no_html else config.out / REPORT_HTML))
-    return EXIT_MISMATCH if report["summary"]["unexplained_mismatches"] else EXIT_OK
+    json_path, html_path = config.out / REPORT_JSON, None if args.no_html else config.out / REPORT_HTML
+    return finish(report, args.gate, json_path, html_path, text_summary(report["summary"], json_path, html_path))
+
+
+def finish(report: dict[str, Any], gate: Any, json_path: Path, html_path: Path | None, summary: str) -> int:
+    """The gate over a finished run (any op): compare, write JUnit, print; the exit status."""
+    from dcmharness.interface.conform.gate import apply
+
+    try:
+        result = apply(report, gate, json_path=json_path, html_path=html_path)
+    except HarnessError as exc:
+        print(summary)
+        print(f"dcmharness conform: {exc.code.value}: {exc.message}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print(summary)
+    print(result.text)
+    if gate.junit is not None:
+        print(f"junit: {gate.junit}")
+    return EXIT_MISMATCH if result.failing else EXIT_OK
 
 
 def text_summary(s: dict[str, Any], json_path: Path, html_path: Path | None) -> str:

@@ -17,6 +17,7 @@ COMMANDS = [
     "dcmharness.interface.cli.conform",
     "dcmharness.interface.cli.serve",
     "dcmharness.interface.cli.scp",
+    "dcmharness.interface.cli.diff",
 ]
 
 

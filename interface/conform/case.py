@@ -7,7 +7,9 @@ through the dispatcher (``dcmharness.interface.api.run``), exactly as a user's w
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -52,6 +54,7 @@ class CaseTask:
     thumbnails: bool = True
     timeout: float | None = None
     batch: bool = True  # let batch-capable backends render a work unit's cases in one go
+    keep_all: bool = False  # keep every render (default: only those of a case needing attention)
 
 
 @dataclass
@@ -85,6 +88,7 @@ class CaseOutcome:
     #: thumbnails: key ("reference", "<backend>", "<backend>.diff") -> (mime type, bytes)
     thumbs: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     duration_ms: float = 0.0
+    removed: int = 0  # render files removed after the comparison (``prune``)
 
 
 def output_path(task: CaseTask, who: str) -> Path:
@@ -326,5 +330,45 @@ def run_case(task: CaseTask, prerendered: Mapping[tuple[str, str], Render] | Non
             outcome.thumbs[backend] = thumbnail(img)
             if metrics["shape_match"]:
                 outcome.thumbs[f"{backend}.diff"] = heatmap(ref_img, img)
+    if not task.keep_all:
+        outcome.removed = prune(outcome)
     outcome.duration_ms = round((time.perf_counter() - started) * 1000, 3)
     return outcome
+
+
+#: The statuses of a case "needing attention" (report.html's list): their renders stay on disk.
+ATTENTION = frozenset({MISMATCH, ERROR, EXPLAINED})
+_FRAME_SUFFIX = re.compile(r"_\d{4}$")
+
+
+def render_label(file_name: str) -> str:
+    """Who wrote a file of a case folder: ``dcmtk_0003.png`` -> ``dcmtk``, ``reference.jpg`` -> ``reference``."""
+    stem = file_name.lstrip(".").split(".", 1)[0]
+    return _FRAME_SUFFIX.sub("", stem)
+
+
+def kept_labels(outcome: CaseOutcome) -> set[str]:
+    """The renders a case keeps: those of the results needing attention, and then the reference's."""
+    attention = {r.backend for r in outcome.results if r.status in ATTENTION}
+    return attention | {"reference", "reference_lossless"} if attention else set()
+
+
+def prune(outcome: CaseOutcome) -> int:
+    """Remove the case's renders the report does not need (the thumbnails are already made); the results
+    of the removed ones get ``output`` None. Returns the number of files removed."""
+    folder = Path(outcome.task.case_dir)
+    keep = kept_labels(outcome)
+    removed = 0
+    for f in list(folder.iterdir()) if folder.is_dir() else []:
+        if f.is_file() and render_label(f.name) not in keep:
+            f.unlink()
+            removed += 1
+    for r in outcome.results:
+        if r.backend not in keep:
+            r.render.output = None
+    if not keep:
+        outcome.reference.output = None
+        for d in (folder, folder.parent):  # the case's folder, then the file's when it is empty
+            with contextlib.suppress(OSError):
+                d.rmdir()
+    return removed

@@ -35,6 +35,8 @@ class RunInfo:
     registry: Sequence[Divergence] = ()
     tolerance: float = 1.0
     notes: list[str] = field(default_factory=list)
+    #: which renders stay on disk: {"policy": "all" | "attention", "kept": files, "removed": files}
+    renders: dict[str, Any] = field(default_factory=dict)
 
 
 def rel(path: str | None, out: Path) -> str | None:
@@ -140,6 +142,7 @@ def summary(records: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]], i
             "not_run": [e.id for e in info.registry if not concerns_run(e, run_backends, info.profiles)],
         },
         "notes": info.notes,
+        "renders": info.renders,
     }
 
 

@@ -47,6 +47,7 @@ class ConformConfig:
     progress: bool = True
     timeout: float | None = None
     batch: bool = True  # batch-capable backends (execute_batch) render each file's cases in one tool process
+    keep_all: bool = False  # keep every render (default: the renders of the cases needing attention only)
 
 
 @dataclass
@@ -192,6 +193,7 @@ def plan(config: ConformConfig, backends: Sequence[str], registry_entries: Seque
                     thumbnails=config.thumbnails and config.html,
                     timeout=config.timeout,
                     batch=config.batch,
+                    keep_all=config.keep_all,
                 )
             )
     return Plan(tasks, kept, notes, default_corpus)
@@ -265,6 +267,11 @@ def run_conformance(config: ConformConfig) -> tuple[dict[str, Any], list[CaseOut
         registry_path=str(config.registry_path or divergence.DEFAULT_REGISTRY),
         registry=entries,
         notes=notes,
+        renders={
+            "policy": "all" if config.keep_all else "attention",
+            "kept": sum(1 for p in (config.out / "cases").rglob("*") if p.is_file()),
+            "removed": sum(o.removed for o in outcomes),
+        },
     )
     report = conform_report.build(outcomes, info)
     conform_report.write(report, config.out / REPORT_JSON)
