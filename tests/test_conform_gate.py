@@ -323,3 +323,24 @@ def test_real_registry_entry_removed_makes_exactly_its_dcmtk_cases_worse(
     assert {c["key"] for c in block["changes"] if c["category"] == "worse"} == explained
     assert {c["key"] for c in block["changes"]} == explained
     assert block["transitions"] == {"explained -> mismatch": 3}
+
+
+def test_ops_runs_keep_only_the_outputs_needing_attention(tmp_path: Path) -> None:
+    from dcmharness.interface.conform.ops.runner import prune_outputs
+
+    def output(name: str) -> str:
+        (tmp_path / name).write_text(name)
+        return str(tmp_path / name)
+
+    calm = [_rec("match", backend="dcmtk", output=output("a-dcmtk.json"))]
+    calm_refs = [{"case": "a", "output": output("a-ref.json")}]
+    assert prune_outputs(calm, calm_refs) == 2
+    assert calm[0]["output"] is None and calm_refs[0]["output"] is None
+    busy = [
+        _rec("match", backend="dcmtk", output=output("b-dcmtk.json")),
+        _rec("mismatch", backend="gdcm", output=output("b-gdcm.json")),
+    ]
+    busy_refs = [{"case": "b", "output": output("b-ref.json")}]
+    assert prune_outputs(busy, busy_refs) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b-gdcm.json", "b-ref.json"]
+    assert busy[1]["output"] == str(tmp_path / "b-gdcm.json") and busy_refs[0]["output"] is not None

@@ -37,6 +37,7 @@ class OpsConfig:
     targets: Sequence[str] | None = None  # transcode: None = every target
     progress: bool = False
     html: bool = True  # also write report.html (ops/html.py)
+    keep_all: bool = False  # keep every output (default: only those of the results needing attention)
 
 
 @dataclass

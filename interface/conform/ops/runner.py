@@ -22,6 +22,7 @@ from typing import Any
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.interface import registry
 from dcmharness.interface.conform import divergence
+from dcmharness.interface.conform.case import ATTENTION
 from dcmharness.interface.conform.ops import anonymize, decode, network, results, series, transcode, validate
 from dcmharness.interface.conform.ops.core import Ctx, OpCheck, OpsConfig, sample_files
 from dcmharness.interface.conform.ops.transcode import matrix_summary, matrix_table
@@ -85,6 +86,25 @@ def op_backends(config: OpsConfig, notes: list[str]) -> list[tuple[str, str | No
     return chosen
 
 
+def prune_outputs(records: Sequence[dict[str, Any]], refs: Sequence[dict[str, Any]]) -> int:
+    """One file's outputs the report does not need, removed (``--keep-all`` keeps them): all of them unless
+    a result needs attention (mismatch, error, explained); then that result's and the references' stay.
+    The removed ones' ``output`` becomes None. Returns the number of files removed."""
+    attention = [r for r in records if r["status"] in ATTENTION]
+    keep = {str(r["output"]) for r in [*attention, *refs] if r.get("output")} if attention else set()
+    removed = 0
+    for r in [*records, *refs]:
+        out = r.get("output")
+        if not out or str(out) in keep:
+            continue
+        path = Path(out)
+        if path.is_file():
+            path.unlink()
+            removed += 1
+        r["output"] = None
+    return removed
+
+
 def run_ops_conformance(config: OpsConfig) -> dict[str, Any]:
     """Run the op's conformance check and write ``report.json`` into ``config.out``; return the report."""
     from dcmharness.interface.conform import report_json as conform_report
@@ -101,11 +121,15 @@ def run_ops_conformance(config: OpsConfig) -> dict[str, Any]:
     ctx = Ctx(config=config, entries=divergence.load(config.registry_path))
     check = CHECKS[config.op]
     files = corpus_files(config)
+    removed = 0
     for index, path in enumerate(files):
         case = f"{index:04d}-{path.name}"
         case_dir = config.out / "cases" / config.op / case
         case_dir.mkdir(parents=True, exist_ok=True)
+        first_record, first_ref = len(ctx.records), len(ctx.refs)
         check.check_file(ctx, path, case, names, case_dir)
+        if not config.keep_all:
+            removed += prune_outputs(ctx.records[first_record:], ctx.refs[first_ref:])
         if config.progress:
             print(f"[{index + 1}/{len(files)}] {path.name}", flush=True)
     profiles = sorted({r["profile"] for r in ctx.records} | {r["profile"] for r in ctx.refs})
@@ -124,6 +148,11 @@ def run_ops_conformance(config: OpsConfig) -> dict[str, Any]:
         registry=ctx.entries,
         tolerance=0.0,
         notes=notes,
+        renders={
+            "policy": "all" if config.keep_all else "attention",
+            "kept": sum(1 for p in (config.out / "cases").rglob("*") if p.is_file()),
+            "removed": removed,
+        },
     )
     records = [{**r, "output": conform_report.rel(r["output"], config.out)} for r in ctx.records]
     refs = [{**r, "output": conform_report.rel(r["output"], config.out)} for r in ctx.refs]
@@ -183,6 +212,7 @@ def cli_main(args: Any) -> int:
         timeout=getattr(args, "timeout", None),
         progress=not getattr(args, "quiet", False),
         html=not getattr(args, "no_html", False),
+        keep_all=bool(getattr(args, "keep_all", False)),
     )
     try:
         report = run_ops_conformance(config)
