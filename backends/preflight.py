@@ -317,6 +317,7 @@ def _check_pixel_container(ds: Any, info: InputInfo) -> None:
         raise HarnessError(
             ErrorCode.DECODE_FAILED, f"the encapsulated pixel data is damaged: {_short(exc)}", "input"
         ) from None
+    check_codestream_size(ds, info)
 
 
 #: Sequences deeper than this are not walked for element lengths (pydicom parses them; a deeper one is rare
@@ -388,6 +389,65 @@ def check_last_element_length(path: Path, ds: Any, size: int) -> None:
             ErrorCode.DECODE_FAILED,
             f"element {BaseTag(last.tag)} declares {length} bytes at offset {tell}, past the end "
             f"of the file ({max(0, size - tell)} bytes remain)",
+            "input",
+        )
+
+
+_JPEG_FAMILY = {f"1.2.840.10008.1.2.4.{n}" for n in (50, 51, 57, 70, 80, 81)}
+_J2K_FAMILY = {f"1.2.840.10008.1.2.4.{n}" for n in (90, 91, 201, 202, 203)}
+#: JPEG start-of-frame markers (T.81 B.1.1.3: SOF0-3, 5-7, 9-11, 13-15) and JPEG-LS's SOF55 (T.87 C.2.2)
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7}
+_NO_LENGTH = {0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9}
+
+
+def codestream_size(fragment: bytes) -> tuple[int, int] | None:
+    """(columns, rows) the codestream at the start of ``fragment`` declares: a JPEG / JPEG-LS frame header
+    (SOFn: T.81 B.2.2, T.87 C.2.2) or a JPEG 2000 SIZ segment (T.800 A.5.1); None when there is none to read
+    (a JPEG height of 0 is given later by a DNL segment: not checked)."""
+    if fragment[:4] == b"\xff\x4f\xff\x51" and len(fragment) >= 4 + 2 + 2 + 16:
+        xsiz, ysiz, xo, yo = struct.unpack_from(">IIII", fragment, 8)
+        return (xsiz - xo, ysiz - yo) if xsiz > xo and ysiz > yo else None
+    if fragment[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 4 <= min(len(fragment), 65536):
+        if fragment[pos] != 0xFF:
+            return None
+        marker = fragment[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _NO_LENGTH:
+            pos += 2
+            continue
+        (length,) = struct.unpack_from(">H", fragment, pos + 2)
+        if marker in _SOF and pos + 9 <= len(fragment):
+            rows, columns = struct.unpack_from(">HH", fragment, pos + 5)
+            return (columns, rows) if rows else None
+        if marker == 0xDA:  # start of scan before any frame header
+            return None
+        pos += 2 + length
+    return None
+
+
+def check_codestream_size(ds: Any, info: InputInfo) -> None:
+    """The first frame's codestream must have the data set's Columns x Rows: a decoder sized by one and fed
+    the other aborts (GDCM, behind pydicom: ``gdcmBitmap.cxx:737 len <= outbv->GetLength()``, SIGABRT, fuzz
+    seed 20261204 case 374: JPEGLSNearLossless_16 with Columns 32767). PS3.5 8.2: the encapsulated
+    stream's attributes shall be consistent with the data set's."""
+    from pydicom.encaps import generate_fragments
+
+    if info.transfer_syntax not in _JPEG_FAMILY | _J2K_FAMILY:
+        return
+    fragments = generate_fragments(ds.PixelData)
+    next(fragments, None)  # the Basic Offset Table
+    first = next(fragments, None)
+    size = codestream_size(first) if first else None
+    if size is not None and size != (info.columns, info.rows):
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            f"the compressed frame is {size[0]}x{size[1]} but the data set says {info.columns}x{info.rows} "
+            "(Columns x Rows)",
             "input",
         )
 

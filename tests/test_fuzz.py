@@ -315,6 +315,12 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
         "decode_failed",
         "element (0008,0008) declares 65535 bytes at offset 362, past the end of the file (38844 bytes remain)",
     ),
+    (  # seed 20261204 case 374: GDCM (behind python_ref) aborted the process (SIGABRT) on this
+        "codestream-size-differs-from-the-header",
+        lambda: set_element(find("JPEGLSNearLossless_16.dcm").read_bytes(), 0x00280011, "US", _us(32767)),
+        "decode_failed",
+        "the compressed frame is 10x50 but the data set says 32767x50 (Columns x Rows)",
+    ),
     (
         "palette-without-descriptors",
         lambda: set_element(MR_SMALL, 0x00280004, "CS", b"PALETTE COLOR "),

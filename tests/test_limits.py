@@ -177,3 +177,39 @@ def test_warnings_are_tidied_and_bounded() -> None:
         log.warning("warning 0")
     assert seen == [f"pydicom: warning {k}" for k in range(input_warnings.MAX_WARNINGS)]
     log.warning("outside any request")  # no list to go to: dropped by the collector
+
+
+# -- what fuzz seed 20261204 found -------------------------------------------------------------------------
+def test_codestream_size_of_jpeg_jpegls_and_j2k_headers() -> None:
+    from pydicom.encaps import generate_fragments
+
+    from dcmharness.backends.preflight import codestream_size
+
+    def first_fragment(name: str) -> bytes:
+        fragments = list(generate_fragments(inspect(str(find(name))).dataset.PixelData))
+        return fragments[1]
+
+    assert codestream_size(first_fragment("JPEGLSNearLossless_16.dcm")) == (10, 50)  # SOF55
+    assert codestream_size(first_fragment("SC_rgb_jpeg_dcmtk.dcm")) == (100, 100)  # SOF0
+    assert codestream_size(first_fragment("JPEG2000.dcm")) == (256, 1024)  # SIZ (Columns 256, Rows 1024)
+    assert codestream_size(b"\xff\xd8\xff\xc0\x00\x0b\x08\x00\x00\x00\x10\x01") is None  # height 0: DNL
+    assert codestream_size(b"RLE") is None
+
+
+def test_an_unreadable_uid_is_decode_failed_for_orthanc(tmp_path: Path) -> None:
+    import pydicom
+
+    from dcmharness.adapters.orthanc.client import uid_of
+    from dcmharness.contract.errors import HarnessError
+
+    data = find("CT_small.dcm").read_bytes()
+    el = next(e for e in walk(data).elements if e.tag == 0x0020000E and not e.in_meta)
+    path = tmp_path / "wi.dcm"
+    path.write_bytes(data[: el.offset + 4] + b"WI" + data[el.offset + 6 :])  # seed 20261204 case 1061
+    ds = pydicom.dcmread(path)
+    with pytest.raises(HarnessError) as info:
+        uid_of(ds, "SeriesInstanceUID")
+    assert (info.value.code.value, info.value.field) == ("decode_failed", "input")
+    expected = "SeriesInstanceUID is unreadable: NotImplementedError: Unknown Value Representation 'WI'"
+    assert expected in info.value.message
+    assert uid_of(ds, "SOPInstanceUID") == "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"

@@ -55,7 +55,15 @@ def instance_uids(ds: Any) -> tuple[str, str, str]:
 
 
 def uid_of(ds: Any, keyword: str) -> str:
-    return str(ds.get(keyword, "") or "").strip().rstrip("\x00").strip()
+    """The UID as text; ``decode_failed`` when the element cannot be read (a damaged VR or length: fuzz seed
+    20261204 cases 89 and 1061, (0020,000D) read as FD and (0020,000E) with VR 'WI')."""
+    try:
+        value = ds.get(keyword, "")
+    except Exception as exc:
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED, f"{keyword} is unreadable: {type(exc).__name__}: {str(exc)[:200]}", "input"
+        ) from None
+    return str(value or "").strip().rstrip("\x00").strip()
 
 
 def server_failure(exc: ToolError, server: OrthancServer, log_offset: int, commands: list[str]) -> ToolError:
