@@ -98,10 +98,10 @@ def prune_outputs(records: Sequence[dict[str, Any]], refs: Sequence[dict[str, An
         if not out or str(out) in keep:
             continue
         path = Path(out)
-        if path.is_file():
+        if path.is_file():  # a folder (a series op's output) stays, named
             path.unlink()
             removed += 1
-        r["output"] = None
+            r["output"] = None
     return removed
 
 
