@@ -213,3 +213,37 @@ def test_an_unreadable_uid_is_decode_failed_for_orthanc(tmp_path: Path) -> None:
     expected = "SeriesInstanceUID is unreadable: NotImplementedError: Unknown Value Representation 'WI'"
     assert expected in info.value.message
     assert uid_of(ds, "SOPInstanceUID") == "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
+
+
+def test_orthanc_memory_cap_from_the_environment() -> None:
+    from dcmharness.adapters.orthanc.server import max_memory_mb
+
+    assert max_memory_mb({}) == 1536
+    assert max_memory_mb({"DCMHARNESS_ORTHANC_MAX_MEMORY_MB": "3000"}) == 3000
+    assert max_memory_mb({"DCMHARNESS_ORTHANC_MAX_MEMORY_MB": "-5"}) == 1536
+
+
+@pytest.mark.live
+def test_orthanc_runs_out_of_its_own_memory_not_the_machines(tmp_path: Path) -> None:
+    """Seed 77123 case 1737 (MR_small_implicit declared explicit VR): Orthanc's parser grew to 1.24 GB;
+    under the server's address-space cap it answers 'running out of memory' and goes on serving."""
+    from dcmharness.adapters.orthanc import server as orthanc_server
+    from dcmharness.interface import registry
+
+    if not registry.get("orthanc").availability().available:
+        pytest.skip("orthanc not available")
+    spec, data = fuzz.make_case(1737, 77123, fuzz.load_seeds())
+    assert (spec.seed_file, spec.kind) == ("MR_small_implicit.dcm", "transfer_syntax")
+    path = tmp_path / "case_1737.dcm"
+    path.write_bytes(data)
+    resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": "orthanc"})
+    assert resp.error is not None and resp.error.code == "backend_failed"
+    assert "running out of memory" in resp.error.message
+    peaks = []
+    for server in orthanc_server.live_servers():
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        peaks.append(int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
+    assert peaks and max(peaks) < 600 * 1024  # kB resident at most, against 1.24 GB uncapped
+    ok = run({"op": "to_image", "input": str(find("CT_small.dcm")), "output": str(tmp_path / "ct.png"),
+              "backend": "orthanc"})  # fmt: skip
+    assert ok.ok, ok.error
