@@ -54,6 +54,22 @@ def tree_rss(root: int, parents: Mapping[int, int] | None = None) -> tuple[int, 
     return sum(rss_bytes(p) for p in pids), pids
 
 
+def command_name(pid: int, proc: str = "/proc") -> str:
+    """The process's command name (``/proc/PID/comm``), or ``?`` when it is gone."""
+    try:
+        with open(f"{proc}/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def largest(pids: Iterable[int]) -> tuple[str, int]:
+    """(command name, resident bytes) of the largest of ``pids``."""
+    sizes = [(rss_bytes(p), p) for p in pids]
+    size, pid = max(sizes) if sizes else (0, 0)
+    return command_name(pid), size
+
+
 def kill_all(pids: Iterable[int]) -> None:
     """SIGKILL each process (children first would not matter: none of them can react to SIGKILL)."""
     for pid in pids:

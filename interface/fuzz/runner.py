@@ -266,6 +266,11 @@ def _watch_memory(running: list[_Running], rss_limit_mb: int) -> dict[int, tuple
     return over
 
 
+def _culprit(pids: list[int]) -> str:
+    name, size = memory.largest(pids)
+    return f"largest: {name} {size / 1024 / 1024:.0f} MB"
+
+
 def _kill_tree(r: _Running) -> None:
     """The worker and everything it started (a tool in its own process group included)."""
     memory.kill_all(memory.descendants(r.proc.pid, memory.parent_map()))
@@ -332,11 +337,12 @@ def run_fuzz(
                 answers: list[Answer] | None = None
                 if r.spec.index in over:
                     mb, pids = over[r.spec.index]
+                    culprit = _culprit(pids)
                     memory.kill_all(pids)
                     r.proc.kill()
                     answers = [
                         Answer(b, "memory", None, f"the case's {len(pids)} processes reached {mb:.0f} MB "
-                               f"> {rss_limit_mb} MB (killed)")
+                               f"> {rss_limit_mb} MB (killed; {culprit})")
                         for b in usable
                     ]
                 elif r.conn in ready:
