@@ -41,7 +41,8 @@ def register(sub: Any) -> None:
         help="conformance: every backend vs the reference over a corpus, with JSON and HTML reports",
         description="Render every file with every fitting profile on the reference and on each backend, compare "
         "the outputs, explain known differences from the divergence registry, and write DIR/report.json and "
-        "DIR/report.html. Exit status: 0 no unexplained mismatch, 1 some mismatch, 2 unusable arguments.",
+        "DIR/report.html. Exit status: 0 when no result fails --fail-on (by default: no unexplained mismatch; with "
+        "--baseline: no new mismatch or error, no status that got worse), 1 otherwise, 2 unusable arguments.",
     )
     p.add_argument(
         "--corpus",
