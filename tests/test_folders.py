@@ -382,12 +382,13 @@ def test_split_multiframe_and_decode_over_a_folder(tmp_path: Path) -> None:
 
     src = tmp_path / "in"
     src.mkdir()
-    (src / "a.dcm").write_bytes(Path(get_testdata_file("emri_small.dcm")).read_bytes())  # 10 frames, 64 x 64
-    (src / "b.dcm").write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes())  # 1 frame, 128 x 128
+    (src / "a.dcm").write_bytes(Path(str(get_testdata_file("emri_small.dcm"))).read_bytes())  # 10 frames, 64 x 64
+    (src / "b.dcm").write_bytes(Path(str(get_testdata_file("CT_small.dcm"))).read_bytes())  # 1 frame, 128 x 128
     before = digests(src)
     request = {"id": "s", "op": "split_multiframe", "input": str(src), "output": str(tmp_path / "f")}
     split = by_id(dcmharness.run(request))
-    assert split["s/a.dcm"].ok and split["s/b.dcm"].ok and split["s"].result["counts"] == {"ok": 2}
+    summary = split["s"].result
+    assert split["s/a.dcm"].ok and split["s/b.dcm"].ok and summary is not None and summary["counts"] == {"ok": 2}
     frames = sorted((tmp_path / "f" / "a_frames").iterdir())
     assert [p.name for p in frames] == [f"a_{i:04d}.dcm" for i in range(10)]
     assert {int(pydicom.dcmread(p).get("NumberOfFrames", 1)) for p in frames} == {1}
