@@ -71,6 +71,7 @@ def build_task(request: CompareRequest, places: Places) -> CaseTask:
         tolerance=request.tolerance,
         registry=tuple(divergence.load()),
         thumbnails=True,
+        keep_all=True,  # the page shows every render, matching ones included
         timeout=request.timeout or places.default_timeout,
         batch=False,
     )
