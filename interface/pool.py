@@ -35,6 +35,7 @@ from dcmharness.contract.models import RequestBase, Response
 from dcmharness.interface import registry
 from dcmharness.interface.api import RunContext, error_response, run
 from dcmharness.interface.batch import run_batch
+from dcmharness.interface.orphans import exit_with_parent
 
 BATCH_CHUNK = 8
 STOP_GRACE = 10.0
@@ -102,6 +103,7 @@ def _worker(wid: int, tasks: Any, results: Any, ctx: RunContext) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
     registry.forget_inherited()
+    exit_with_parent()  # a parent killed outright (SIGKILL) leaves no worker or tool behind
     try:
         while True:
             chunk = tasks.get()

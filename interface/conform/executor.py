@@ -65,9 +65,11 @@ def _worker_init() -> None:
 
     from dcmharness.interface import registry
     from dcmharness.interface.input_warnings import quiet_terminal
+    from dcmharness.interface.orphans import exit_with_parent
 
     quiet_terminal()  # a spawned worker does not inherit the parent's warning filters
     util.Finalize(None, registry.close_all, exitpriority=10)
+    exit_with_parent()  # a parent killed outright leaves no worker (nor its Orthanc) behind
 
 
 def _close_backends() -> None:
