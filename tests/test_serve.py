@@ -546,6 +546,44 @@ def test_live_page_shows_the_other_ops(root: Path, tmp_path: Path) -> None:
     assert dom.count("data-tag=") == tags  # every element of the dump in the tree
 
 
+@pytest.mark.live
+def test_live_page_lists_the_findings_of_validate(root: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent (apt-packages.txt installs it)")
+    import pydicom
+
+    ds = pydicom.dcmread(root / "CT_small.dcm")
+    del ds.PatientName  # Type 2 in the Patient module: missing_type2
+    ds.PatientSex = "X"  # not M, F or O: bad_enumerated_value
+    ds.save_as(root / "bad.dcm")
+    answer = run({"op": "validate", "input": str(root / "bad.dcm")})
+    assert answer.ok and answer.result is not None and answer.result["valid"] is False
+    findings = answer.result["findings"]
+    assert {"missing_type2", "bad_enumerated_value"} <= {f["kind"] for f in findings}
+    with live_server(root) as (proc, base, token):
+        query = urlencode({"token": token, "input": "bad.dcm", "ops": "validate"})
+        dom = _headless(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'prof'}",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+                f"{base}/?{query}",
+            ]
+        )
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert 'class="op-out" data-op="validate" data-ok="true"' in dom
+    assert 'data-valid="false"' in dom
+    table = dom[dom.index('class="findings"') :]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr>") == len(findings) + 1  # a row per finding under the header
+    assert "<td>missing_type2</td>" in table and "<td>bad_enumerated_value</td>" in table
+
+
 def test_the_query_token_becomes_a_cookie_good_for_reading_only(client: TestClient, root: Path) -> None:
     (root / "sub" / "report.html").write_text("<!doctype html><title>r</title><p>conformance</p>")
     page = client.get("/", params={"token": TOKEN})

@@ -275,7 +275,8 @@ async function runCompare() {
   document.body.dataset.state = "done";
 }
 
-// The other ops, shown the way people read them: info and stats as tables, histogram as a plot, dump as a tree.
+// The other ops, shown the way people read them: info and stats as tables, histogram as a plot, dump as a tree,
+// validate as the list of its findings.
 function table(rows, head) {
   const t = el("table", {});
   if (head) t.append(el("tr", {}, ...head.map((h) => el("th", {}, h))));
@@ -331,6 +332,16 @@ function dumpNode(tag, item) {
   const bulk = item.BulkDataURI ? "(bulk data)" : item.InlineBinary !== undefined ? "(inline binary)" : "";
   return el("div", { class: "leaf", "data-tag": tag }, tag + " " + vr + " " + (shown || bulk));
 }
+function showValidate(result) {
+  const verdict = el("div", { class: "validity", "data-valid": String(result.valid) },
+    (result.valid ? "valid" : "not valid") + " (" + (result.iod || "unknown IOD") + "): " + result.errors +
+    " errors, " + result.warnings + " warnings; " + result.validator);
+  const rows = result.findings.map((f) => [f.severity, f.kind, f.tag || "", f.keyword || "", f.path || "",
+    f.module || "", f.message]);
+  const t = table(rows, ["severity", "kind", "tag", "keyword", "path", "module", "message"]);
+  t.classList.add("findings");
+  return el("div", {}, verdict, t);
+}
 async function showDump(resp) {
   const r = await fetch(withToken("/outputs?path=" + encodeURIComponent(resp.outputs[0])));
   const ds = await r.json();
@@ -350,6 +361,7 @@ async function runOp(op, backend) {
   else if (op === "stats") box.append(showStats(resp.result));
   else if (op === "histogram") box.append(showHistogram(resp.result));
   else if (op === "dump") box.append(await showDump(resp));
+  else if (op === "validate") box.append(showValidate(resp.result));
   else box.append(el("pre", {}, JSON.stringify(resp.result, null, 1)));
   out.prepend(box);
 }
