@@ -14,7 +14,6 @@ the same exit), and the children get ``PR_SET_PDEATHSIG`` when started from the 
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
 import json
@@ -27,9 +26,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from dcmharness.adapters.lifecycle import LiveSet
 from dcmharness.contract.errors import ErrorCode, HarnessError
 
 HERE = Path(__file__).resolve().parent
@@ -118,7 +117,7 @@ class BrowserSession:
         self.folder = Path(tempfile.mkdtemp(prefix="dcmharness-cornerstone-"))
         profile = self.folder / "profile"
         deathsig = _set_pdeathsig if threading.current_thread() is threading.main_thread() else None
-        _register(self)
+        _live.add(self)
         try:
             with open(self.folder / "chromium.log", "wb") as log:
                 self.browser = subprocess.Popen(
@@ -217,50 +216,17 @@ class BrowserSession:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
         self._buffer = b""
-        _unregister(self)
+        _live.discard(self)
 
 
-_sessions: list[BrowserSession] = []
-_sessions_lock = threading.Lock()
-_signal_installed = False
-
-
-def _register(session: BrowserSession) -> None:
-    with _sessions_lock:
-        if session not in _sessions:
-            _sessions.append(session)
-    _install_sigterm()
-
-
-def _unregister(session: BrowserSession) -> None:
-    with _sessions_lock:
-        if session in _sessions:
-            _sessions.remove(session)
+#: every browser session this process started, stopped at exit (and on SIGTERM and Ctrl-C, which unwind to it)
+_live: LiveSet[BrowserSession] = LiveSet(lambda session: session.stop(grace=2.0))
 
 
 def live_sessions() -> list[BrowserSession]:
-    with _sessions_lock:
-        return list(_sessions)
+    return _live.items()
 
 
-@atexit.register
 def stop_all() -> None:
     """Stop every session this process started (atexit; also reached on SIGTERM and Ctrl-C)."""
-    for session in live_sessions():
-        with contextlib.suppress(Exception):
-            session.stop(grace=2.0)
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds normally: finally blocks, registry.close_all, atexit
-
-
-def _install_sigterm() -> None:
-    """Turn SIGTERM into SystemExit, when nobody else handles it and we are on the main thread."""
-    global _signal_installed
-    if _signal_installed or threading.current_thread() is not threading.main_thread():
-        return
-    with contextlib.suppress(ValueError, OSError):
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    _signal_installed = True
+    _live.stop_all()

@@ -18,7 +18,6 @@ as is; the harness then neither starts nor stops anything.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
 import glob
@@ -37,9 +36,9 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from dcmharness.adapters.lifecycle import LiveSet
 from dcmharness.contract.errors import ErrorCode, HarnessError
 
 URL_ENV = "DCMHARNESS_ORTHANC_URL"
@@ -188,7 +187,7 @@ class OrthancServer:
         cap_memory(proc.pid)
         self._proc, self.pid, self.folder = proc, proc.pid, folder
         self.base_url = f"http://127.0.0.1:{port}"
-        _register(self)
+        _live.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -274,7 +273,7 @@ class OrthancServer:
                         os.killpg(proc.pid, signal.SIGKILL)
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         proc.wait(timeout=5)
-            _unregister(self)
+            _live.discard(self)
         if self.folder is not None and not self.external:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
@@ -285,49 +284,17 @@ class _StartFailed(Exception):
 
 
 # -- every server of this process, stopped at exit ------------------------------------------------------
-_servers: list[OrthancServer] = []
-_servers_lock = threading.Lock()
-_signal_installed = False
-
-
-def _register(server: OrthancServer) -> None:
-    with _servers_lock:
-        _servers.append(server)
-    _install_sigterm()
-
-
-def _unregister(server: OrthancServer) -> None:
-    with _servers_lock:
-        if server in _servers:
-            _servers.remove(server)
+#: every server this process started, stopped at exit (and on SIGTERM, which unwinds to it)
+_live: LiveSet[OrthancServer] = LiveSet(lambda server: server.stop(grace=5.0))
 
 
 def live_servers() -> list[OrthancServer]:
-    with _servers_lock:
-        return list(_servers)
+    return _live.items()
 
 
-@atexit.register
 def stop_all() -> None:
     """Stop every server this process started (atexit; also called on SIGTERM)."""
-    for server in live_servers():
-        with contextlib.suppress(Exception):
-            server.stop(grace=5.0)
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds normally: finally blocks, registry.close_all, atexit
-
-
-def _install_sigterm() -> None:
-    """Turn SIGTERM into SystemExit, when nobody else handles it and we are on the main thread."""
-    global _signal_installed
-    if _signal_installed or threading.current_thread() is not threading.main_thread():
-        return
-    with contextlib.suppress(ValueError, OSError):
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    _signal_installed = True
+    _live.stop_all()
 
 
 def orthanc_pids(parent: int | None = None) -> list[int]:
