@@ -297,7 +297,9 @@ def test_without_jobs_each_line_is_answered_before_the_next_is_read(tmp_path: Pa
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(CT, folder / "CT_small.dcm")
-    proc = subprocess.Popen([*CLI, "run"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    # unbuffered: a buffered readline could take both answers of the folder at once and leave select()
+    # waiting on an empty pipe for the second (the answers arrive together when the machine is slow)
+    proc = subprocess.Popen([*CLI, "run"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     assert proc.stdin is not None
     try:
         proc.stdin.write(json.dumps({"id": 1, "op": "info", "input": str(MR)}).encode() + b"\n")
