@@ -16,7 +16,6 @@ import collections
 import contextlib
 import json
 import os
-import select
 import subprocess
 import threading
 import time
@@ -24,7 +23,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dcmharness.adapters.runner import kill_group
+from dcmharness.adapters.runner import kill_group, read_line
 
 #: Lines of a worker's stderr kept for error messages.
 STDERR_TAIL = 40
@@ -84,19 +83,12 @@ class JsonLinesWorker:
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
         while True:
-            while b"\n" not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                ready, _, _ = select.select([fd], [], [], left)
-                if ready:
-                    chunk = os.read(fd, 1 << 16)
-                    if not chunk:
-                        raise WorkerGone("the worker closed its output (it exited)")
-                    self._buffer += chunk
-                    if len(self._buffer) > ANSWER_LIMIT and b"\n" not in self._buffer:
-                        raise WorkerGone("the worker printed an over-long line")
-            line, _, self._buffer = self._buffer.partition(b"\n")
+            try:
+                line, self._buffer = read_line(fd, self._buffer, deadline, ANSWER_LIMIT)
+            except EOFError:
+                raise WorkerGone("the worker closed its output (it exited)") from None
+            except ValueError:
+                raise WorkerGone("the worker printed an over-long line") from None
             try:
                 answer = json.loads(line)
             except ValueError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -181,3 +182,25 @@ def kill_live_tools() -> None:
     """Kill the group of every tool this process still runs: for a process that ends without ``atexit``
     (a forked worker ends by ``os._exit``), e.g. one stopped between starting a tool and waiting for it."""
     _kill_leftovers()
+
+
+def read_line(fd: int, buffer: bytes, deadline: float, limit: int | None = None) -> tuple[bytes, bytes]:
+    """The next line (without its newline) of a worker's output ``fd``, and what was read after it.
+
+    ``buffer`` holds what earlier calls read past their line. ``TimeoutError`` once ``time.monotonic()``
+    passes ``deadline``, ``EOFError`` when the worker closed its output, ``ValueError`` when more than
+    ``limit`` bytes arrive without a newline."""
+    while b"\n" not in buffer:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise EOFError
+            buffer += chunk
+            if limit is not None and len(buffer) > limit and b"\n" not in buffer:
+                raise ValueError(f"more than {limit} bytes without a newline")
+    line, _, rest = buffer.partition(b"\n")
+    return line, rest

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import subprocess
 import threading
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
-from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, ToolRun, kill_group, run_tool
+from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, ToolRun, kill_group, read_line, run_tool
 from dcmharness.backends.base import Outcome
 from dcmharness.backends.outputs import OutputPlan, frame_path
 from dcmharness.backends.preflight import InputInfo
@@ -273,17 +272,7 @@ class _Worker:
         self.proc.stdin.flush()
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
-        while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    raise EOFError
-                self.buffer += chunk
-        answer, _, self.buffer = self.buffer.partition(b"\n")
+        answer, self.buffer = read_line(fd, self.buffer, deadline)
         decoded: dict[str, Any] = json.loads(answer)
         return decoded
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
-import select
 import subprocess
 import threading
 import time
 from collections.abc import Sequence
 
 from dcmharness.adapters.pixelmed.launcher import batch_line, parse_answers
-from dcmharness.adapters.runner import kill_group
+from dcmharness.adapters.runner import kill_group, read_line
 
 #: Seconds the first answer may take beyond the request's timeout: the JVM starts and compiles the XSLT.
 STARTUP_GRACE = 120.0
@@ -53,17 +51,7 @@ class ValidatorWorker:
             fd = self.proc.stdout.fileno()
             deadline = time.monotonic() + limit
             while True:
-                while b"\n" not in self.buffer:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError
-                    ready, _, _ = select.select([fd], [], [], left)
-                    if ready:
-                        chunk = os.read(fd, 1 << 16)
-                        if not chunk:
-                            raise EOFError
-                        self.buffer += chunk
-                line, _, self.buffer = self.buffer.partition(b"\n")
+                line, self.buffer = read_line(fd, self.buffer, deadline)
                 answers = parse_answers(line.decode("utf-8", "replace"))
                 if job in answers:
                     ok, payload = answers[job]
