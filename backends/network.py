@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 
@@ -61,6 +62,23 @@ STATUS_MEANINGS: dict[int, str] = {
     0xB006: "Warning: elements discarded",
     0xB007: "Warning: data set does not match SOP class",
 }
+
+
+#: C-GET / C-MOVE statuses whose meaning differs from the general table (PS3.4 Table C.4-3).
+RETRIEVE_STATUS_MEANINGS: dict[int, str] = {
+    0xB000: "Warning: sub-operations complete, one or more failures or warnings",
+    0xA701: "Refused: out of resources, unable to calculate number of matches",
+    0xA702: "Refused: out of resources, unable to perform sub-operations",
+    0xA900: "Error: identifier does not match SOP class",
+}
+
+
+def retrieve_status_entry(status: int) -> dict[str, Any]:
+    """``status_entry`` with the meanings of a C-GET response (PS3.4 Table C.4-3). Pure."""
+    entry = status_entry(status)
+    if status in RETRIEVE_STATUS_MEANINGS:
+        entry["meaning"] = RETRIEVE_STATUS_MEANINGS[status]
+    return entry
 
 
 def status_meaning(status: int) -> str:
@@ -197,24 +215,49 @@ def list_store_files(path: Path) -> list[Path]:
     return found
 
 
-def store_files(path: Path) -> list[StoreFile]:
-    """Every file a ``store`` of ``path`` sends, each checked to be a DICOM file (``not_dicom`` names the first
-    that is not): nothing is sent unless every file can be."""
-    return [read_store_file(p) for p in list_store_files(path)]
+def store_files(path: Path) -> tuple[list[StoreFile], list[str]]:
+    """Every file a ``store`` of ``path`` sends, each checked to be a DICOM file, and a warning for each file of a
+    folder that is not (skipped). A single file that is not DICOM, or a folder without any DICOM file, is
+    ``not_dicom``: nothing is sent."""
+    paths = list_store_files(path)
+    if path.is_file():
+        return [read_store_file(path)], []
+    files: list[StoreFile] = []
+    skipped: list[str] = []
+    for p in paths:
+        try:
+            files.append(read_store_file(p))
+        except HarnessError as exc:
+            if exc.code != ErrorCode.NOT_DICOM:
+                raise
+            skipped.append(f"skipped (not sent): {exc.message}"[:500])
+    if not files:
+        raise HarnessError(ErrorCode.NOT_DICOM, f"no DICOM file under {path} ({len(skipped)} skipped)", "input")
+    return files, skipped
 
 
 @dataclass
 class StoreInput(InputInfo):
-    """The input of a ``store``: the file or folder (``path``) and every file it sends, in order."""
+    """The input of a ``store``: the file or folder (``path``), every file it sends, in order, and what it skips
+    (``warnings``: the dispatcher puts them in the response)."""
 
     files: list[StoreFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def store_input(path: Path) -> StoreInput:
     """Read every file of a ``store`` (headers only) before anything connects."""
-    files = store_files(path)
+    files, skipped = store_files(path)
     size = sum(f.path.stat().st_size for f in files)
-    return StoreInput(path=path, dataset=None, transfer_syntax=None, has_pixel_data=False, size_bytes=size, files=files)
+    return StoreInput(
+        path=path,
+        dataset=None,
+        transfer_syntax=None,
+        has_pixel_data=False,
+        size_bytes=size,
+        files=files,
+        warnings=skipped,
+    )
 
 
 def check_proposal(files: list[StoreFile], proposed: list[str] | None) -> None:
@@ -319,6 +362,11 @@ FIND_MODELS: dict[str, str] = {
     "patient_root": "1.2.840.10008.5.1.4.1.2.1.1",
     "study_root": "1.2.840.10008.5.1.4.1.2.2.1",
 }
+#: C-GET information models (PS3.4 C.6): contract name -> the GET SOP Class UID.
+GET_MODELS: dict[str, str] = {
+    "patient_root": "1.2.840.10008.5.1.4.1.2.1.3",
+    "study_root": "1.2.840.10008.5.1.4.1.2.2.3",
+}
 
 
 _BINARY_NUMBERS = ("US", "SS", "UL", "SL", "UV", "SV", "FL", "FD")
@@ -356,3 +404,103 @@ def json_of(identifier: Any) -> dict[str, Any]:
     """A response identifier as DICOM JSON (PS3.18 F.2), without the group 0000/0002 elements."""
     model: dict[str, Any] = identifier.to_json_dict()
     return {tag: value for tag, value in model.items() if not tag.startswith(("0000", "0002"))}
+
+
+# -- get: the output folder ----------------------------------------------------------------------------------
+
+
+def instance_file_name(uid: str) -> str:
+    """``<SOP Instance UID>.dcm``, only digits and dots kept (a UID from the network names no other path). Pure."""
+    cleaned = "".join(c for c in uid if c.isdigit() or c == ".").strip(".")
+    return f"{cleaned or 'instance'}.dcm"
+
+
+@dataclass
+class RetrievePlan(OutputPlan):
+    """The output of a ``get``: a folder; the backend writes what it receives into ``incoming`` (a hidden folder
+    inside it), ``commit`` moves every file into the folder, all or nothing: a file that exists there is
+    ``output_exists`` (nothing moved) unless ``overwrite``. ``discard`` removes ``incoming`` (and the folder when
+    the preparer created it)."""
+
+    folder: Path = Path(".")
+    incoming: Path = Path(".")
+    created: bool = False
+
+    def received(self) -> list[Path]:
+        return sorted(p for p in self.incoming.iterdir() if p.is_file()) if self.incoming.is_dir() else []
+
+    def commit(self) -> list[str]:
+        files = self.received()
+        try:
+            if not self.overwrite:
+                taken = [p.name for p in files if os.path.lexists(self.folder / p.name)]
+                if taken:
+                    raise HarnessError(
+                        ErrorCode.OUTPUT_EXISTS,
+                        f'{len(taken)} retrieved file(s) exist in {self.folder}, e.g. {taken[0]} (set "overwrite": '
+                        "true to replace them); nothing written",
+                        "output",
+                    )
+            done: list[Path] = []
+            try:
+                for p in files:
+                    final = self.folder / p.name
+                    if self.overwrite:
+                        os.replace(p, final)
+                    else:
+                        os.link(p, final)  # fails if the name appeared meanwhile: never an overwrite
+                        p.unlink()
+                    done.append(final)
+            except BaseException:
+                for q in done:
+                    with contextlib.suppress(OSError):
+                        q.unlink()
+                raise
+        except FileExistsError as exc:
+            self.discard()
+            raise HarnessError(ErrorCode.OUTPUT_EXISTS, f"output exists: {exc.filename}", "output") from None
+        except BaseException:
+            self.discard()
+            raise
+        self._remove_incoming()
+        return [str(p) for p in done]
+
+    def _remove_incoming(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.incoming, ignore_errors=True)
+
+    def discard(self) -> None:
+        self._remove_incoming()
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+
+def retrieve_plan(folder: Path, overwrite: bool) -> RetrievePlan:
+    """Create the output folder (its parent must exist) and the hidden ``incoming`` folder in it."""
+    import secrets
+
+    if folder.exists() and not folder.is_dir():
+        raise HarnessError(ErrorCode.OUTPUT_EXISTS, f"output is a file, not a folder: {folder}", "output")
+    if not folder.parent.is_dir():
+        raise HarnessError(ErrorCode.OUTPUT_DIR_MISSING, f"output folder's parent does not exist: {folder}", "output")
+    created = not folder.exists()
+    if created:
+        folder.mkdir()
+    incoming = folder / f".dcmharness-get-{os.getpid()}-{secrets.token_hex(4)}"
+    incoming.mkdir()
+    return RetrievePlan(overwrite=overwrite, folder=folder, incoming=incoming, created=created)
+
+
+def received_file(path: Path) -> dict[str, Any]:
+    """What a retrieved file is (header only): ``sop_instance_uid``, ``sop_class_uid``, ``transfer_syntax``."""
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    meta = ds.file_meta
+    return {
+        "sop_instance_uid": str(ds.get("SOPInstanceUID", "") or meta.get("MediaStorageSOPInstanceUID", "")),
+        "sop_class_uid": str(ds.get("SOPClassUID", "") or meta.get("MediaStorageSOPClassUID", "")),
+        "transfer_syntax": str(meta.get("TransferSyntaxUID", "")),
+    }

@@ -24,6 +24,8 @@ from dcmharness.contract.ops_models import (
     EchoRequest,
     FindOptions,
     FindRequest,
+    GetOptions,
+    GetRequest,
     HistogramOptions,
     HistogramRequest,
     InfoOptions,
@@ -96,6 +98,7 @@ OPS: dict[str, OpSpec] = {
         input_kind="series",
     ),
     "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
+    "get": OpSpec("get", GetRequest, GetOptions, "Retrieve instances from a DICOM peer into a folder (C-GET)."),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

@@ -491,3 +491,36 @@ class FindRequest(RequestBase):
     op: Literal["find"]
     input: None = Field(None, description="find reads no file: leave it out.")  # type: ignore[assignment]
     options: FindOptions
+
+
+# --- get (C-GET) -----------------------------------------------------------------------------------------------
+
+
+class GetOptions(FindOptions):
+    """Options of ``get``: one C-GET (Query/Retrieve, PS3.4 C.4.3) at ``level`` in the ``model`` information model,
+    over a new association; the peer sends the matching instances back over the same association (C-STORE
+    sub-operations, the harness in the SCP role). ``query`` as for ``find`` (the level's unique key selects:
+    e.g. ``{"StudyInstanceUID": "1.2.3"}`` at study level). ``transfer_syntaxes``: the transfer syntaxes proposed
+    for the instances received (in order of preference; default: explicit, implicit VR little endian first, then
+    every compressed one pynetdicom knows).
+
+    ``output`` is a folder (created if its parent exists): each instance received is written as
+    ``<SOP Instance UID>.dcm`` (File Meta Information + the data set as received). Nothing is written unless the
+    C-GET ends with a success or warning status; an instance whose file exists is ``output_exists`` (nothing
+    written) unless ``overwrite``.
+
+    Result: ``{"status" (final), "status_meaning", "level", "model", "sub_operations": {"completed", "failed",
+    "warning", "remaining"}, "count", "files": [{"file", "sop_instance_uid", "sop_class_uid", "transfer_syntax"}],
+    "peer", "accepted_contexts", "bytes", "timings_ms": {"association", "dimse", "total"}}``.
+    """
+
+
+class GetRequest(RequestBase):
+    """Retrieve instances from a DICOM peer into a folder (C-GET)."""
+
+    op: Literal["get"]
+    input: None = Field(None, description="get reads no file: leave it out.")  # type: ignore[assignment]
+    output: str = Field(  # type: ignore[assignment]
+        ..., min_length=1, max_length=4096, description="The folder the retrieved instances are written to."
+    )
+    options: GetOptions

@@ -106,6 +106,7 @@ def _run(data: Any, ctx: RunContext | None = None) -> Response:
             request = request.model_copy(update={"timeout": ctx.default_timeout})
         warnings = backend.check(request, info)
         warnings += _extension_warnings(request)
+        warnings += list(getattr(info, "warnings", None) or [])  # e.g. the files a folder store skips
         outcome = backend.execute(request, info, plan)
         outputs = plan.commit()
         return Response(

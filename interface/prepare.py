@@ -29,6 +29,7 @@ from dcmharness.contract.ops_models import (
     DumpRequest,
     EchoRequest,
     FindRequest,
+    GetRequest,
     HistogramRequest,
     InfoRequest,
     StatsRequest,
@@ -215,6 +216,17 @@ def prepare_find(request: RequestBase, ctx: RunContext) -> Prepared:
     return None, plan
 
 
+def prepare_get(request: RequestBase, ctx: RunContext) -> Prepared:
+    """get reads no file; its output is a folder (confined to ``--root``, created if its parent exists) that
+    receives ``<SOP Instance UID>.dcm`` per instance (``backends/network.RetrievePlan``)."""
+    from dcmharness.backends.network import find_identifier, retrieve_plan
+
+    assert isinstance(request, GetRequest)
+    find_identifier(request.options.level, request.options.query)  # invalid_request for an unknown keyword
+    folder = confine(resolve_path(request.output, ctx, "output"), ctx.root, "output")
+    return None, retrieve_plan(folder, request.overwrite)
+
+
 PREPARERS: dict[str, Preparer] = {
     "to_image": prepare_to_image,
     "dump": prepare_dump,
@@ -228,6 +240,7 @@ PREPARERS: dict[str, Preparer] = {
     "echo": prepare_echo,
     "store": prepare_store,
     "find": prepare_find,
+    "get": prepare_get,
 }
 
 
@@ -237,8 +250,9 @@ def _series_output(request: RequestBase, ctx: RunContext, input_path: Path, suff
     default = default_output_name(str(input_path.name or "series"), suffix)
     out = confine(resolve_path(request.output or default, ctx, "output"), ctx.root, "output")
     if input_path.is_dir() and (out.resolve() == input_path.resolve() or input_path.resolve() in out.resolve().parents):
-        raise HarnessError(ErrorCode.INVALID_REQUEST, "output is inside the input folder: an input is never modified",
-                           "output")
+        raise HarnessError(
+            ErrorCode.INVALID_REQUEST, "output is inside the input folder: an input is never modified", "output"
+        )
     if same_file(out, input_path):
         raise HarnessError(ErrorCode.INVALID_REQUEST, "output is the input file: an input is never modified", "output")
     return out

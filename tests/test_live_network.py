@@ -138,8 +138,9 @@ def test_store_folder_one_association(scp: Peer, backend: str, tmp_path: Path) -
         assert inst["transfer_syntax"] == ds.file_meta.TransferSyntaxUID
         if backend == "python_ref" or ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.70":
             assert inst["sent_transfer_syntax"] == ds.file_meta.TransferSyntaxUID  # sent as it is
-        else:  # storescu -xs prefers JPEG lossless, then Implicit VR: it re-encodes the uncompressed files
-            assert inst["sent_transfer_syntax"] == "1.2.840.10008.1.2"
+        else:  # storescu -xs proposes JPEG lossless and the uncompressed ones in one context per SOP class; the
+            # SCP picks explicit VR LE (its first choice), so storescu sends every uncompressed file in it
+            assert inst["sent_transfer_syntax"] == "1.2.840.10008.1.2.1"
         stored = Path(scp.store_dir) / f"{ds.SOPInstanceUID}.dcm"
         dropped = frozenset({TRAILING_PADDING}) if backend == "dcmtk" else frozenset()
         assert_same_dataset(original, stored, inst["sent_transfer_syntax"], dropped)
@@ -208,17 +209,24 @@ def test_silent_peer_never_hangs_past_the_timeout(silent_peer: int, backend: str
 
 
 @pytest.mark.parametrize("backend", CLIENTS)
-def test_folder_with_a_non_dicom_file_sends_nothing(tmp_path: Path, backend: str) -> None:
+def test_folder_with_a_non_dicom_file_skips_it_with_a_warning(tmp_path: Path, backend: str) -> None:
     store = tmp_path / "store"
     store.mkdir()
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(sample("CT_small.dcm"), folder / "a.dcm")
     (folder / "b.txt").write_text("not DICOM")
-    with python_scp(store, aet="EMPTY-SCP") as peer:
+    with python_scp(store, aet="SKIP-SCP") as peer:
         resp = run({"op": "store", "backend": backend, "input": str(folder), "options": net(peer)})
-        assert resp.error is not None and resp.error.code == "not_dicom" and "b.txt" in resp.error.message
-    assert [p for p in store.rglob("*") if p.is_file()] == []
+        assert resp.ok, resp.error
+        assert resp.result is not None and resp.result["files"] == 1 and resp.result["stored"] == 1
+        assert any(w.startswith("skipped (not sent)") and "b.txt" in w for w in resp.warnings), resp.warnings
+        only = folder / "b.txt"
+        resp = run({"op": "store", "backend": backend, "input": str(only), "options": net(peer)})
+        assert resp.error is not None and resp.error.code == "not_dicom"
+    import pydicom
+
+    assert [p.name for p in store.glob("*.dcm")] == [f"{pydicom.dcmread(folder / 'a.dcm').SOPInstanceUID}.dcm"]
 
 
 def test_dcmtk_refuses_a_proposal_list_before_running(scp: Peer) -> None:
@@ -438,3 +446,67 @@ def test_peer_aborting_mid_transfer_is_a_network_error(aborting_peer: int, backe
     assert resp.error is not None and resp.error.code == "network_error", resp.error
     assert "abort" in resp.error.message.lower()
     assert time.monotonic() - started < 5 + 4
+
+
+GET_CLIENTS = [
+    "python_ref",
+    pytest.param("dcmtk", marks=pytest.mark.skipif(not shutil.which("getscu"), reason="dcmtk (getscu) not installed")),
+]
+
+
+@pytest.mark.parametrize("backend", GET_CLIENTS)
+def test_get_study_into_a_folder(stored_peer: tuple[Peer, list[Path]], backend: str, tmp_path: Path) -> None:
+    """C-GET of CT_small's study: the SCP sends back exactly the files of that study, in the transfer syntax
+    asked for (explicit VR LE, the file's own), element by element equal to the originals; a second get into
+    the same folder is output_exists and changes nothing; with overwrite it succeeds."""
+    import pydicom
+
+    from dcmharness.interface.conform.ops.network import dataset_differences
+
+    peer, files = stored_peer
+    ct = pydicom.dcmread(files[0], stop_before_pixels=True)
+    same_study = sorted(
+        str(d.SOPInstanceUID)
+        for d in (pydicom.dcmread(f, stop_before_pixels=True) for f in files)
+        if d.StudyInstanceUID == ct.StudyInstanceUID
+    )
+    out = tmp_path / "got"
+    request = {
+        "op": "get",
+        "backend": backend,
+        "output": str(out),
+        "options": net(peer, level="study", query={"StudyInstanceUID": str(ct.StudyInstanceUID)},
+                       transfer_syntaxes=["explicit_vr_little_endian"]),
+    }  # fmt: skip
+    resp = run(request)
+    assert resp.ok, resp.error
+    result = resp.result
+    assert result is not None and result["status"] == "0x0000"
+    assert result["sub_operations"]["completed"] == len(same_study) and result["sub_operations"]["failed"] == 0
+    assert sorted(f["sop_instance_uid"] for f in result["files"]) == same_study
+    assert sorted(os.listdir(out)) == [f"{uid}.dcm" for uid in same_study]  # no hidden incoming folder left
+    got = out / f"{ct.SOPInstanceUID}.dcm"
+    assert dataset_differences(files[0], got, None) == []
+    before = got.stat().st_mtime_ns
+    again = run(request)
+    assert again.error is not None and again.error.code == "output_exists"
+    assert got.stat().st_mtime_ns == before and sorted(os.listdir(out)) == [f"{u}.dcm" for u in same_study]
+    assert run({**request, "overwrite": True}).ok
+
+
+@pytest.mark.parametrize("backend", GET_CLIENTS)
+def test_get_nothing_matching_writes_nothing(stored_peer: tuple[Peer, list[Path]], backend: str, tmp_path: Path) -> None:
+    peer, _ = stored_peer
+    out = tmp_path / "none"
+    resp = run({"op": "get", "backend": backend, "output": str(out),
+                "options": net(peer, level="study", query={"StudyInstanceUID": "1.2.3.4.5.6.7"})})  # fmt: skip
+    assert resp.ok, resp.error
+    assert resp.result is not None and resp.result["count"] == 0 and resp.result["sub_operations"]["completed"] == 0
+    assert os.listdir(out) == []
+
+
+def test_get_closed_port_leaves_no_folder(tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    resp = run({"op": "get", "output": str(out), "options": {"port": free_port(), "timeout": 2}})
+    assert resp.error is not None and resp.error.code == "network_error"
+    assert not out.exists()

@@ -14,6 +14,8 @@ from dcmharness.adapters.dcmtk.network import (
     check_network,
     echo_status,
     failure_of,
+    get_argv,
+    get_final,
     network_argv,
     parse_rejection,
     pdu_after,
@@ -26,11 +28,15 @@ from dcmharness.backends.network import (
     StoreFile,
     StoreInput,
     check_proposal,
+    instance_file_name,
+    retrieve_plan,
+    retrieve_status_entry,
     status_category,
     status_entry,
 )
-from dcmharness.backends.python_ref.ops_network import proposed_contexts
+from dcmharness.backends.python_ref.ops_network import proposed_contexts, retrieve_proposal, retrieve_storage_classes
 from dcmharness.contract.errors import ErrorCode, HarnessError
+from dcmharness.contract.ops_models import GetRequest
 from dcmharness.contract.validation import parse_request
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -409,3 +415,141 @@ def test_scp_matching(keyword: str, wanted: str, have: str | None, expected: boo
     tag = tag_for_keyword(keyword)
     assert tag is not None
     assert value_matches(query[keyword], candidate.get(tag)) is expected
+
+
+# -- get (C-GET) ----------------------------------------------------------------------------------------------
+
+#: getscu -d (3.6.7) retrieving two instances from the pynetdicom SCP: a pending and the final C-GET RSP.
+GETSCU_LOG = """\
+I: Received C-GET Response
+D: ===================== INCOMING DIMSE MESSAGE ====================
+D: Message Type                  : C-GET RSP
+D: Message ID Being Responded To : 1
+D: Affected SOP Class UID        : GETStudyRootQueryRetrieveInformationModel
+D: Remaining Suboperations       : 1
+D: Completed Suboperations       : 1
+D: Failed Suboperations          : 0
+D: Warning Suboperations         : 0
+D: Data Set                      : none
+D: DIMSE Status                  : 0xff00: Pending: Sub-operations are continuing
+D: ======================= END DIMSE MESSAGE =======================
+I: Received C-GET Response
+D: ===================== INCOMING DIMSE MESSAGE ====================
+D: Message Type                  : C-GET RSP
+D: Presentation Context ID       : 1
+D: Message ID Being Responded To : 1
+D: Affected SOP Class UID        : GETStudyRootQueryRetrieveInformationModel
+D: Remaining Suboperations       : 0
+D: Completed Suboperations       : 2
+D: Failed Suboperations          : 1
+D: Warning Suboperations         : 0
+D: Data Set                      : none
+D: DIMSE Status                  : 0xb000: Warning: Sub-operations complete - One or more failures or warnings
+D: ======================= END DIMSE MESSAGE =======================
+I: Final status report from last C-GET message:
+"""
+
+
+def _get(**options: object) -> GetRequest:
+    request = parse_request({"op": "get", "output": "out", "options": {"port": 11112, **options}})
+    assert isinstance(request, GetRequest)
+    return request
+
+
+def test_get_needs_an_output_folder_and_no_input() -> None:
+    with pytest.raises(HarnessError) as exc:
+        parse_request({"op": "get", "options": {"port": 104}})
+    assert exc.value.field == "output"
+    with pytest.raises(HarnessError) as exc:
+        parse_request({"op": "get", "input": "a.dcm", "output": "o", "options": {"port": 104}})
+    assert exc.value.field == "input"
+    assert _get().options.level == "study" and _get().options.model == "study_root"
+
+
+def test_getscu_argv() -> None:
+    request = _get(level="series", called_aet="PACS", query={"SeriesInstanceUID": "1.2.3"}, timeout=5)
+    assert get_argv("/usr/bin/getscu", request, "/tmp/in") == [
+        "/usr/bin/getscu", "-d", "-aet", "DCMHARNESS", "-aec", "PACS", "-to", "5", "-ta", "5", "-td", "5",
+        "-S", "-od", "/tmp/in", "-k", "QueryRetrieveLevel=SERIES", "-k", "SeriesInstanceUID=1.2.3",
+        "127.0.0.1", "11112",
+    ]  # fmt: skip
+    patient = _get(level="patient", model="patient_root", transfer_syntaxes=["jpeg_lossless_sv1"])
+    argv = get_argv("getscu", patient, "d")
+    assert argv[argv.index("-od") - 1] == "-P" and "+xs" in argv and "QueryRetrieveLevel=PATIENT" in argv
+
+
+def test_getscu_refuses_two_transfer_syntaxes() -> None:
+    with pytest.raises(HarnessError) as exc:
+        check_network(_get(transfer_syntaxes=["jpeg_lossless_sv1", "explicit_vr_little_endian"]), None)
+    assert exc.value.code == ErrorCode.UNSUPPORTED_OPTION and exc.value.field == "options.transfer_syntaxes"
+    assert check_network(_get(transfer_syntaxes=["rle_lossless"]), None) == []
+
+
+def test_get_final_status_and_counts() -> None:
+    assert get_final(GETSCU_LOG) == (0xB000, {"remaining": 0, "completed": 2, "failed": 1, "warning": 0})
+    assert get_final(GETSCU_LOG.split("I: Received C-GET Response")[1]) is None  # only the pending one
+    entry = retrieve_status_entry(0xB000)
+    assert entry == {
+        "status": "0xB000",
+        "meaning": "Warning: sub-operations complete, one or more failures or warnings",
+        "category": "warning",
+    }
+
+
+def test_python_ref_retrieve_proposal() -> None:
+    default = retrieve_proposal(None)
+    assert default[:2] == [EXPLICIT, IMPLICIT] and JPEG_LL in default and len(set(default)) == len(default)
+    assert retrieve_proposal([JPEG_LL]) == [JPEG_LL]
+    assert len(retrieve_storage_classes()) == 120  # pynetdicom 3.0's storage contexts, under 127
+    assert instance_file_name("1.2.3/../x") == "1.2.3.dcm"  # only digits and dots, none at the ends
+    assert instance_file_name("1.2.840.1") == "1.2.840.1.dcm"
+
+
+def test_retrieve_plan_never_overwrites(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    plan = retrieve_plan(out, overwrite=False)
+    assert plan.created and plan.incoming.parent == out and plan.incoming.name.startswith(".dcmharness-get-")
+    (plan.incoming / "1.2.dcm").write_bytes(b"new")
+    assert plan.commit() == [str(out / "1.2.dcm")]
+    assert sorted(p.name for p in out.iterdir()) == ["1.2.dcm"]  # incoming removed
+    again = retrieve_plan(out, overwrite=False)
+    (again.incoming / "1.2.dcm").write_bytes(b"newer")
+    (again.incoming / "1.3.dcm").write_bytes(b"other")
+    with pytest.raises(HarnessError) as exc:
+        again.commit()
+    assert exc.value.code == ErrorCode.OUTPUT_EXISTS and "1.2.dcm" in exc.value.message
+    assert sorted(p.name for p in out.iterdir()) == ["1.2.dcm"] and (out / "1.2.dcm").read_bytes() == b"new"
+    forced = retrieve_plan(out, overwrite=True)
+    (forced.incoming / "1.2.dcm").write_bytes(b"newer")
+    forced.commit()
+    assert (out / "1.2.dcm").read_bytes() == b"newer"
+    failed = retrieve_plan(tmp_path / "fresh", overwrite=False)
+    failed.discard()
+    assert not (tmp_path / "fresh").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(HarnessError) as exc:
+        retrieve_plan(tmp_path / "file", overwrite=False)
+    assert exc.value.code == ErrorCode.OUTPUT_EXISTS
+    with pytest.raises(HarnessError) as exc:
+        retrieve_plan(tmp_path / "no" / "such", overwrite=False)
+    assert exc.value.code == ErrorCode.OUTPUT_DIR_MISSING
+
+
+def test_folder_store_skips_non_dicom_files(tmp_path: Path) -> None:
+    import shutil
+
+    from dcmharness.backends.network import store_input
+    from dcmharness.interface.samples import find
+
+    shutil.copy(find("CT_small.dcm"), tmp_path / "a.dcm")
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    info = store_input(tmp_path)
+    assert [f.path.name for f in info.files] == ["a.dcm"]
+    assert len(info.warnings) == 1 and "notes.txt" in info.warnings[0] and info.warnings[0].startswith("skipped")
+    (tmp_path / "a.dcm").unlink()
+    with pytest.raises(HarnessError) as exc:
+        store_input(tmp_path)
+    assert exc.value.code == ErrorCode.NOT_DICOM and "1 skipped" in exc.value.message
+    with pytest.raises(HarnessError) as exc:
+        store_input(tmp_path / "notes.txt")  # a single file: refused, not skipped
+    assert exc.value.code == ErrorCode.NOT_DICOM

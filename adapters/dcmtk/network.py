@@ -1,5 +1,6 @@
-"""dcmtk's DICOM network ops: ``echo`` (``echoscu``), ``store`` (``storescu``, every file over one association) and
-``find`` (``findscu -X``: the responses extracted to a temporary folder and read back).
+"""dcmtk's DICOM network ops: ``echo`` (``echoscu``), ``store`` (``storescu``, every file over one association),
+``find`` (``findscu -X``: the responses extracted to a temporary folder and read back) and ``get`` (``getscu``:
+the instances written into the get's hidden incoming folder, renamed ``<SOP Instance UID>.dcm``).
 
 The argv is a pure function (``network_argv``); the tools run with ``-d`` (debug log) and their log is parsed
 (pure functions, golden-tested): the A-ASSOCIATE-AC PDU's hex dump gives each accepted presentation context's
@@ -44,9 +45,16 @@ from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.contract.ops_models import EchoRequest, FindRequest, NetworkOptions, StoreRequest
+from dcmharness.contract.ops_models import (
+    TRANSFER_SYNTAXES,
+    EchoRequest,
+    FindRequest,
+    GetRequest,
+    NetworkOptions,
+    StoreRequest,
+)
 
-NETWORK_OPS = ("echo", "store", "find")
+NETWORK_OPS = ("echo", "store", "find", "get")
 #: findscu's information model flags (``-W``, worklist, is its default: always given).
 FIND_MODEL_FLAGS = {"study_root": "-S", "patient_root": "-P"}
 VERIFICATION = "1.2.840.10008.1.1"
@@ -65,7 +73,64 @@ def network_capabilities() -> dict[str, dict[str, Capability]]:
         "transfer_syntaxes": False,
     }
     find_caps: dict[str, Capability] = {**caps, "level": True, "model": True, "query": True}
-    return {"echo": dict(caps), "store": dict(caps), "find": find_caps}
+    get_caps: dict[str, Capability] = {**find_caps, "transfer_syntaxes": _one_preferred}
+    return {"echo": dict(caps), "store": dict(caps), "find": find_caps, "get": get_caps}
+
+
+#: getscu's flag preferring one transfer syntax for the instances it receives (it then proposes that one
+#: first and the uncompressed ones after it): contract transfer syntax UID -> flag.
+GET_PREFER_FLAGS: dict[str, str] = {
+    "1.2.840.10008.1.2": "+xi",
+    "1.2.840.10008.1.2.1": "+xe",
+    "1.2.840.10008.1.2.1.99": "+xd",
+    "1.2.840.10008.1.2.5": "+xr",
+    "1.2.840.10008.1.2.4.70": "+xs",
+    "1.2.840.10008.1.2.4.80": "+xt",
+    "1.2.840.10008.1.2.4.90": "+xv",
+    "1.2.840.10008.1.2.4.50": "+xy",
+    "1.2.840.10008.1.2.4.81": "+xu",
+    "1.2.840.10008.1.2.4.91": "+xw",
+}
+
+
+def _one_preferred(value: Any, options: Any) -> str | None:
+    """one transfer syntax (getscu's +x? flag prefers it and adds the uncompressed ones)"""
+    if value is None or len(value) == 1:
+        return None
+    return (
+        "getscu prefers ONE transfer syntax for the instances it receives (its +x? flag), then proposes the "
+        "uncompressed ones: give one"
+    )
+
+
+def get_argv(tool: str, request: GetRequest, outdir: str) -> list[str]:
+    """The argv of getscu: the instances written into ``outdir`` (``-od``), the keys as ``-k``. Pure."""
+    opts = request.options
+    seconds = str(math.ceil(opts.timeout))
+    argv = [tool, "-d", "-aet", opts.calling_aet, "-aec", opts.called_aet]
+    argv += ["-to", seconds, "-ta", seconds, "-td", seconds, FIND_MODEL_FLAGS[opts.model], "-od", outdir]
+    if opts.transfer_syntaxes is not None:
+        argv.append(GET_PREFER_FLAGS[TRANSFER_SYNTAXES[opts.transfer_syntaxes[0]]])
+    argv += ["-k", f"QueryRetrieveLevel={opts.level.upper()}"]
+    for key, value in opts.query.items():
+        argv += ["-k", f"{key}={value}"]
+    return [*argv, opts.host, str(opts.port)]
+
+
+def get_final(text: str) -> tuple[int, dict[str, int]] | None:
+    """The final C-GET status and sub-operation counts getscu logged (the last C-GET RSP that is not pending),
+    or None. Pure."""
+    final = None
+    for block in re.findall(r"Message Type\s*: C-GET RSP\n(.*?)END DIMSE MESSAGE", text, re.S):
+        m = re.search(r"DIMSE Status\s*:\s*0x([0-9A-Fa-f]{4})", block)
+        if not m or status_category(int(m.group(1), 16)) == "pending":
+            continue
+        counts = {}
+        for name in ("remaining", "completed", "failed", "warning"):
+            c = re.search(rf"{name.title()} Suboperations\s*:\s*(\d+)", block)
+            counts[name] = int(c.group(1)) if c else 0
+        final = (int(m.group(1), 16), counts)
+    return final
 
 
 def _whole_seconds(value: Any, options: Any) -> str | None:
@@ -113,6 +178,11 @@ def check_network(request: RequestBase, info: InputInfo | None) -> list[str]:
     reason = _whole_seconds(opts.timeout, opts)
     if reason:
         raise unsupported("timeout", f"dcmtk: {reason}")
+    if isinstance(request, GetRequest):
+        reason = _one_preferred(opts.transfer_syntaxes, opts)
+        if reason:
+            raise unsupported("transfer_syntaxes", f"dcmtk: {reason}")
+        return []
     if opts.transfer_syntaxes is not None:
         what = (
             "echoscu proposes Implicit VR Little Endian only"
@@ -426,6 +496,49 @@ def find_result(run: ToolRun, request: FindRequest, outdir: str) -> dict[str, An
     }
 
 
+def get_result(run: ToolRun, request: GetRequest, plan: Any) -> dict[str, Any]:
+    """The result of a getscu run: the final status, the counts, each instance received (renamed in the incoming
+    folder to ``<SOP Instance UID>.dcm``, as python_ref names them)."""
+    from dcmharness.backends.network import instance_file_name, received_file, retrieve_status_entry
+
+    text = log_text(run)
+    final = get_final(text)
+    if final is None:
+        raise failure_of(text, request.options) or _failed(run)
+    value, counts = final
+    entry = retrieve_status_entry(value)
+    if entry["category"] not in ("success", "warning"):
+        raise dimse_failure(
+            f"C-GET status {entry['status']}: {entry['meaning']} (sub-operations: {counts['completed']} completed, "
+            f"{counts['failed']} failed)"
+        )
+    files = []
+    for path in plan.received():
+        described = received_file(path)
+        name = instance_file_name(described["sop_instance_uid"])
+        os.replace(path, path.with_name(name))
+        files.append({"file": str(plan.folder / name), **described})
+    files.sort(key=lambda f: f["file"])
+    return {
+        "status": entry["status"],
+        "status_meaning": entry["meaning"],
+        "level": request.options.level,
+        "model": request.options.model,
+        "sub_operations": counts,
+        "count": len(files),
+        "files": files,
+        "peer": _peer(request.options),
+        "accepted_contexts": [
+            c
+            for c in accepted_contexts(text)
+            if c["abstract_syntax"] in {f["sop_class_uid"] for f in files}
+            or c["abstract_syntax"].startswith("1.2.840.10008.5.1.4.1.2.")
+        ],
+        "bytes": sum(p.stat().st_size for p in plan.received()),
+        "timings_ms": {"total": round(run.seconds * 1000, 3)},
+    }
+
+
 def _failed(run: ToolRun) -> ToolError:
     lines = [ln for ln in run.stderr_text.splitlines() + run.stdout_text.splitlines() if ln[:2] in ("E:", "F:")]
     return ToolError(
@@ -437,13 +550,28 @@ def _failed(run: ToolRun) -> ToolError:
     )
 
 
-def execute_network(adapter: ToolAdapter, request: RequestBase, info: InputInfo | None) -> Outcome:
-    """Run echoscu / storescu (found next to the main dcmtk binary, else on PATH) through the shared runner."""
+def execute_network(
+    adapter: ToolAdapter, request: RequestBase, info: InputInfo | None, plan: OutputPlan | None = None
+) -> Outcome:
+    """Run echoscu / storescu / findscu / getscu (found next to the main dcmtk binary, else on PATH) through the
+    shared runner."""
     from dcmharness.adapters.dcmtk.ops import sibling
+    from dcmharness.backends.network import RetrievePlan
 
     tool = adapter.tool()
     if tool is None:
         raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
+    if isinstance(request, GetRequest):
+        if not isinstance(plan, RetrievePlan):
+            raise HarnessError(ErrorCode.INTERNAL_ERROR, "get without its output folder")
+        argv = get_argv(sibling(tool, "getscu"), request, str(plan.incoming))
+        run = run_tool(argv, timeout=request.timeout)
+        try:
+            return Outcome(result=get_result(run, request, plan), command=argv, stderr=_log_tail(run))
+        except HarnessError as exc:
+            exc.command = argv  # type: ignore[attr-defined]
+            exc.stderr = _log_tail(run)  # type: ignore[attr-defined]
+            raise
     if isinstance(request, FindRequest):
         with tempfile.TemporaryDirectory(prefix="dcmharness-findscu-") as outdir:
             argv = find_argv(sibling(tool, "findscu"), request, outdir)
@@ -501,7 +629,7 @@ def with_network(cls: type[T]) -> type[T]:
             if getattr(request, "op", "") not in NETWORK_OPS:
                 outcome: Outcome = super().execute(request, info, plan)
                 return outcome
-            return execute_network(self, request, info)
+            return execute_network(self, request, info, plan)
 
     WithNetwork.__name__ = cls.__name__
     WithNetwork.__qualname__ = cls.__qualname__

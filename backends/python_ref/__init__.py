@@ -39,6 +39,7 @@ class PythonRefBackend(Backend):
         "echo",
         "store",
         "find",
+        "get",
     )
 
     def availability(self) -> Availability:
@@ -53,6 +54,7 @@ class PythonRefBackend(Backend):
             "echo": network,
             "store": network,
             "find": network,
+            "get": network,
         }
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:

@@ -16,10 +16,10 @@ def execute(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> O
     if isinstance(request, ToImageRequest):
         assert info is not None
         return to_image(request, info, plan)
-    if getattr(request, "op", "") in ("echo", "store", "find"):
-        from dcmharness.backends.python_ref.ops_network import execute_network  # pynetdicom: echo, store, find
+    if getattr(request, "op", "") in ("echo", "store", "find", "get"):
+        from dcmharness.backends.python_ref.ops_network import execute_network  # pynetdicom: echo, store, find, get
 
-        return execute_network(request, info)
+        return execute_network(request, info, plan)
     from dcmharness.backends.python_ref.ops_dispatch import (
         execute_op,  # dump, info, stats, histogram, transcode, anonymize
     )

@@ -23,7 +23,7 @@ from dcmharness.backends.network import (
     status_entry,
 )
 from dcmharness.contract.errors import ErrorCode, HarnessError
-from dcmharness.contract.ops_models import EchoRequest, FindRequest, NetworkOptions, StoreRequest
+from dcmharness.contract.ops_models import EchoRequest, FindRequest, GetRequest, NetworkOptions, StoreRequest
 
 if TYPE_CHECKING:
     from pynetdicom.association import Association
@@ -73,7 +73,7 @@ def _peer(opts: NetworkOptions) -> dict[str, Any]:
     return {"host": opts.host, "port": opts.port, "called_aet": opts.called_aet, "calling_aet": opts.calling_aet}
 
 
-def associate(ae: Any, opts: NetworkOptions) -> Association:
+def associate(ae: Any, opts: NetworkOptions, ext_neg: list[Any] | None = None, handlers: Any = ()) -> Association:
     """An established association, or the contract's error saying why not."""
     from pynetdicom import evt
 
@@ -84,7 +84,11 @@ def associate(ae: Any, opts: NetworkOptions) -> Association:
 
     with _captured() as log:
         assoc = ae.associate(
-            opts.host, opts.port, ae_title=opts.called_aet, evt_handlers=[(evt.EVT_ACSE_RECV, on_acse)]
+            opts.host,
+            opts.port,
+            ae_title=opts.called_aet,
+            ext_neg=ext_neg,
+            evt_handlers=[(evt.EVT_ACSE_RECV, on_acse), *handlers],
         )
     if assoc.is_established:
         return assoc  # type: ignore[no-any-return]
@@ -326,12 +330,136 @@ def find(request: FindRequest) -> Outcome:
     return Outcome(result=result)
 
 
+def retrieve_proposal(proposed: list[str] | None) -> list[str]:
+    """The transfer syntaxes proposed for the instances a C-GET receives: ``proposed``, or explicit and implicit
+    VR little endian first, then every other transfer syntax pynetdicom knows (the peer picks the first it can
+    send in, PS3.8 9.3.2.2). Pure."""
+    from pynetdicom import ALL_TRANSFER_SYNTAXES
+
+    if proposed is not None:
+        return list(proposed)
+    first = [EXPLICIT_LE, IMPLICIT_LE]
+    return first + [str(ts) for ts in ALL_TRANSFER_SYNTAXES if str(ts) not in first]
+
+
+def retrieve_storage_classes() -> list[str]:
+    """The storage SOP classes a C-GET accepts instances of (the SCP role, PS3.4 C.4.3.1): pynetdicom's storage
+    presentation contexts, at most 127 (one context is the C-GET's)."""
+    from pynetdicom import StoragePresentationContexts
+
+    return [str(cx.abstract_syntax) for cx in StoragePresentationContexts][: MAX_CONTEXTS - 1]
+
+
+def used_contexts(contexts: list[dict[str, str]], model_uid: str, files: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The accepted contexts a C-GET used: its own and those of the SOP classes received (not all 128). Pure."""
+    classes = {f["sop_class_uid"] for f in files}
+    return [c for c in contexts if c["abstract_syntax"] == model_uid or c["abstract_syntax"] in classes]
+
+
+def get(request: GetRequest, plan: Any) -> Outcome:
+    """C-GET: the instances the peer sends back (C-STORE sub-operations on the same association) are written,
+    File Meta Information + the data set's bytes as received, into ``plan.incoming``; the plan moves them into the
+    output folder once the request succeeded."""
+    from pydicom.filebase import DicomFileLike
+    from pydicom.filewriter import write_file_meta_info
+    from pynetdicom import build_role, evt
+
+    from dcmharness.backends.network import (
+        GET_MODELS,
+        find_identifier,
+        instance_file_name,
+        received_file,
+        retrieve_status_entry,
+    )
+
+    opts = request.options
+    model_uid = GET_MODELS[opts.model]
+    identifier = find_identifier(opts.level, opts.query)
+    ae = _ae(opts)
+    ae.add_requested_context(model_uid, list(UNCOMPRESSED_LE))
+    syntaxes = retrieve_proposal(opts.transfer_syntax_uids)
+    classes = retrieve_storage_classes()
+    for sop_class in classes:
+        ae.add_requested_context(sop_class, syntaxes)
+    roles = [build_role(uid, scp_role=True) for uid in classes]
+    incoming = plan.incoming
+    received_ts: dict[str, str] = {}
+
+    def on_store(event: Any) -> int:
+        uid = str(event.request.AffectedSOPInstanceUID)
+        try:
+            with open(incoming / instance_file_name(uid), "wb") as fh:
+                fh.write(b"\x00" * 128 + b"DICM")
+                write_file_meta_info(DicomFileLike(fh), event.file_meta, enforce_standard=True)
+                fh.write(event.request.DataSet.getvalue())
+        except (OSError, ValueError, AttributeError):
+            return 0xA700  # Refused: out of resources
+        received_ts[uid] = str(event.context.transfer_syntax)
+        return 0x0000
+
+    started = time.perf_counter()
+    assoc = associate(ae, opts, ext_neg=roles, handlers=[(evt.EVT_C_STORE, on_store)])
+    associated = time.perf_counter()
+    final: Any = None
+    try:
+        contexts = _contexts(assoc)
+        for status, _identifier in assoc.send_c_get(identifier, model_uid):
+            if not status or "Status" not in status:
+                where = f"{opts.host}:{opts.port}"
+                raise network_error(f"no C-GET response from {where} within {opts.timeout:g} s (or it aborted)")
+            if status_category(int(status.Status)) != "pending":
+                final = status
+        answered = time.perf_counter()
+    finally:
+        _release(assoc)
+    if final is None:
+        raise network_error(f"{opts.host}:{opts.port} sent no final C-GET response")
+    value = int(final.Status)
+    entry = retrieve_status_entry(value)
+    counts = {
+        name: int(final.get(f"NumberOf{name.title()}Suboperations", 0) or 0)
+        for name in ("completed", "failed", "warning", "remaining")
+    }
+    if entry["category"] not in ("success", "warning"):
+        raise dimse_failure(
+            f"C-GET status {entry['status']}: {entry['meaning']} (sub-operations: {counts['completed']} completed, "
+            f"{counts['failed']} failed)"
+        )
+    files = []
+    for path in plan.received():
+        described = received_file(path)
+        files.append({"file": str(plan.folder / path.name), **described})
+    result = {
+        "status": entry["status"],
+        "status_meaning": entry["meaning"],
+        "level": opts.level,
+        "model": opts.model,
+        "sub_operations": counts,
+        "count": len(files),
+        "files": files,
+        "peer": _peer(opts),
+        "accepted_contexts": used_contexts(contexts, model_uid, files),
+        "bytes": sum(p.stat().st_size for p in plan.received()),
+        "timings_ms": {
+            "association": _ms(associated - started),
+            "dimse": _ms(answered - associated),
+            "total": _ms(time.perf_counter() - started),
+        },
+    }
+    return Outcome(result=result)
+
+
 #: The ops this module runs (added to ``PythonRefBackend.ops``).
-NETWORK_OPS = ("echo", "store", "find")
+NETWORK_OPS = ("echo", "store", "find", "get")
 
 
-def execute_network(request: Any, info: Any) -> Outcome:
-    """Dispatch ``echo`` / ``store`` (``info`` is the ``StoreInput`` the dispatcher prepared for a store)."""
+def execute_network(request: Any, info: Any, plan: Any = None) -> Outcome:
+    """Dispatch ``echo`` / ``store`` / ``find`` / ``get`` (``info`` is the ``StoreInput`` the dispatcher prepared
+    for a store, ``plan`` the ``RetrievePlan`` of a get)."""
+    from dcmharness.backends.network import RetrievePlan
+
+    if isinstance(request, GetRequest) and isinstance(plan, RetrievePlan):
+        return get(request, plan)
     if isinstance(request, EchoRequest):
         return echo(request)
     if isinstance(request, FindRequest):

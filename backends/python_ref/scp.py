@@ -1,7 +1,7 @@
 """The harness's own DICOM peer (pynetdicom): Verification, Storage SCP of every storage SOP class in every
 transfer syntax pynetdicom knows (each instance written as received, File Meta Information + the data set's
-bytes as sent, to ``<store>/<SOP Instance UID>.dcm``) and C-FIND SCP (patient and study root) over what it
-stored. Binds 127.0.0.1 unless told otherwise; rejects associations calling another AE title (A-ASSOCIATE-RJ,
+bytes as sent, to ``<store>/<SOP Instance UID>.dcm``), C-FIND SCP and C-GET SCP (patient and study root) over
+what it stored. Binds 127.0.0.1 unless told otherwise; rejects associations calling another AE title (A-ASSOCIATE-RJ,
 called-AE-title-not-recognized).
 
 Run as its own process (``python -m dcmharness.backends.python_ref.scp --port P --aet A --store DIR``), started
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dcmharness.backends.network import FIND_MODELS, Peer, free_port, started_peer
+from dcmharness.backends.network import FIND_MODELS, GET_MODELS, Peer, free_port, started_peer
 
 #: The unique key of each Query/Retrieve Level (PS3.4 C.6.1.1, C.6.2.1).
 LEVEL_KEYS = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID",
@@ -94,6 +94,45 @@ def find_matches(store: Path, identifier: Any) -> Iterator[Any]:
         yield rsp
 
 
+def get_files(store: Path, identifier: Any) -> list[Path]:
+    """The stored files a C-GET identifier selects (every key matched, PS3.4 C.4.3.2), in file order."""
+    import pydicom
+
+    level = str(identifier.get("QueryRetrieveLevel", "")).upper()
+    if level not in LEVEL_KEYS:
+        return []
+    keys = [elem for elem in identifier if elem.keyword not in ("QueryRetrieveLevel", "SpecificCharacterSet")]
+    found = []
+    for path in sorted(store.glob("*.dcm")):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception:  # noqa: BLE001 - a file being replaced or not DICOM: not a candidate
+            continue
+        if all(value_matches(k, ds.get(k.tag)) for k in keys):
+            found.append(path)
+    return found
+
+
+def dataset_to_send(path: Path, accepted: list[tuple[str, str]]) -> Any:
+    """The data set of ``path`` to send back on a C-GET association whose accepted SCP-role contexts are
+    ``accepted`` ((SOP class, transfer syntax)): as stored when its own transfer syntax was accepted (or an
+    uncompressed one, pynetdicom converts between those); decompressed when only uncompressed ones were (and a
+    decoder is installed); otherwise as stored (the sub-operation then fails, counted in the final response)."""
+    import pydicom
+    from pydicom.uid import UID, ExplicitVRLittleEndian
+
+    ds = pydicom.dcmread(path)
+    ts = UID(str(ds.file_meta.TransferSyntaxUID))
+    offered = [UID(t) for c, t in accepted if c == str(ds.SOPClassUID)]
+    if ts in offered or not ts.is_compressed:
+        return ds
+    if any(not t.is_compressed for t in offered):
+        with contextlib.suppress(Exception):  # no decoder for it: sent as stored, the sub-operation fails
+            ds.decompress(generate_instance_uid=False)  # the same instance, only decoded
+            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return ds
+
+
 def serve(host: str, port: int, aet: str, store: Path) -> None:
     """Serve until SIGTERM / SIGINT (blocking)."""
     from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
@@ -117,11 +156,16 @@ def serve(host: str, port: int, aet: str, store: Path) -> None:
     ae = AE(ae_title=aet)
     ae.require_called_aet = True
     ae.maximum_pdu_size = 0  # no limit on what we receive per PDU (the peer's choice), as storescp
+    # explicit VR little endian first: the acceptor's order decides (pynetdicom), and explicit VR keeps the VRs
+    syntaxes = ["1.2.840.10008.1.2.1", *(ts for ts in ALL_TRANSFER_SYNTAXES if ts != "1.2.840.10008.1.2.1")]
     for cx in AllStoragePresentationContexts:
         if cx.abstract_syntax is not None:
-            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+            # both roles: a C-GET's requestor takes the SCP role for the instances it receives (PS3.7 D.3.3.4)
+            ae.add_supported_context(cx.abstract_syntax, syntaxes, scu_role=True, scp_role=True)
     ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
     for model in FIND_MODELS.values():
+        ae.add_supported_context(model)
+    for model in GET_MODELS.values():
         ae.add_supported_context(model)
 
     def on_find(event: Any) -> Iterator[tuple[int, Any]]:
@@ -131,7 +175,18 @@ def serve(host: str, port: int, aet: str, store: Path) -> None:
                 return
             yield 0xFF00, rsp
 
-    handlers: list[Any] = [(evt.EVT_C_STORE, on_store), (evt.EVT_C_FIND, on_find)]
+    def on_get(event: Any) -> Iterator[Any]:
+        files = get_files(store, event.identifier)
+        accepted = [(str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in event.assoc.accepted_contexts
+                    if cx.as_scu]  # fmt: skip
+        yield len(files)
+        for path in files:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield 0xFF00, dataset_to_send(path, accepted)
+
+    handlers: list[Any] = [(evt.EVT_C_STORE, on_store), (evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get)]
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)
