@@ -495,7 +495,9 @@ def test_get_study_into_a_folder(stored_peer: tuple[Peer, list[Path]], backend: 
 
 
 @pytest.mark.parametrize("backend", GET_CLIENTS)
-def test_get_nothing_matching_writes_nothing(stored_peer: tuple[Peer, list[Path]], backend: str, tmp_path: Path) -> None:
+def test_get_nothing_matching_writes_nothing(
+    stored_peer: tuple[Peer, list[Path]], backend: str, tmp_path: Path
+) -> None:
     peer, _ = stored_peer
     out = tmp_path / "none"
     resp = run({"op": "get", "backend": backend, "output": str(out),
