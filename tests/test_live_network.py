@@ -294,10 +294,11 @@ def test_cli_scp_stops_with_its_peer_on_ctrl_c(tmp_path: Path) -> None:
     assert listening_addresses(info["port"]) == set()
 
 
-def test_cli_scp_refuses_dcmtk() -> None:
+def test_cli_scp_refuses_host_for_namespaced_peers() -> None:
     from dcmharness.interface.cli.main import main
 
-    assert main(["scp", "--backend", "dcmtk"]) == 2
+    assert main(["scp", "--backend", "dcmtk", "--host", "0.0.0.0"]) == 2
+    assert main(["scp", "--backend", "orthanc", "--store", "/tmp"]) == 2
 
 
 FIND_CLIENTS = [

@@ -553,3 +553,36 @@ def test_folder_store_skips_non_dicom_files(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as exc:
         store_input(tmp_path / "notes.txt")  # a single file: refused, not skipped
     assert exc.value.code == ErrorCode.NOT_DICOM
+
+
+# -- the peers: dcmqrscp's configuration, Orthanc's DICOM keys, the namespace helper --------------------------
+
+
+def test_dcmqrscp_config_and_argv() -> None:
+    from dcmharness.adapters.dcmtk.peer import dcmqrscp_argv, dcmqrscp_config
+
+    text = dcmqrscp_config(11112, "QR-TEST", Path("/tmp/area"))
+    lines = text.splitlines()
+    assert lines[0] == "NetworkTCPPort  = 11112"
+    assert lines[lines.index("AETable BEGIN") + 1] == '"QR-TEST"  /tmp/area  RW  (500, 1024mb)  ANY'
+    assert "UserName" not in text and "GroupName" not in text  # it never changes user
+    assert dcmqrscp_argv("/usr/bin/dcmqrscp", Path("/w/q.cfg"), 11112) == [
+        "/usr/bin/dcmqrscp", "-dhl", "-c", "/w/q.cfg", "11112",
+    ]  # fmt: skip
+
+
+def test_orthanc_peer_config() -> None:
+    from dcmharness.adapters.orthanc.peer import INNER_DICOM_PORT, dicom_peer_config
+
+    config = dicom_peer_config(Path("/tmp/o"), "ORTHANC-TEST")
+    assert (config["DicomServerEnabled"], config["DicomAet"], config["DicomPort"]) == (True, "ORTHANC-TEST", 4242)
+    assert INNER_DICOM_PORT == 4242 and config["DicomCheckCalledAet"] is True
+    assert all(config[k] for k in ("DicomAlwaysAllowEcho", "DicomAlwaysAllowStore", "DicomAlwaysAllowFind",
+                                   "DicomAlwaysAllowGet"))  # fmt: skip
+    assert config["RemoteAccessAllowed"] is False and config["StorageDirectory"] == "/tmp/o/storage"
+
+
+def test_loopback_ns_usage() -> None:
+    from dcmharness.adapters.loopback_ns import main
+
+    assert main([]) == 2 and main(["dcmqrscp"]) == 2
