@@ -379,28 +379,41 @@ def test_find_answers_agree_between_clients(stored_peer: tuple[Peer, list[Path]]
 
 
 def test_conform_network_matrix(tmp_path: Path) -> None:
-    """``dcmharness conform --op network`` on three files: python_ref matches everywhere, dcmtk's dropped
-    trailing padding is explained by its registry entry, nothing unexplained, the dcmtk server left out (why)."""
+    """``dcmharness conform --op network`` on three files: every client against every server the machine can start
+    (python_ref's SCP, Orthanc, dcmqrscp), echo/store/find/get: python_ref matches on its own SCP, dcmtk's dropped
+    trailing padding and the servers' own differences are explained by their registry entries, nothing
+    unexplained; the HTML shows the matrix."""
+    from dcmharness.interface.conform.ops.network import servers_available
     from dcmharness.interface.conform.ops.runner import OpsConfig, run_ops_conformance
 
-    backends = ["dcmtk"] if shutil.which("storescu") and shutil.which("findscu") else []
-    report = run_ops_conformance(OpsConfig(op="network", out=tmp_path, backends=backends, limit=3, html=False))
-    statuses = {(r["case"], r["backend"]): r["status"] for r in report["results"]}
-    assert statuses[("0000-CT_small.dcm/echo", "python_ref")] == "match"
-    for step in ("store", "find"):
+    backends = ["dcmtk"] if shutil.which("storescu") and shutil.which("getscu") else []
+    report = run_ops_conformance(OpsConfig(op="network", out=tmp_path, backends=backends, limit=3, html=True))
+    statuses = {(r["case"], r["backend"], r["options"]["server"]): r["status"] for r in report["results"]}
+    assert statuses[("0000-CT_small.dcm/echo", "python_ref", "python_ref")] == "match"
+    for step in ("store", "find", "get"):
         for index, name in enumerate(("CT_small.dcm", "MR_small.dcm", "rtplan.dcm")):
-            assert statuses[(f"{index:04d}-{name}/{step}", "python_ref")] == "match"
+            assert statuses[(f"{index:04d}-{name}/{step}", "python_ref", "python_ref")] == "match"
+    servers, left_out = servers_available()
+    if "orthanc" in servers:
+        get = next(r for r in report["results"] if r["case"] == "0000-CT_small.dcm/get"
+                   and r["backend"] == "python_ref" and r["options"]["server"] == "orthanc")  # fmt: skip
+        assert get["status"] == "explained" and get["divergence"]["id"] == "orthanc-get-drops-trailing-padding"
+        assert statuses[("0002-rtplan.dcm/get", "python_ref", "orthanc")] == "match"
     if backends:
-        ct = next(r for r in report["results"] if r["case"] == "0000-CT_small.dcm/store" and r["backend"] == "dcmtk")
+        ct = next(r for r in report["results"] if r["case"] == "0000-CT_small.dcm/store"
+                  and r["backend"] == "dcmtk" and r["options"]["server"] == "python_ref")  # fmt: skip
         assert ct["status"] == "explained" and ct["divergence"]["id"] == "storescu-drops-trailing-padding"
         assert ct["metrics"]["details"] == ["(FFFC,FFFC) (DataSetTrailingPadding) not stored"]
-        assert statuses[("0002-rtplan.dcm/store", "dcmtk")] == "match"
-        assert statuses[("0000-CT_small.dcm/find", "dcmtk")] == "match"
+        assert statuses[("0002-rtplan.dcm/store", "dcmtk", "python_ref")] == "match"
+        assert statuses[("0000-CT_small.dcm/find", "dcmtk", "python_ref")] == "match"
+        assert statuses[("0002-rtplan.dcm/get", "dcmtk", "python_ref")] == "unsupported"  # getscu +xi refused
     assert report["summary"]["unexplained_mismatches"] == 0
-    cells = report["network_matrix"]["cells"]
-    assert cells["python_ref"]["python_ref"]["store"] == {"match": 3}
-    assert "dcmtk" in report["network_matrix"]["servers_left_out"]
+    matrix = report["network_matrix"]
+    assert matrix["servers"] == servers and matrix["servers_left_out"] == left_out
+    assert matrix["cells"]["python_ref"]["python_ref"]["get"] == {"match": 3}
     assert [b["name"] for b in report["summary"]["backends"]] == backends
+    page = (tmp_path / "report.html").read_text()
+    assert "Network matrix (client x server x op)" in page and "server: python_ref" in page
 
 
 def test_scp_on_a_taken_port_is_refused(scp: Peer, tmp_path: Path) -> None:

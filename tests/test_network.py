@@ -483,6 +483,9 @@ def test_getscu_refuses_two_transfer_syntaxes() -> None:
         check_network(_get(transfer_syntaxes=["jpeg_lossless_sv1", "explicit_vr_little_endian"]), None)
     assert exc.value.code == ErrorCode.UNSUPPORTED_OPTION and exc.value.field == "options.transfer_syntaxes"
     assert check_network(_get(transfer_syntaxes=["rle_lossless"]), None) == []
+    with pytest.raises(HarnessError) as exc:  # +xi proposes explicit VR LE only (observed, 3.6.7)
+        check_network(_get(transfer_syntaxes=["implicit_vr_little_endian"]), None)
+    assert exc.value.code == ErrorCode.UNSUPPORTED_OPTION and "+xi" in exc.value.message
 
 
 def test_get_final_status_and_counts() -> None:

@@ -80,7 +80,6 @@ def network_capabilities() -> dict[str, dict[str, Capability]]:
 #: getscu's flag preferring one transfer syntax for the instances it receives (it then proposes that one
 #: first and the uncompressed ones after it): contract transfer syntax UID -> flag.
 GET_PREFER_FLAGS: dict[str, str] = {
-    "1.2.840.10008.1.2": "+xi",
     "1.2.840.10008.1.2.1": "+xe",
     "1.2.840.10008.1.2.1.99": "+xd",
     "1.2.840.10008.1.2.5": "+xr",
@@ -94,13 +93,21 @@ GET_PREFER_FLAGS: dict[str, str] = {
 
 
 def _one_preferred(value: Any, options: Any) -> str | None:
-    """one transfer syntax (getscu's +x? flag prefers it and adds the uncompressed ones)"""
-    if value is None or len(value) == 1:
+    """one transfer syntax, not implicit VR little endian (getscu's +x? flag prefers it and adds the uncompressed
+    ones; its +xi proposes explicit VR little endian only in 3.6.7)"""
+    if value is None:
         return None
-    return (
-        "getscu prefers ONE transfer syntax for the instances it receives (its +x? flag), then proposes the "
-        "uncompressed ones: give one"
-    )
+    if len(value) != 1:
+        return (
+            "getscu prefers ONE transfer syntax for the instances it receives (its +x? flag), then proposes the "
+            "uncompressed ones: give one"
+        )
+    if value[0] == "implicit_vr_little_endian":
+        return (
+            "getscu 3.6.7's +xi ('accept implicit VR little endian TS only') proposes Explicit VR Little Endian "
+            "only for the instances received: implicit VR cannot be asked for"
+        )
+    return None
 
 
 def get_argv(tool: str, request: GetRequest, outdir: str) -> list[str]:

@@ -387,6 +387,8 @@ def get(request: GetRequest, plan: Any) -> Outcome:
 
     def on_store(event: Any) -> int:
         uid = str(event.request.AffectedSOPInstanceUID)
+        if not event.request.DataSet.getvalue():
+            return 0xA900  # an empty data set is no instance: refused, counted as a failed sub-operation
         try:
             with open(incoming / instance_file_name(uid), "wb") as fh:
                 fh.write(b"\x00" * 128 + b"DICM")

@@ -124,12 +124,16 @@ def dataset_to_send(path: Path, accepted: list[tuple[str, str]]) -> Any:
     ds = pydicom.dcmread(path)
     ts = UID(str(ds.file_meta.TransferSyntaxUID))
     offered = [UID(t) for c, t in accepted if c == str(ds.SOPClassUID)]
-    if ts in offered or not ts.is_compressed:
+    if ts in offered:
         return ds
+    if not ts.is_compressed:
+        return ds  # pynetdicom converts between the little endian ones (not from big endian: the sub-operation fails)
     if any(not t.is_compressed for t in offered):
         with contextlib.suppress(Exception):  # no decoder for it: sent as stored, the sub-operation fails
             ds.decompress(generate_instance_uid=False)  # the same instance, only decoded
             ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        # pynetdicom picks the context by the encoding the data set was read in
+        ds.set_original_encoding(False, True, ds.original_character_set)
     return ds
 
 

@@ -133,6 +133,36 @@ def matrix_table(matrix: Mapping[str, Any]) -> str:
     return "<h2>Cross-decoding matrix (lossless targets)</h2><table>" + "".join(rows) + "</table>"
 
 
+NETWORK_OPS = ("echo", "store", "find", "get")
+
+
+def network_matrix_table(matrix: Mapping[str, Any]) -> str:
+    """``--op network``: rows client, columns server x op, each cell the statuses counted; the servers left out
+    and why. Pure."""
+    cells = matrix.get("cells") or {}
+    if not cells:
+        return ""
+    servers = list(matrix.get("servers") or sorted({srv for per in cells.values() for srv in per}))
+    head = "".join(f'<th colspan="{len(NETWORK_OPS)}">server: {_esc(srv)}</th>' for srv in servers)
+    ops = "".join(f"<th>{op}</th>" for _ in servers for op in NETWORK_OPS)
+    rows = [f"<tr><th rowspan=2>client</th>{head}</tr>", f"<tr>{ops}</tr>"]
+    for client, per_server in cells.items():
+        tds = []
+        for srv in servers:
+            for op in NETWORK_OPS:
+                counts = (per_server.get(srv) or {}).get(op) or {}
+                tds.append("<td>" + ("".join(badge(k, v) for k, v in counts.items()) or "-") + "</td>")
+        rows.append(f"<tr><th>{_esc(client)}</th>{''.join(tds)}</tr>")
+    left = matrix.get("servers_left_out") or {}
+    note = "".join(f"<li>{_esc(srv)}: {_esc(why)}</li>" for srv, why in left.items())
+    return (
+        "<h2>Network matrix (client x server x op)</h2><table>"
+        + "".join(rows)
+        + "</table>"
+        + (f"<div>Servers left out:<ul>{note}</ul></div>" if note else "")
+    )
+
+
 def build_html(report: Mapping[str, Any]) -> str:
     s = report["summary"]
     op = s.get("op", "?")
@@ -153,6 +183,7 @@ def build_html(report: Mapping[str, Any]) -> str:
         "<h2>Profiles x backends</h2>"
         + profile_backend_table(report["results"], backends)
         + matrix_table(report.get("matrix") or {})
+        + network_matrix_table(report.get("network_matrix") or {})
         + "<h2>Every result that is not a match</h2>"
         + findings_table(report["results"])
         + slices_section(report.get("slices") or [])
