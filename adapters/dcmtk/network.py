@@ -93,8 +93,7 @@ GET_PREFER_FLAGS: dict[str, str] = {
 
 
 def _one_preferred(value: Any, options: Any) -> str | None:
-    """one transfer syntax, not implicit VR little endian (getscu's +x? flag prefers it and adds the uncompressed
-    ones; its +xi proposes explicit VR little endian only in 3.6.7)"""
+    """one transfer syntax (getscu's +x? flag), not implicit VR LE (3.6.7's +xi proposes explicit VR LE)"""
     if value is None:
         return None
     if len(value) != 1:
