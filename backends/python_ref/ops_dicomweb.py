@@ -61,6 +61,10 @@ def _http(method: str, url: str, timeout: float) -> Iterator[None]:
         if resp is None:
             raise network_error(f"{method} {url}: {exc}") from None
         raise http_error(resp.status_code, method, url, resp.content[:4000]) from None
+    except requests.JSONDecodeError as exc:
+        raise HarnessError(
+            ErrorCode.BACKEND_FAILED, f"{method} {url} answered something that is not JSON ({exc})"[:500], "options.url"
+        ) from None
     except (requests.Timeout, TimeoutError):
         raise network_error(f"{method} {url}: no answer within {timeout:g} s (options.timeout)") from None
     except requests.ConnectionError as exc:
