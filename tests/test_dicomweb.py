@@ -336,3 +336,47 @@ def test_wado_result_is_json_serialisable_error(tmp_path: Path) -> None:
                 "options": {"url": "http://127.0.0.1:9/x", "study_uid": "1.2"}})
     assert resp.error is not None and resp.error.code == "output_dir_missing"
     json.dumps(resp.model_dump())
+
+
+# -- orthanc as a client: the calls (golden) -----------------------------------------------------------------
+def test_orthanc_calls_golden() -> None:
+    from dcmharness.adapters.orthanc.dicomweb import (
+        declare_body,
+        find_body,
+        qido_get_body,
+        retrieve_body,
+        server_name,
+    )
+    from dcmharness.contract.dicomweb_models import QidoRequest, WadoRequest
+
+    assert declare_body("http://127.0.0.1:8042/dicom-web", 30.0) == {
+        "Url": "http://127.0.0.1:8042/dicom-web/", "Timeout": 30}
+    assert server_name("http://h/dw", 30) == server_name("http://h/dw", 30.0) != server_name("http://h/dw", 31)
+    qido = QidoRequest(op="qido", options=QidoOptions(
+        url="http://h/dw", level="instance", study_uid="1.2", query={"PatientID": "P*", "Modality": "",
+                                                                     "PatientName": ""}, limit=3))
+    assert qido_get_body(qido) == {"Uri": "/studies/1.2/instances", "Arguments": {
+        "PatientID": "P*", "includefield": "Modality,PatientName", "limit": "3"}}
+    wado = WadoRequest(op="wado", options=WadoOptions(url="http://h/dw", study_uid="1.2", series_uid="1.2.3"))
+    assert retrieve_body(wado) == {"Resources": [{"Study": "1.2", "Series": "1.2.3"}]}
+    assert find_body(wado) == {"Level": "Instance", "Query": {"StudyInstanceUID": "1.2", "SeriesInstanceUID": "1.2.3"}}
+
+
+def test_orthanc_remote_failures_mapped() -> None:
+    from dcmharness.adapters.orthanc.dicomweb import remote_failure
+    from dcmharness.adapters.runner import ToolError
+
+    def failure(body: dict[str, Any], log: str = "") -> Any:
+        exc = ToolError(ErrorCode.BACKEND_FAILED, "orthanc answered HTTP 500", ["POST ..."], json.dumps(body))
+        return remote_failure(exc, "GET", "http://127.0.0.1:1/dw/studies", 5, log)
+
+    net = failure({"HttpStatus": 500, "OrthancStatus": 9, "Message": "Error in the network protocol"})
+    assert net.code == ErrorCode.NETWORK_ERROR and "Error in the network protocol" in net.message
+    relayed = failure({"HttpStatus": 404, "OrthancStatus": 17, "Message": "Unknown resource"})
+    assert relayed.code == ErrorCode.HTTP_ERROR and relayed.message.startswith("HTTP 404 from GET ")
+    log = ("E1204 17:40:01.1 HttpClient.cpp:1] Error in HTTP request, received HTTP status 404 (Not Found)\n"
+           "W1204 17:40:01.2 Job.cpp:2] a warning")
+    plugin = failure({"HttpStatus": 500, "OrthancStatus": 1, "Message": "Error encountered within the plugin engine"},
+                     log)
+    assert plugin.code == ErrorCode.HTTP_ERROR and plugin.message.startswith("HTTP 404 from GET ")
+    assert "received HTTP status 404 (Not Found)" in plugin.message and "a warning" not in plugin.message

@@ -24,6 +24,7 @@ from dcmharness.adapters.orthanc.client import (
     server_failure,
     upload_call,
 )
+from dcmharness.adapters.orthanc.dicomweb import with_dicomweb
 from dcmharness.adapters.orthanc.ops import check_op_input, execute_op, ops_capabilities
 from dcmharness.adapters.orthanc.rendering import MIME, VoiPlan, capability_table, plan_voi, refusals, rendered_call
 from dcmharness.adapters.orthanc.server import URL_ENV, OrthancServer, find_plugins
@@ -37,6 +38,7 @@ from dcmharness.contract.options import format_for
 
 
 # -- the backend ------------------------------------------------------------------------------------------
+@with_dicomweb  # stow, qido, wado: Orthanc as a DICOMweb client (dicomweb.py)
 class OrthancAdapter(ToolAdapter):
     name = "orthanc"
     kind = "http"
