@@ -234,3 +234,38 @@ def test_dicomweb_server_command_stops_its_orthanc_on_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_conform_dicomweb_matrix(tmp_path: Path) -> None:
+    """``conform --op dicomweb`` on three files (explicit VR, RLE among them): every cell matches, the matrix and
+    the server left out are in the report."""
+    from dcmharness.interface.conform.ops.runner import OpsConfig, run_ops_conformance
+
+    corpus = [sample(n) for n in ("CT_small.dcm", "SC_rgb_rle.dcm", "JPEG2000.dcm")]
+    report = run_ops_conformance(OpsConfig(op="dicomweb", out=tmp_path, corpus=corpus, html=False))
+    cells = report["dicomweb_matrix"]["cells"]
+    assert cells["python_ref"]["orthanc"] == {"stow": {"match": 3}, "qido": {"match": 3}, "wado": {"match": 3}}
+    assert cells["orthanc"]["orthanc"] == {"stow": {"match": 3}, "qido": {"match": 3}, "wado": {"match": 3}}
+    assert "dcm4che" in report["dicomweb_matrix"]["servers_left_out"]
+    assert report["summary"]["unexplained_mismatches"] == 0
+    wado = [r for r in report["results"] if r["profile"] == "dicomweb:wado" and r["file"] == "JPEG2000.dcm"]
+    assert {r["metrics"]["transfer_syntax"] for r in wado} == {"1.2.840.10008.1.2.4.91"}
+
+
+def test_conform_dicomweb_sees_a_re_encoding(tmp_path: Path, server: DicomwebPeer) -> None:
+    """The comparison the conformance makes fails on a retrieval the server transcoded (so a match means
+    something): python_ref's wado asking for explicit VR little endian of the JPEG lossless file (Orthanc's
+    built-in DCMTK decodes it)."""
+    import pydicom
+
+    from dcmharness.interface.conform.ops.network import dataset_differences
+
+    _wipe(server)
+    j2k = sample("JPEG-LL.dcm")
+    assert run({"op": "stow", "input": str(j2k), "options": {"url": server.url}}).ok
+    ds = pydicom.dcmread(j2k, stop_before_pixels=True)
+    got = run({"op": "wado", "output": str(tmp_path / "w"), "options": {
+        "url": server.url, "study_uid": str(ds.StudyInstanceUID), "transfer_syntax": "explicit_vr_little_endian"}})
+    assert got.ok, got.error
+    problems = dataset_differences(j2k, Path(got.outputs[0]), None)
+    assert any("stored in transfer syntax 1.2.840.10008.1.2.1" in p for p in problems), problems
