@@ -226,6 +226,9 @@ def test_stow_of_a_single_non_dicom_file_is_not_dicom(tmp_path: Path) -> None:
 
 
 # -- python_ref against the test's own HTTP servers ----------------------------------------------------------
+CT_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"  # CT_small.dcm's SOP Instance UID
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     mode = "404"
 
@@ -244,6 +247,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     break
         if self.mode == "silent":
             time.sleep(4)
+            return
+        if self.mode == "trickle":  # a WADO answer that never ends: one byte every 0.2 s
+            self.send_response(200)
+            self.send_header("Content-Type", 'multipart/related; type="application/dicom"; boundary=b1')
+            self.end_headers()
+            self.wfile.write(b"--b1\r\nContent-Type: application/dicom\r\n\r\n")
+            for _ in range(50):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
+        if self.mode in ("stow409", "stow202"):
+            failed = {"00081150": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]},
+                      "00081155": {"vr": "UI", "Value": [CT_UID]}, "00081197": {"vr": "US", "Value": [272]}}
+            body = json.dumps({"00081198": {"vr": "SQ", "Value": [failed]}}).encode()
+            self.send_response(409 if self.mode == "stow409" else 202)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
             return
         if self.mode == "404":
             body = b'{"Message": "Unknown resource"}'
@@ -380,3 +403,36 @@ def test_orthanc_remote_failures_mapped() -> None:
                      log)
     assert plugin.code == ErrorCode.HTTP_ERROR and plugin.message.startswith("HTTP 404 from GET ")
     assert "received HTTP status 404 (Not Found)" in plugin.message and "a warning" not in plugin.message
+
+
+@pytest.mark.parametrize("http_server", ["trickle"], indirect=True)
+def test_a_never_ending_wado_answer_stops_at_the_timeout(http_server: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    resp = run({"op": "wado", "output": str(tmp_path / "w"), "options": {"url": http_server, "timeout": 1,
+                                                                        "study_uid": "1.2"}})
+    assert resp.error is not None and resp.error.code == "network_error", resp.error
+    assert "did not finish in time" in resp.error.message
+    assert time.monotonic() - started < 3
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("http_server", ["stow409"], indirect=True)
+def test_stow_where_every_instance_failed_is_http_error(http_server: str) -> None:
+    resp = run({"op": "stow", "input": str(sample("CT_small.dcm")), "options": {"url": http_server}})
+    assert resp.error is not None and resp.error.code == "http_error"
+    assert resp.error.message.endswith("no instance stored, 1 failed (Failure Reason 0x0110)")
+
+
+@pytest.mark.parametrize("http_server", ["stow202"], indirect=True)
+def test_stow_with_a_failed_instance_among_stored_ones_reports_it(http_server: str, tmp_path: Path) -> None:
+    (tmp_path / "ct.dcm").write_bytes(sample("CT_small.dcm").read_bytes())
+    (tmp_path / "mr.dcm").write_bytes(sample("MR_small.dcm").read_bytes())
+    resp = run({"op": "stow", "input": str(tmp_path), "options": {"url": http_server}})
+    assert resp.ok, resp.error
+    result = resp.result or {}
+    assert result["http_status"] == 202
+    assert [(Path(r["file"]).name, r["status"]) for r in result["instances"]] == [
+        ("ct.dcm", "failed"), ("mr.dcm", "not_reported")]
+    assert result["instances"][0]["failure_reason"] == "0x0110"
+    assert (result["stored"], result["failed"]) == (0, 1)
+    assert any("ct.dcm: the server did not store it (Failure Reason 0x0110)" in w for w in resp.warnings)

@@ -129,7 +129,7 @@ def stow(request: StowRequest, info: StowInput) -> Outcome:
     rows = instance_rows(info.files, statuses)
     stored = sum(1 for r in rows if r["status"] == "stored")
     failed = sum(1 for r in rows if r["status"] == "failed")
-    if stored == 0 and failed:
+    if all(code >= 400 for code in codes):  # 409 to every request: nothing stored (PS3.18 10.5.3)
         reasons = sorted({r.get("failure_reason", "?") for r in rows if r["status"] == "failed"})
         raise HarnessError(
             ErrorCode.HTTP_ERROR,
@@ -260,7 +260,7 @@ def wado(request: WadoRequest, plan: RetrievalPlan) -> Outcome:
                 )
             splitter = MultipartSplitter(boundary, open_part)
             try:
-                for chunk in resp.iter_content(1 << 20):
+                for chunk in _chunks(resp.raw):
                     if time.perf_counter() > deadline:
                         raise network_error(f"GET {url}: the answer did not finish in time (options.timeout)")
                     splitter.feed(chunk)
@@ -289,6 +289,17 @@ def wado(request: WadoRequest, plan: RetrievalPlan) -> Outcome:
         "timings_ms": {"receive": received, "total": ms(time.perf_counter() - started)},
     }
     return Outcome(result=result)
+
+
+def _chunks(raw: Any, size: int = 1 << 20) -> Iterator[bytes]:
+    """What has arrived, as it arrives (urllib3's ``read1``: at most ``size`` bytes, without waiting for all of
+    them as ``read``/``iter_content`` do), so that a trickling answer meets the deadline check."""
+    read = getattr(raw, "read1", None)
+    if read is None:  # urllib3 < 2.3
+        yield from raw.stream(size, decode_content=True)
+        return
+    while block := read(size, decode_content=True):
+        yield block
 
 
 def execute_dicomweb(request: Any, info: Any, plan: Any) -> Outcome:
