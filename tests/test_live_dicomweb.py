@@ -269,3 +269,19 @@ def test_conform_dicomweb_sees_a_re_encoding(tmp_path: Path, server: DicomwebPee
     assert got.ok, got.error
     problems = dataset_differences(j2k, Path(got.outputs[0]), None)
     assert any("stored in transfer syntax 1.2.840.10008.1.2.1" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_wado_of_a_study_the_server_does_not_have(client: str, server: DicomwebPeer, tmp_path: Path) -> None:
+    """python_ref passes Orthanc's 404 on; Orthanc's plugin as the client fails its retrieve job with "Error in the
+    network protocol" (its log) and answers 500, which is what the harness can report. Nothing is written."""
+    resp = run({"op": "wado", "backend": client, "output": str(tmp_path / "w"),
+                "options": {"url": server.url, "study_uid": "1.2.3.4.5"}})
+    assert resp.error is not None and resp.error.code == "http_error", resp.error
+    if client == "python_ref":
+        assert resp.error.message.startswith("HTTP 404 from GET ") and "inexistent study" in resp.error.message
+    else:
+        assert resp.error.message.startswith("HTTP 500 from GET ") and "Error in the network protocol" in (
+            resp.error.message
+        )
+    assert not (tmp_path / "w").exists()
