@@ -436,3 +436,34 @@ def test_stow_with_a_failed_instance_among_stored_ones_reports_it(http_server: s
     assert result["instances"][0]["failure_reason"] == "0x0110"
     assert (result["stored"], result["failed"]) == (0, 1)
     assert any("ct.dcm: the server did not store it (Failure Reason 0x0110)" in w for w in resp.warnings)
+
+
+# -- dcm4che's wadors / qidors: argv only (golden; the tools are not installable here) ---------------------------
+def test_dcm4che_wadors_argv_golden() -> None:
+    from dcmharness.adapters.dcm4che.dicomweb import wadors_argv, wadors_part_names
+
+    study = WadoOptions(url="http://127.0.0.1:8042/dicom-web/", study_uid="1.2.3")
+    assert wadors_argv("wadors", study, "/tmp/o") == [
+        "wadors", "--header", "-a", 'multipart/related;type="application/dicom";transfer-syntax=*',
+        "--out-dir", "/tmp/o", "http://127.0.0.1:8042/dicom-web/studies/1.2.3",
+    ]
+    one = WadoOptions(url="http://h/dw", study_uid="1.2", series_uid="1.2.3", sop_instance_uid="1.2.3.4",
+                      transfer_syntax="explicit_vr_little_endian")
+    assert wadors_argv("/opt/dcm4che/bin/wadors", one, "o")[3:] == [
+        'multipart/related;type="application/dicom";transfer-syntax=1.2.840.10008.1.2.1', "--out-dir", "o",
+        "http://h/dw/studies/1.2/series/1.2.3/instances/1.2.3.4",
+    ]
+    assert wadors_part_names(study, 2) == ["1.2.3-001.dicom", "1.2.3-002.dicom"]
+    assert wadors_part_names(one, 1) == ["1.2.3.4-001.dicom"]
+
+
+def test_dcm4che_qidors_argv_golden() -> None:
+    from dcmharness.adapters.dcm4che.dicomweb import qidors_argv
+
+    opts = QidoOptions(url="http://h/dw", level="instance", study_uid="1.2",
+                       query={"PatientID": "P*", "SOPInstanceUID": "", "Modality": ""}, limit=10, fuzzymatching=True)
+    assert qidors_argv("qidors", opts, "/tmp/q") == [
+        "qidors", "-J", "--out-dir", "/tmp/q", "--out-file", "qido", "-m", "PatientID=P*",
+        "-i", "SOPInstanceUID", "-i", "Modality", "--fuzzy", "--limit", "10", "http://h/dw/studies/1.2/instances",
+    ]
+    assert qidors_argv("qidors", QidoOptions(url="http://h/dw/"), "q")[-1] == "http://h/dw/studies"
