@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlencode
 
-from dcmharness.backends.network import MAX_STORE_FILES, StoreFile, read_store_file
+from dcmharness.backends.network import StoreFile, list_store_files, read_store_file
 from dcmharness.backends.outputs import OutputPlan, OutputTarget, temp_for
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.dicomweb_models import QidoOptions, WadoOptions
@@ -108,31 +108,12 @@ class StowInput(InputInfo):
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
-def list_files(path: Path) -> list[Path]:
-    """A file, or every regular file under a folder (recursive, sorted, hidden entries skipped)."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"{path} is neither a file nor a folder", "input")
-    found: list[Path] = []
-    for entry in sorted(path.rglob("*")):
-        rel = entry.relative_to(path).parts
-        if any(part.startswith(".") for part in rel) or (entry.is_symlink() and entry.is_dir()):
-            continue
-        if not entry.is_file():
-            continue
-        found.append(entry)
-        if len(found) > MAX_STORE_FILES:
-            raise HarnessError(ErrorCode.INVALID_REQUEST, f"more than {MAX_STORE_FILES} files under {path}", "input")
-    return found
-
-
 def stow_input(path: Path) -> StowInput:
     """Every file a ``stow`` of ``path`` sends (headers read); a non-DICOM file of a folder is skipped (named in
     ``skipped``), a single non-DICOM file is ``not_dicom``; a folder without any DICOM file is ``not_dicom``."""
     files: list[StoreFile] = []
     skipped: list[dict[str, str]] = []
-    paths = list_files(path)
+    paths = list_store_files(path)  # a file, or every regular file under the folder (hidden entries skipped)
     for p in paths:
         try:
             files.append(read_store_file(p))

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from dcmharness.interface import registry
-from dcmharness.interface.conform.ops.core import Ctx, OpCheck, Run, record, ref_record, run_request
+from dcmharness.interface.conform.ops.core import Ctx, OpCheck, Run, run_request
 from dcmharness.interface.conform.ops.network import FIND_KEYS, dataset_differences, find_problems
+from dcmharness.interface.conform.ops.network import _record as network_record
 
 DICOMWEB_FILES = (
     "CT_small.dcm",
@@ -146,17 +147,11 @@ def dicomweb_file(ctx: Ctx, path: Path, case: str, backends: Sequence[str], case
 def _record(
     ctx: Ctx, case: str, path: Path, profile: str, client: str, run: Run, problems: list[Any] | None, label: str
 ) -> None:
-    options = {"server": "orthanc"}
-    if client == ctx.config.reference:
-        ref_record(ctx, case, path, profile, options, run)
-    rec = record(
-        ctx, case=case, path=path, profile=profile, options=options, backend=client, run=run, problems=problems,
-        reference=None,
-    )
-    rec["metrics"]["pair"] = label
+    """network's record (client -> server pair), plus the transfer syntax a wado received."""
+    network_record(ctx, case, path, profile, client, "orthanc", run, problems, label)
     result = run.result or {}
     if profile == "dicomweb:wado" and result.get("instances"):
-        rec["metrics"]["transfer_syntax"] = result["instances"][0].get("transfer_syntax")
+        ctx.records[-1]["metrics"]["transfer_syntax"] = result["instances"][0].get("transfer_syntax")
 
 
 def finish(ctx: Ctx, report: dict[str, Any]) -> None:
