@@ -28,6 +28,8 @@ from dcmharness.contract.ops_models import (
     HistogramRequest,
     InfoOptions,
     InfoRequest,
+    ModifyOptions,
+    ModifyRequest,
     StatsOptions,
     StatsRequest,
     StoreOptions,
@@ -96,6 +98,7 @@ OPS: dict[str, OpSpec] = {
         input_kind="series",
     ),
     "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
+    "modify": OpSpec("modify", ModifyRequest, ModifyOptions, "Set, insert or erase attributes; regenerate UIDs."),
 }
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.

@@ -39,6 +39,7 @@ class PythonRefBackend(Backend):
         "echo",
         "store",
         "find",
+        "modify",
     )
 
     def availability(self) -> Availability:
