@@ -232,6 +232,8 @@ def _vr_for(assignment: Assignment, tag: int, existing: Any, field: str) -> str:
 def resolve(options: ModifyOptions, ds: Any) -> list[Change]:
     """The request's changes resolved against the input data set ``ds``, in the order they apply (erase,
     modify, insert); ``invalid_request`` naming the field for anything that cannot apply. Pure (reads ``ds``)."""
+    if not (options.modify or options.insert or options.erase or options.regenerate_uids):
+        raise _invalid("nothing to do: give modify, insert, erase or regenerate_uids", "options")
     changes: list[Change] = []
     seen: dict[tuple[Step, ...], str] = {}
     entries: list[tuple[str, str, str, Assignment | None]] = [

@@ -554,8 +554,6 @@ class ModifyOptions(_OpOptions):
     def _check(self) -> ModifyOptions:
         if len(set(self.regenerate_uids)) != len(self.regenerate_uids):
             raise OptionError("regenerate_uids", "a level is listed twice")
-        if not (self.modify or self.insert or self.erase or self.regenerate_uids):
-            raise OptionError("modify", "nothing to do: give modify, insert, erase or regenerate_uids")
         return self
 
 
