@@ -38,11 +38,11 @@ from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
 from dcmharness.adapters.dcmtk.ops import sibling
 from dcmharness.adapters.runner import ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.modify import Change, invalidity_warnings, modify_result, resolve
 from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.backends.modify import Change, invalidity_warnings, modify_result, resolve
 from dcmharness.contract.ops_models import AnonymizeRequest, ModifyRequest, TranscodeOptions, TranscodeRequest
 
 #: Contract target -> gdcmconv flags.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 
 from dcmharness.adapters.base import Capability
 from dcmharness.adapters.runner import ToolError, run_tool
@@ -53,7 +54,7 @@ def bare_dataset(info: InputInfo) -> bool:
     return meta is None or "TransferSyntaxUID" not in meta
 
 
-def build_modify_argv(changes: list[Change], levels: list[str], exe: str, target: str, bare: bool) -> list[str]:
+def build_modify_argv(changes: list[Change], levels: Sequence[str], exe: str, target: str, bare: bool) -> list[str]:
     """``dcmodify -nb [-F] -e/-m/-i ... [-gst] [-gse] [-gin] <target>`` (the target is the copy). Pure."""
     argv = [exe, "-nb"]
     if bare:

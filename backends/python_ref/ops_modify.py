@@ -5,6 +5,7 @@ input's transfer syntax. Pixel data is copied untouched."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dcmharness.backends.base import Outcome
@@ -44,7 +45,7 @@ def apply_change(ds: Any, change: Change) -> None:
     holder[change.tag] = DataElement(change.tag, change.vr, typed_value(change.vr, change.values()))
 
 
-def apply_all(ds: Any, changes: list[Change], levels: list[str]) -> None:
+def apply_all(ds: Any, changes: list[Change], levels: Sequence[str]) -> None:
     """Every change in order, then the new UIDs; the meta's SOP Instance UID follows the data set's."""
     from pydicom.uid import generate_uid
 
