@@ -6,7 +6,8 @@ file is skipped): ``set`` (modify Patient's Name), ``insert`` (two attributes: C
 absent from the samples, and Image Comments), ``erase`` (Patient's Birth Date: Type 2 in most IODs, so the
 warnings are compared too), ``nested`` (a text attribute in the first item of the first sequence that has
 one, by a tag path), ``uids`` (Study, Series and SOP Instance UIDs regenerated), ``private`` (a private
-creator and a private LO element in a free odd group).
+creator and a private LO element in a free odd group), ``private_existing`` (the first private LO, SH or
+CS element the file holds, by its tag).
 
 The comparison: every data set element (recursively into sequences; group lengths ignored), its VR and its
 value (text stripped of its padding, DS and IS as numbers, binary values byte for byte, Pixel Data
@@ -58,6 +59,15 @@ def nested_target(ds: Any) -> tuple[str, str] | None:
     return None
 
 
+def existing_private(ds: Any) -> str | None:
+    """The tag path of the first top-level private data element with a text VR (LO, SH, CS), None without
+    one. Pure (reads ``ds``)."""
+    for elem in ds:
+        if elem.tag.is_private and elem.tag & 0xFFFF >= 0x1000 and elem.VR in ("LO", "SH", "CS") and elem.VM == 1:
+            return _tag_path(elem.tag)
+    return None
+
+
 def free_private_group(ds: Any) -> int | None:
     for group in range(0x0011, 0x0021, 2):
         if not any(int(t) >> 16 == group for t in ds.keys()):
@@ -102,6 +112,9 @@ def cases_for(ds: Any) -> list[tuple[str, dict[str, Any]]]:
                 },
             )
         )
+    existing = existing_private(ds)
+    if existing is not None:
+        cases.append(("private_existing", {"modify": [{"path": existing, "value": "DCMHARNESS"}]}))
     return cases
 
 
