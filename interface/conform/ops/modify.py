@@ -38,7 +38,6 @@ MODIFY_FILES = (
     "emri_small.dcm",
 )
 UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
-UID_TAGS = frozenset({0x0020000D, 0x0020000E, 0x00080018})
 #: The value a nested case writes, by VR.
 NESTED_VALUES = {"UI": "1.2.826.0.1.3680043.10.543.77", "LO": "DCMHARNESS", "SH": "DCMHARNESS", "CS": "DCMHARNESS"}
 
@@ -182,12 +181,12 @@ def compare_datasets(got: Any, ref: Any, where: str = "", skip: frozenset[int] =
     return problems
 
 
-def uid_problems(source: Any, out: Any) -> list[str]:
-    """Regenerated UIDs: changed, valid (PS3.5 9.1), the meta's SOP Instance UID following. Pure."""
+def uid_problems(source: Any, out: Any, keywords: Sequence[str] = UID_KEYWORDS) -> list[str]:
+    """Regenerated UIDs (``keywords``): changed and valid (PS3.5 9.1). Pure."""
     from dcmharness.backends.python_ref.ops_validate import bad_uid
 
     problems = []
-    for keyword in UID_KEYWORDS:
+    for keyword in keywords:
         new = _text(out.get(keyword, ""))
         if new == _text(source.get(keyword, "")):
             problems.append(f"{keyword} not regenerated")
@@ -210,17 +209,21 @@ def meta_problems(out: Any, ref: Any) -> list[str]:
     return problems
 
 
-def compare_outputs(source: Path, output: str, reference: str, regenerated: bool) -> list[str]:
-    """The problems of one backend's output against the reference's (see the module docstring)."""
+def compare_outputs(source: Path, output: str, reference: str, levels: Sequence[str] = ()) -> list[str]:
+    """The problems of one backend's output against the reference's (see the module docstring); ``levels``
+    are the ``regenerate_uids`` of the request."""
     import pydicom
+
+    from dcmharness.backends.modify import UID_KEYWORDS as BY_LEVEL
 
     src = pydicom.dcmread(source, stop_before_pixels=True, force=True)
     got = pydicom.dcmread(output, force=True)
     ref = pydicom.dcmread(reference, force=True)
     problems = meta_problems(got, ref)
-    if regenerated:
-        problems += uid_problems(src, got)
-    problems += compare_datasets(got, ref, skip=UID_TAGS if regenerated else frozenset())
+    keywords = [BY_LEVEL[level] for level in levels]
+    problems += uid_problems(src, got, keywords)
+    skip = frozenset(int(pydicom.datadict.tag_for_keyword(k) or 0) for k in keywords)
+    problems += compare_datasets(got, ref, skip=skip)
     return problems
 
 
@@ -264,7 +267,7 @@ def modify_file(ctx: Ctx, path: Path, case: str, backends: Sequence[str], case_d
             problems: list[Any] | None = None
             if got.ok and got.output and ref.ok and ref.output:
                 try:
-                    problems = compare_outputs(path, got.output, ref.output, "regenerate_uids" in options)
+                    problems = compare_outputs(path, got.output, ref.output, options.get("regenerate_uids", ()))
                 except Exception as exc:  # an unreadable output is a finding
                     problems = [f"output not comparable: {type(exc).__name__}: {exc}"[:300]]
                 if _warnings(got) != _warnings(ref):
