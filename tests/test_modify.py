@@ -435,9 +435,12 @@ def orthanc_live() -> Iterator[None]:
 
     if not os.path.exists("/usr/sbin/Orthanc") and not os.environ.get("DCMHARNESS_ORTHANC_URL"):
         pytest.skip("/usr/sbin/Orthanc is missing (apt-get install orthanc orthanc-dicomweb orthanc-gdcm)")
+    from dcmharness.adapters.orthanc.server import orthanc_pids
+
     _live("orthanc")
     yield
     registry.get("orthanc").close()
+    assert orthanc_pids(parent=os.getpid()) == [], "an Orthanc started by this test process is still running"
 
 
 LIVE_OPTIONS: dict[str, Any] = {
