@@ -294,7 +294,7 @@ def test_dcmtk_golden_argv() -> None:
         modify=[{"path": RTPLAN_REF, "value": "1.2.3.4"}],
         insert=[{"path": "StudyDescription", "value": "A=B"}, {"path": "ImageType", "value": "DERIVED\\SECONDARY"}],
     )
-    argv = dcmtk_modify.build_modify_argv(changes, ["instance", "study"], "/usr/bin/dcmodify", "/t/x.dcm", False)
+    argv = dcmtk_modify.build_modify_argv(changes, ["instance", "study"], "/usr/bin/dcmodify", "/t/x.dcm")
     assert argv == [
         "/usr/bin/dcmodify", "-nb",
         "-e", "(0010,0030)",
@@ -303,8 +303,8 @@ def test_dcmtk_golden_argv() -> None:
         "-i", "(0008,0008)=DERIVED\\SECONDARY",
         "-gst", "-gin", "/t/x.dcm",
     ]  # fmt: skip
-    assert dcmtk_modify.build_modify_argv(changes[:1], [], "dcmodify", "x.dcm", True) == [
-        "dcmodify", "-nb", "-F", "-e", "(0010,0030)", "x.dcm"
+    assert dcmtk_modify.build_modify_argv(changes[:1], [], "dcmodify", "x.dcm") == [
+        "dcmodify", "-nb", "-e", "(0010,0030)", "x.dcm"
     ]  # fmt: skip
 
 
@@ -412,7 +412,7 @@ def test_same_value_normalises_padding_and_numbers() -> None:
 def test_cases_for_the_samples() -> None:
     ct = pydicom.dcmread(find("CT_small.dcm"), stop_before_pixels=True)
     names = [name for name, _ in conform_modify.cases_for(ct)]
-    assert names == ["set", "insert", "erase", "nested", "uids", "private", "private_existing"]
+    assert names == ["set", "insert", "values", "empty", "erase", "nested", "uids", "private", "private_existing"]
     rtplan = pydicom.dcmread(find("rtplan.dcm"), stop_before_pixels=True)
     nested = dict(conform_modify.cases_for(rtplan))["nested"]
     assert nested == {
@@ -490,3 +490,14 @@ def test_live_orthanc(tmp_path: Path, orthanc_live: None) -> None:
     assert set(outcome.result["uids"]) == {"StudyInstanceUID", "SOPInstanceUID"}
     refused = _run(tmp_path, "rtplan.dcm", {"erase": ["PatientID"]}, backend="orthanc")
     assert _error(refused) == ("unsupported_option", "options.erase[0]")
+
+
+def test_python_ref_writes_a_bare_data_set_as_a_part10_file(tmp_path: Path) -> None:
+    """rtstruct.dcm has no File Meta Information; the output gets one, as dcmodify, gdcmanon and Orthanc write."""
+    response = _run(tmp_path, "rtstruct.dcm", {"modify": [{"path": "PatientName", "value": "Doe^John"}]})
+    assert response.ok, response.error
+    out = pydicom.dcmread(tmp_path / "o.dcm")
+    assert out.preamble is not None
+    assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    assert out.file_meta.MediaStorageSOPClassUID == "1.2.840.10008.5.1.4.1.1.481.3"

@@ -5,7 +5,8 @@ The contract's vocabulary is dcmodify's, so the mapping is direct (dcmtk 3.6.7):
 ``modify`` -> ``-m path=value``, ``insert`` -> ``-i path=value``, ``regenerate_uids`` -> ``-gst``, ``-gse``,
 ``-gin``; paths in dcmtk's syntax (``(0008,1115)[0].(0020,000E)``), in the contract's order (erase, modify,
 insert). dcmodify updates the File Meta Information's Media Storage SOP Instance UID when the SOP Instance
-UID changes (unless ``-nmu``). A bare data set (no File Meta Information) stays bare (``-F``).
+UID changes (unless ``-nmu``). A bare data set (no File Meta Information) is written as a Part 10 file (its
+default ``+F``), as python_ref writes it.
 
 Refused: a private data element (not a private creator) that the file does not hold with an explicit VR:
 dcmodify takes no VR and writes an element its private dictionary does not know as UN, reading the value
@@ -49,16 +50,9 @@ def check_modify(changes: list[Change], info: InputInfo) -> None:
             )
 
 
-def bare_dataset(info: InputInfo) -> bool:
-    meta = getattr(info.dataset, "file_meta", None)
-    return meta is None or "TransferSyntaxUID" not in meta
-
-
-def build_modify_argv(changes: list[Change], levels: Sequence[str], exe: str, target: str, bare: bool) -> list[str]:
-    """``dcmodify -nb [-F] -e/-m/-i ... [-gst] [-gse] [-gin] <target>`` (the target is the copy). Pure."""
+def build_modify_argv(changes: list[Change], levels: Sequence[str], exe: str, target: str) -> list[str]:
+    """``dcmodify -nb -e/-m/-i ... [-gst] [-gse] [-gin] <target>`` (the target is the copy). Pure."""
     argv = [exe, "-nb"]
-    if bare:
-        argv.append("-F")
     for change in changes:
         path = change.dcmtk_path()
         argv += [ACTION_SWITCHES[change.action], path if change.action == "erase" else f"{path}={change.value}"]
@@ -74,7 +68,7 @@ def execute_modify(exe: str, request: ModifyRequest, info: InputInfo | None, pla
     temp = plan.targets[0].temp
     shutil.copyfile(info.path, temp)
     levels = list(request.options.regenerate_uids)
-    argv = build_modify_argv(changes, levels, exe, os.path.abspath(temp), bare_dataset(info))
+    argv = build_modify_argv(changes, levels, exe, os.path.abspath(temp))
     run = run_tool(argv, timeout=request.timeout)
     stderr = run.stderr_text or None
     if run.returncode != 0 or (stderr and "E: " in stderr):

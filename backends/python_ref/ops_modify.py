@@ -1,7 +1,8 @@
 """``modify`` on the reference backend (pydicom): the resolved changes (``backends/modify.py``) applied to a
 fresh copy of the input in memory, new UIDs (``2.25.<uuid4>``, PS3.5 B.2) for the levels asked, the File
 Meta Information's Media Storage SOP Instance UID set to the data set's SOP Instance UID, written in the
-input's transfer syntax. Pixel data is copied untouched."""
+input's transfer syntax, always as a Part 10 file (a bare data set gets File Meta Information, as every tool
+writes it). Pixel data is copied untouched."""
 
 from __future__ import annotations
 
@@ -60,6 +61,24 @@ def apply_all(ds: Any, changes: list[Change], levels: Sequence[str]) -> None:
         meta.MediaStorageSOPClassUID = ds.SOPClassUID
 
 
+def ensure_file_meta(ds: Any, transfer_syntax: str | None) -> None:
+    """A bare data set (no File Meta Information) gets one, as dcmodify, gdcmanon and Orthanc write: a Part 10
+    file (PS3.10 7.1) in the transfer syntax it was read in, its SOP Class / Instance UIDs the data set's."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import UID
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = UID(transfer_syntax or "1.2.840.10008.1.2")
+    if "SOPClassUID" in ds:
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    if "SOPInstanceUID" in ds:
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta = meta
+
+
 def modify(request: ModifyRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
     import pydicom
 
@@ -71,8 +90,9 @@ def modify(request: ModifyRequest, info: InputInfo, plan: OutputPlan) -> Outcome
     drop_group_lengths(ds)  # wrong once attributes change
     apply_all(ds, changes, list(request.options.regenerate_uids))
     temp = plan.targets[0].temp
+    ensure_file_meta(ds, info.transfer_syntax)
     try:
-        ds.save_as(temp, enforce_file_format="TransferSyntaxUID" in getattr(ds, "file_meta", {}))
+        ds.save_as(temp, enforce_file_format=True)
     except (ValueError, TypeError, OSError, AttributeError, OverflowError) as exc:
         raise HarnessError(ErrorCode.BACKEND_FAILED, f"pydicom could not write the result: {exc}"[:400]) from None
     result = modify_result(request.options, info.path, temp)

@@ -3,11 +3,12 @@ with python_ref's.
 
 Cases (profile ``modify:<case>``), each built from what the file holds (a case that does not apply to a
 file is skipped): ``set`` (modify Patient's Name), ``insert`` (two attributes: Clinical Trial Sponsor Name,
-absent from the samples, and Image Comments), ``erase`` (Patient's Birth Date: Type 2 in most IODs, so the
-warnings are compared too), ``nested`` (a text attribute in the first item of the first sequence that has
-one, by a tag path), ``uids`` (Study, Series and SOP Instance UIDs regenerated), ``private`` (a private
-creator and a private LO element in a free odd group), ``private_existing`` (the first private LO, SH or
-CS element the file holds, by its tag).
+absent from the samples, and Image Comments), ``values`` (IS, a DS pair and a CS pair inserted or
+overwritten), ``empty`` (Referring Physician's Name emptied), ``erase`` (Patient's Birth Date: Type 2 in
+most IODs, so the warnings are compared too), ``nested`` (a text attribute in the first item of the first
+sequence that has one, by a tag path), ``uids`` (Study, Series and SOP Instance UIDs regenerated),
+``private`` (a private creator and a private LO element in a free odd group), ``private_existing`` (the
+first private LO, SH or CS element the file holds, by its tag).
 
 The comparison: every data set element (recursively into sequences; group lengths ignored), its VR and its
 value (text stripped of its padding, DS and IS as numbers, binary values byte for byte, Pixel Data
@@ -36,6 +37,12 @@ MODIFY_FILES = (
     "test-SR.dcm",
     "JPEG2000.dcm",
     "emri_small.dcm",
+    "rtstruct.dcm",  # a bare data set (no File Meta Information)
+    "rtdose.dcm",
+    "MR_small_implicit.dcm",
+    "MR_small_bigendian.dcm",
+    "waveform_ecg.dcm",
+    "liver.dcm",
 )
 UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 #: The value a nested case writes, by VR.
@@ -90,6 +97,20 @@ def cases_for(ds: Any) -> list[tuple[str, dict[str, Any]]]:
             },
         )
     )
+    cases.append(
+        (
+            "values",
+            {
+                "insert": [
+                    {"path": "InstanceNumber", "value": "7"},
+                    {"path": "WindowCenter", "value": "40.5\\-600"},
+                    {"path": "ImageType", "value": "DERIVED\\SECONDARY"},
+                ]
+            },
+        )
+    )
+    if "ReferringPhysicianName" in ds:
+        cases.append(("empty", {"modify": [{"path": "ReferringPhysicianName", "value": ""}]}))
     if "PatientBirthDate" in ds:
         cases.append(("erase", {"erase": ["PatientBirthDate"]}))
     nested = nested_target(ds)
