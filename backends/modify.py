@@ -288,7 +288,10 @@ def modify_result(options: ModifyOptions, source: Path, output: Path) -> dict[st
     import pydicom
 
     before = pydicom.dcmread(source, stop_before_pixels=True, force=True)
-    after = pydicom.dcmread(output, stop_before_pixels=True, force=True)
+    try:
+        after = pydicom.dcmread(output, stop_before_pixels=True, force=True)
+    except Exception as exc:
+        raise HarnessError(ErrorCode.BACKEND_FAILED, f"the modified file is not readable DICOM: {exc}"[:300]) from None
     uids = {}
     for level in options.regenerate_uids:
         keyword = UID_KEYWORDS[level]
