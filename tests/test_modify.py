@@ -501,3 +501,24 @@ def test_python_ref_writes_a_bare_data_set_as_a_part10_file(tmp_path: Path) -> N
     assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"
     assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
     assert out.file_meta.MediaStorageSOPClassUID == "1.2.840.10008.5.1.4.1.1.481.3"
+
+
+def test_meta_problems_catch_a_stale_media_storage_uid(tmp_path: Path) -> None:
+    response = _run(tmp_path, "CT_small.dcm", {"modify": [{"path": "PatientName", "value": "X"}]})
+    assert response.ok
+    good = pydicom.dcmread(tmp_path / "o.dcm")
+    assert conform_modify.meta_problems(good, good) == []
+    stale = pydicom.dcmread(tmp_path / "o.dcm")
+    stale.SOPInstanceUID = "1.2.3"
+    assert conform_modify.meta_problems(stale, good) == ["MediaStorageSOPInstanceUID differs from SOPInstanceUID"]
+    stale.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    assert conform_modify.meta_problems(stale, good)[1] == (
+        "Transfer Syntax UID 1.2.840.10008.1.2, reference 1.2.840.10008.1.2.1"
+    )
+
+
+def test_change_values_split_at_backslash_except_single_valued_vrs() -> None:
+    steps = parse_path("ImageComments", "f")
+    assert Change("insert", "f", steps, "LT", "a\\b").values() == ["a\\b"]
+    assert Change("insert", "f", steps, "CS", "A\\B").values() == ["A", "B"]
+    assert Change("insert", "f", steps, "CS", "").values() == []
