@@ -511,7 +511,7 @@ def test_meta_problems_catch_a_stale_media_storage_uid(tmp_path: Path) -> None:
     stale = pydicom.dcmread(tmp_path / "o.dcm")
     stale.SOPInstanceUID = "1.2.3"
     assert conform_modify.meta_problems(stale, good) == ["MediaStorageSOPInstanceUID differs from SOPInstanceUID"]
-    stale.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    stale.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
     assert conform_modify.meta_problems(stale, good)[1] == (
         "Transfer Syntax UID 1.2.840.10008.1.2, reference 1.2.840.10008.1.2.1"
     )
