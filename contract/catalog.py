@@ -36,6 +36,8 @@ from dcmharness.contract.ops_models import (
     HistogramRequest,
     InfoOptions,
     InfoRequest,
+    ModifyOptions,
+    ModifyRequest,
     StatsOptions,
     StatsRequest,
     StoreOptions,
@@ -104,6 +106,7 @@ OPS: dict[str, OpSpec] = {
         input_kind="series",
     ),
     "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
+    "modify": OpSpec("modify", ModifyRequest, ModifyOptions, "Set, insert or erase attributes; regenerate UIDs."),
 }
 OPS.update(  # DICOMweb (PS3.18): contract/dicomweb_models.py
     {

@@ -31,6 +31,7 @@ from dcmharness.contract.ops_models import (
     FindRequest,
     HistogramRequest,
     InfoRequest,
+    ModifyRequest,
     StatsRequest,
     StoreRequest,
     TranscodeRequest,
@@ -313,6 +314,20 @@ def prepare_split(request: RequestBase, ctx: RunContext) -> Prepared:
     return info, plan
 
 
+def prepare_modify(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``modify`` reads the header (a file with inconsistent image attributes can still be changed), checks every
+    path and value against the input (``invalid_request`` naming the field) and writes ``<input
+    stem>.modified.dcm`` by default."""
+    from dcmharness.backends.modify import resolve
+
+    assert isinstance(request, ModifyRequest)
+    path = _input(request, ctx)
+    info = inspect_header(path)
+    resolve(request.options, info.dataset)
+    return info, _output(request, ctx, path, ".modified.dcm")
+
+
+PREPARERS["modify"] = prepare_modify
 PREPARERS.update({"volume": prepare_volume, "nifti": prepare_nifti, "split_multiframe": prepare_split})
 
 
@@ -329,6 +344,8 @@ def output_suffix(request: RequestBase) -> str | None:
         return ".anon.dcm"
     if isinstance(request, DecodeRequest):
         return ".npy"
+    if isinstance(request, ModifyRequest):
+        return ".modified.dcm"
     if isinstance(request, SplitMultiframeRequest):
         return "_frames"  # a folder per file (prepare_split's default ``<stem>_frames``)
     return None

@@ -1,5 +1,5 @@
 """dcmtk's ops beyond ``to_image``: ``dump`` and ``info`` (dcm2json), ``transcode`` (dcmconv, dcmcrle,
-dcmcjpeg, dcmcjpls; dcmdjpeg, dcmdrle, dcmdjpls to decompress).
+dcmcjpeg, dcmcjpls; dcmdjpeg, dcmdrle, dcmdjpls to decompress), ``modify`` (dcmodify: ``modify.py``).
 
 "dcmtk" stays one backend: ``adapters/dcmtk.py`` owns ``to_image`` and its class is decorated with
 ``@with_ops``, which adds these ops (everything else is delegated to the decorated class). The tools are
@@ -26,15 +26,17 @@ import shutil
 from typing import Any, TypeVar
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
+from dcmharness.adapters.dcmtk.modify import check_modify, execute_modify, modify_capabilities
 from dcmharness.adapters.runner import ToolError, ToolRun, run_tool
 from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.modify import resolve
 from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.contract.ops_models import DumpRequest, InfoRequest, TranscodeOptions, TranscodeRequest
+from dcmharness.contract.ops_models import DumpRequest, InfoRequest, ModifyRequest, TranscodeOptions, TranscodeRequest
 
-EXTRA_OPS = ("dump", "info", "transcode")
+EXTRA_OPS = ("dump", "info", "transcode", "modify")
 
 #: Contract target -> (tool, flags) for an uncompressed input.
 ENCODE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -75,6 +77,7 @@ def ops_capabilities() -> dict[str, dict[str, Capability]]:
             "near_lossless": True,
             "compression_ratio": False,
         },
+        "modify": modify_capabilities(),
     }
 
 
@@ -179,6 +182,8 @@ def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | Non
     tool = adapter.tool()
     if tool is None:
         raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
+    if isinstance(request, ModifyRequest):
+        return execute_modify(sibling(tool, "dcmodify"), request, info, plan)
     argv = build_ops_argv(request, info, plan, tool)
     run = run_tool(argv, timeout=request.timeout)
     if run.returncode != 0 and CHARSET_UNSUPPORTED in run.stderr_text:
@@ -231,6 +236,17 @@ def check_json_input(info: InputInfo | None) -> None:
         )
 
 
+def check_ops_input(request: RequestBase, info: InputInfo | None) -> None:
+    """The input-dependent refusals of the extra ops, before anything runs."""
+    if isinstance(request, TranscodeRequest):
+        check_transcode_input(request, info)
+    elif isinstance(request, ModifyRequest):
+        if info is not None:
+            check_modify(resolve(request.options, info.dataset), info)
+    else:
+        check_json_input(info)
+
+
 def check_transcode_input(request: TranscodeRequest, info: InputInfo | None) -> None:
     """Refusals that depend on the input, before anything runs."""
     if info is None:
@@ -266,10 +282,7 @@ def with_ops(cls: type[T]) -> type[T]:
             if getattr(request, "op", "") not in EXTRA_OPS:
                 warnings: list[str] = super().check_input(request, info)
                 return warnings
-            if isinstance(request, TranscodeRequest):
-                check_transcode_input(request, info)
-            else:
-                check_json_input(info)
+            check_ops_input(request, info)
             return []
 
         def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -299,10 +312,7 @@ class DcmtkOpsAdapter(ToolAdapter):
         return ops_capabilities()
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
-        if isinstance(request, TranscodeRequest):
-            check_transcode_input(request, info)
-        else:
-            check_json_input(info)
+        check_ops_input(request, info)
         return []
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:

@@ -42,6 +42,7 @@ class PythonRefBackend(Backend):
         "stow",
         "qido",
         "wado",
+        "modify",
     )
 
     def availability(self) -> Availability:

@@ -29,6 +29,7 @@ OPS = (
     "volume",
     "network",
     "dicomweb",
+    "modify",
 )
 
 
