@@ -35,7 +35,7 @@ from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.contract.ops_models import AnonymizeRequest, TranscodeOptions, TranscodeRequest
+from dcmharness.contract.ops_models import AnonymizeRequest, DecodeRequest, TranscodeOptions, TranscodeRequest
 
 #: Contract target -> gdcmconv flags.
 CONV_FLAGS: dict[str, tuple[str, ...]] = {
@@ -76,7 +76,33 @@ def capability_table() -> dict[str, dict[str, Capability]]:
             "remove_private_tags": True,
             "patient_id": False,
         },
+        "decode": {"color_space": True},
     }
+
+
+def build_decode_argv(info: InputInfo, copy: str, tool: ToolInfo) -> list[str]:
+    """``gdcmconv --raw -X``: the input decompressed by GDCM (explicit VR LE) into ``copy`` (pure)."""
+    return [tool.path, "--raw", "-X", "-i", os.path.abspath(str(info.path)), "-o", os.path.abspath(copy)]
+
+
+def execute_decode(tool: ToolInfo, request: DecodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+    """GDCM decompresses into a temp file; its stored values are unpacked by the shared native unpacking.
+    gdcmconv says "Could not read (pixmap)" (exit 1) for a codestream it cannot decode: ``decode_failed``."""
+    from dcmharness.backends.python_ref.ops_decode import decode_native_copy
+
+    with tempfile.TemporaryDirectory(prefix="dcmharness-gdcm-decode-") as folder:
+        copy = os.path.join(folder, "native.dcm")
+        argv = build_decode_argv(info, copy, tool)
+        run = run_tool(argv, timeout=request.timeout)
+        stderr = run.stderr_text or None
+        if run.returncode != 0 or not os.path.isfile(copy):
+            said = " ".join((run.stderr_text or run.stdout.decode("utf-8", "replace")).split())[:300]
+            code = ErrorCode.DECODE_FAILED if "Could not read" in said else ErrorCode.BACKEND_FAILED
+            raise ToolError(code, f"gdcmconv --raw failed (exit {run.returncode}): {said}", argv, stderr)
+        outcome = decode_native_copy(copy, request, info, plan, f"gdcm {tool.version or '?'} gdcmconv --raw")
+    outcome.command = argv
+    outcome.stderr = stderr
+    return outcome
 
 
 def transcode_flags(options: TranscodeOptions) -> list[str]:
@@ -164,11 +190,11 @@ def certificate(timeout: float | None) -> str:
 
 class GdcmAdapter(ToolAdapter):
     name = "gdcm"
-    description = "GDCM: gdcmconv (transcode) and gdcmanon (PS3.15 E.1 de-identification)."
+    description = "GDCM: gdcmconv (transcode, decode with --raw) and gdcmanon (PS3.15 E.1 de-identification)."
     tools = ("gdcmconv",)
     env_var = "GDCM_HOME"
     install_hint = "apt-get install libgdcm-tools"
-    ops = ("transcode", "anonymize")
+    ops = ("transcode", "anonymize", "decode")
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
         return capability_table()
@@ -199,6 +225,8 @@ class GdcmAdapter(ToolAdapter):
             return build_transcode_argv(request, info, plan, tool)
         if isinstance(request, AnonymizeRequest):
             return build_anonymize_argvs(request, info, plan, tool, "CERTIFICATE")[0]
+        if isinstance(request, DecodeRequest):
+            return build_decode_argv(info, os.path.abspath(str(plan.targets[0].temp)) + ".native.dcm", tool)
         raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"gdcm does not implement op {getattr(request, 'op', '?')!r}")
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -208,6 +236,8 @@ class GdcmAdapter(ToolAdapter):
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "gdcm: gdcmconv not found", "backend")
         assert info is not None
+        if isinstance(request, DecodeRequest):
+            return execute_decode(tool, request, info, plan)
         if isinstance(request, AnonymizeRequest):
             argvs = build_anonymize_argvs(request, info, plan, tool, certificate(request.timeout))
         else:

@@ -1,0 +1,166 @@
+"""decode on the toolkit backends (dcmtk, gdcm, orthanc, dicom_rs, rust_render): golden argv and refusals
+(no tool needed), live runs (marked ``live``) whose MD5s are computed independently of the backend."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import pytest
+
+from dcmharness.adapters.base import ToolInfo
+from dcmharness.adapters.dcmtk.ops import build_decode_argv, check_op_input, decode_tool
+from dcmharness.adapters.gdcm import build_decode_argv as gdcm_decode_argv
+from dcmharness.backends.preflight import InputInfo
+from dcmharness.contract.errors import HarnessError
+from dcmharness.contract.ops_models import DecodeRequest
+from dcmharness.interface import registry
+from dcmharness.interface.api import run
+from dcmharness.interface.samples import find
+
+NATIVE, BIG, RLE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.5"
+JPEG_BASELINE, JPEG_EXT, JPEG_SV1 = "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.70"
+JLS, J2K = "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90"
+
+
+def info_for(path: str, ts: str) -> InputInfo:
+    return InputInfo(path=Path(path), dataset=None, transfer_syntax=ts, has_pixel_data=True)
+
+
+def decode_request(**options: Any) -> DecodeRequest:
+    return DecodeRequest.model_validate({"op": "decode", "input": "/in/x.dcm", "options": options})
+
+
+@pytest.fixture()
+def dcmtk_bin(tmp_path: Path) -> ToolInfo:
+    folder = tmp_path / "dcmtk" / "bin"
+    folder.mkdir(parents=True)
+    for name in ("dcmj2pnm", "dcmconv", "dcmdjpeg", "dcmdrle", "dcmdjpls"):
+        exe = folder / name
+        exe.write_text("#!/bin/sh\nexit 0\n")
+        exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return ToolInfo(str(folder / "dcmj2pnm"), "3.6.7")
+
+
+# -- dcmtk: golden argv, refusals ---------------------------------------------------------------------------
+def test_dcmtk_decode_argv_per_syntax(dcmtk_bin: ToolInfo) -> None:
+    folder = str(Path(dcmtk_bin.path).parent)
+    cases = {
+        NATIVE: [f"{folder}/dcmconv", "+te"],
+        BIG: [f"{folder}/dcmconv", "+te"],
+        RLE: [f"{folder}/dcmdrle", "+te"],
+        JPEG_BASELINE: [f"{folder}/dcmdjpeg", "+cn", "+te"],
+        JPEG_EXT: [f"{folder}/dcmdjpeg", "+cn", "+te"],
+        JPEG_SV1: [f"{folder}/dcmdjpeg", "+cn", "+te"],
+        JLS: [f"{folder}/dcmdjpls", "+te"],
+    }
+    for ts, head in cases.items():
+        argv = build_decode_argv(info_for("/in/x.dcm", ts), "/tmp/w/native.dcm", dcmtk_bin)
+        assert argv == [*head, "/in/x.dcm", "/tmp/w/native.dcm"], ts
+
+
+def test_dcmtk_refuses_jpeg_2000_before_running() -> None:
+    for ts in (J2K, "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201"):
+        with pytest.raises(HarnessError) as err:
+            check_op_input(decode_request(), info_for("/in/x.dcm", ts))
+        assert (err.value.code.value, err.value.field) == ("unsupported_transfer_syntax", "input")
+    assert decode_tool(None) == "dcmconv" and decode_tool("1.2.840.10008.1.2.1.99") == "dcmconv"
+
+
+def test_dcmtk_refusal_through_the_dispatcher_runs_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "never.npy"
+    resp = run(
+        {"op": "decode", "input": str(find("MR_small_jp2klossless.dcm")), "backend": "dcmtk", "output": str(out)}
+    )
+    assert not resp.ok and resp.error is not None
+    assert (resp.error.code, resp.error.field) == ("unsupported_transfer_syntax", "input")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+# -- gdcm ---------------------------------------------------------------------------------------------------
+def test_gdcm_decode_argv() -> None:
+    tool = ToolInfo("/usr/bin/gdcmconv", "3.0.21")
+    argv = gdcm_decode_argv(info_for("/in/x.dcm", J2K), "/tmp/w/native.dcm", tool)
+    assert argv == ["/usr/bin/gdcmconv", "--raw", "-X", "-i", "/in/x.dcm", "-o", "/tmp/w/native.dcm"]
+
+
+# -- live: the same values as python_ref, MD5s computed without the backend ----------------------------------
+def missing(backend: str) -> str | None:
+    avail = registry.get(backend).availability()
+    return None if avail.available else f"{backend}: {avail.reason}"
+
+
+def decode(backend: str, name: str, tmp_path: Path, **options: Any) -> tuple[dict[str, Any], np.ndarray]:
+    out = tmp_path / f"{backend}-{name}-{len(options)}.npy"
+    resp = run({"op": "decode", "input": str(find(name)), "output": str(out), "backend": backend, "options": options})
+    assert resp.ok, resp.error
+    assert resp.result is not None
+    return resp.result, np.load(out, allow_pickle=False)
+
+
+def mr_small_md5() -> str:
+    """MR_small's stored values, read by pydicom from the native file (no decoder involved)."""
+    return hashlib.md5(pydicom.dcmread(find("MR_small.dcm")).pixel_array.astype("<i2").tobytes()).hexdigest()
+
+
+CLI_BACKENDS = ("dcmtk", "gdcm")
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("backend", CLI_BACKENDS)
+def test_lossless_forms_decode_to_the_native_values(backend: str, tmp_path: Path) -> None:
+    if why := missing(backend):
+        pytest.skip(why)
+    expected = mr_small_md5()
+    assert expected == "dc9943d2b303bf18ab512dfdd6df0559"
+    for name in ("MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm"):
+        result, array = decode(backend, name, tmp_path)
+        assert result["md5"] == expected, (backend, name)
+        assert array.shape == (64, 64) and array.dtype == np.dtype("<i2") and result["dtype"] == "int16"
+        assert result["decoder"].startswith(backend)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("backend", CLI_BACKENDS)
+def test_ybr_jpeg_kept_as_ybr_and_converted(backend: str, tmp_path: Path) -> None:
+    if why := missing(backend):
+        pytest.skip(why)
+    ref, a = decode("python_ref", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path)
+    got, b = decode(backend, "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path)
+    assert got["photometric"] == "YBR_FULL" and b.shape == (100, 100, 3) and np.array_equal(a, b)
+    assert got["md5"] == ref["md5"] == "f7578291df4d2801c5f9b1eaa176d134"
+    rgb, c = decode(backend, "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
+    assert rgb["photometric"] == "RGB"
+    from pydicom.pixels.processing import convert_color_space
+
+    independent = convert_color_space(b, "YBR_FULL", "RGB").astype(np.int16)
+    assert int(np.abs(independent - c.astype(np.int16)).max()) <= 1
+
+
+@pytest.mark.live
+def test_gdcm_decodes_jpeg_2000_masked_as_the_header_says(tmp_path: Path) -> None:
+    if why := missing("gdcm"):
+        pytest.skip(why)
+    ref, a = decode("python_ref", "693_J2KI.dcm", tmp_path)
+    out = tmp_path / "g.npy"
+    resp = run({"op": "decode", "input": str(find("693_J2KI.dcm")), "output": str(out), "backend": "gdcm"})
+    assert resp.ok and resp.result is not None, resp.error
+    assert resp.result["md5"] == ref["md5"] and np.array_equal(np.load(out), a)
+    # gdcmconv writes Bits Stored 16 (the codestream's precision); the header says 14
+    assert any("BitsStored 14 -> 16" in w for w in resp.warnings), resp.warnings
+
+
+@pytest.mark.live
+def test_dcmtk_and_gdcm_agree_on_12_bit_jpeg(tmp_path: Path) -> None:
+    """Both use IJG 6b's 12-bit decoder; the reference (pylibjpeg) differs by at most 1 (registered)."""
+    for backend in CLI_BACKENDS:
+        if why := missing(backend):
+            pytest.skip(why)
+    got = {b: decode(b, "JPGExtended.dcm", tmp_path) for b in CLI_BACKENDS}
+    assert got["dcmtk"][0]["md5"] == got["gdcm"][0]["md5"] == "812050a7fc53b5735f7740b60969cb6b"
+    _, ref = decode("python_ref", "JPGExtended.dcm", tmp_path)
+    assert int(np.abs(ref.astype(np.int32) - got["dcmtk"][1].astype(np.int32)).max()) == 1
