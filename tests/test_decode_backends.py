@@ -164,3 +164,42 @@ def test_dcmtk_and_gdcm_agree_on_12_bit_jpeg(tmp_path: Path) -> None:
     assert got["dcmtk"][0]["md5"] == got["gdcm"][0]["md5"] == "812050a7fc53b5735f7740b60969cb6b"
     _, ref = decode("python_ref", "JPGExtended.dcm", tmp_path)
     assert int(np.abs(ref.astype(np.int32) - got["dcmtk"][1].astype(np.int32)).max()) == 1
+
+
+# -- dicom_rs ----------------------------------------------------------------------------------------------
+def test_dicom_rs_decode_argv(tmp_path: Path) -> None:
+    from dcmharness.adapters.dicom_rs.decode import build_decode_argv as rs_argv
+
+    exe = tmp_path / "dicom-transcode"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    tool = ToolInfo(str(tmp_path / "dicom-toimage"), "0.10.1")
+    argv = rs_argv(tool, info_for("/in/x.dcm", JLS), "/tmp/w/native.dcm")
+    assert argv == [str(exe), "--ts", "1.2.840.10008.1.2.1", "/in/x.dcm", "-o", "/tmp/w/native.dcm"]
+
+
+def test_dicom_rs_refusals() -> None:
+    from dcmharness.adapters.dicom_rs.decode import check_decode_input
+
+    def refusal(info: InputInfo, **options: Any) -> tuple[str, str | None]:
+        with pytest.raises(HarnessError) as err:
+            check_decode_input(decode_request(**options), info)
+        return err.value.code.value, err.value.field
+
+    assert refusal(info_for("/in/x.dcm", J2K)) == ("unsupported_transfer_syntax", "input")
+    twelve = InputInfo(Path("/in/x.dcm"), None, JPEG_EXT, True, bits_stored=12)
+    assert refusal(twelve) == ("unsupported_transfer_syntax", "input")
+    ybr = InputInfo(Path("/in/x.dcm"), None, JPEG_BASELINE, True, samples_per_pixel=3, photometric="YBR_FULL_422")
+    assert refusal(ybr) == ("unsupported_option", "options.color_space")
+    check_decode_input(decode_request(color_space="rgb"), ybr)  # dicom-rs' own conversion: accepted
+    check_decode_input(decode_request(), InputInfo(Path("/in/x.dcm"), None, JPEG_EXT, True, bits_stored=8))
+
+
+@pytest.mark.live
+def test_dicom_rs_lossless_forms(tmp_path: Path) -> None:
+    if why := missing("dicom_rs"):
+        pytest.skip(why)
+    for name in ("MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_bigendian.dcm"):
+        result, array = decode("dicom_rs", name, tmp_path)
+        assert result["md5"] == mr_small_md5() and array.dtype == np.dtype("<i2"), name
+        assert result["decoder"].startswith("dicom-rs")

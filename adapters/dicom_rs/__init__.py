@@ -1,2 +1,1 @@
-"""DICOM-rs: dicom-toimage (``render.py``), dicom-dump and dicom-transcode (``ops.py``).
-"""
+"""DICOM-rs: dicom-toimage (``render.py``), dicom-dump and dicom-transcode (``ops.py``)."""

@@ -80,6 +80,7 @@ def check_file(ctx: Ctx, path: Path, case: str, backends: Sequence[str], case_di
         got = run_request(req(backend), ctx.config.timeout)
         problems: list[Any] | None = None
         metrics: dict[str, Any] = {}
+        worst: float | None = None
         if ref.ok and got.ok:
             a = np.load(outputs[ctx.config.reference], allow_pickle=False)
             b = np.load(outputs[backend], allow_pickle=False)
@@ -99,6 +100,7 @@ def check_file(ctx: Ctx, path: Path, case: str, backends: Sequence[str], case_di
             problems=problems,
             reference=ref,
             metrics=metrics,
+            max_abs_diff=worst,
         )
 
 
