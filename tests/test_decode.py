@@ -60,6 +60,7 @@ def test_ybr_kept_or_converted(tmp_path: Path) -> None:
     (tmp_path / "rgb").mkdir()
     converted, rgb = decode("SC_rgb_dcmtk_+eb+cy+np.dcm", tmp_path / "rgb", color_space="rgb")
     assert converted["photometric"] == "RGB" and converted["color_space"] == "rgb"
+    assert rgb.dtype == np.uint8 and converted["dtype"] == "uint8"  # the contract's integer type, not float
     from pydicom.pixels.processing import convert_color_space
 
     independent = convert_color_space(ybr, "YBR_FULL", "RGB").astype(np.int16)  # pydicom's own conversion

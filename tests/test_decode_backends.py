@@ -134,7 +134,7 @@ def test_ybr_jpeg_kept_as_ybr_and_converted(backend: str, tmp_path: Path) -> Non
     assert got["photometric"] == "YBR_FULL" and b.shape == (100, 100, 3) and np.array_equal(a, b)
     assert got["md5"] == ref["md5"] == "f7578291df4d2801c5f9b1eaa176d134"
     rgb, c = decode(backend, "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
-    assert rgb["photometric"] == "RGB"
+    assert rgb["photometric"] == "RGB" and c.dtype == np.uint8 and rgb["dtype"] == "uint8"
     from pydicom.pixels.processing import convert_color_space
 
     independent = convert_color_space(b, "YBR_FULL", "RGB").astype(np.int16)
@@ -203,3 +203,70 @@ def test_dicom_rs_lossless_forms(tmp_path: Path) -> None:
         result, array = decode("dicom_rs", name, tmp_path)
         assert result["md5"] == mr_small_md5() and array.dtype == np.dtype("<i2"), name
         assert result["decoder"].startswith("dicom-rs")
+
+
+# -- rust_render ---------------------------------------------------------------------------------------------
+def test_rust_render_decode_argv(tmp_path: Path) -> None:
+    from dcmharness.adapters.rust_render import build_decode_argv as rust_argv
+    from dcmharness.backends.outputs import OutputPlan, OutputTarget
+
+    plan = OutputPlan(targets=[OutputTarget(final=tmp_path / "o.npy", temp=tmp_path / ".o.tmp.npy")])
+    request = decode_request(frame=2, color_space="rgb")
+    argv = rust_argv(request, info_for("/in/x.dcm", JPEG_BASELINE), plan, ToolInfo("/opt/dicom-render", "0.1.0"))
+    assert argv == [
+        "/opt/dicom-render", "--op", "decode", "--frame", "2", "--color-space", "rgb", "--overwrite", "--",
+        "/in/x.dcm", str(tmp_path / ".o.tmp.npy"),
+    ]  # fmt: skip
+    assert rust_argv(decode_request(), info_for("/in/x.dcm", NATIVE), plan, ToolInfo("/b", None))[3:7] == [
+        "--frame", "all", "--color-space", "native",
+    ]  # fmt: skip
+
+
+def test_rust_render_result_is_checked_against_the_npy(tmp_path: Path) -> None:
+    import json
+
+    from dcmharness.adapters.runner import ToolError
+    from dcmharness.adapters.rust_render import decode_result
+
+    array = np.arange(6, dtype="<i2").reshape(2, 3)
+    npy = tmp_path / "a.npy"
+    np.save(npy, array)
+    said = {
+        "shape": [2, 3], "dtype": "int16", "md5": hashlib.md5(array.tobytes()).hexdigest(), "frames": [0],
+        "photometric": "MONOCHROME2", "color_space": "native", "transfer_syntax": NATIVE, "decoder": "rust_render",
+    }  # fmt: skip
+    assert decode_result(json.dumps(said), npy, ["x"], None) == said
+    for wrong in ({"md5": "0" * 32}, {"shape": [3, 2]}, {"dtype": "uint16"}):
+        with pytest.raises(ToolError) as err:
+            decode_result(json.dumps({**said, **wrong}), npy, ["x"], None)
+        assert err.value.code.value == "backend_failed"
+
+
+def test_rust_render_refuses_before_running() -> None:
+    from dcmharness.adapters.rust_render import RustRenderAdapter
+
+    with pytest.raises(HarnessError) as err:
+        RustRenderAdapter().check_input(decode_request(), info_for("/in/x.dcm", "1.2.840.10008.1.2.4.100"))
+    assert (err.value.code.value, err.value.field) == ("unsupported_transfer_syntax", "input")
+    ict = InputInfo(Path("/in/x.dcm"), None, "1.2.840.10008.1.2.4.91", True, samples_per_pixel=3, photometric="YBR_ICT")
+    with pytest.raises(HarnessError) as err:
+        RustRenderAdapter().check_input(decode_request(color_space="rgb"), ict)
+    assert (err.value.code.value, err.value.field) == ("unsupported_option", "options.color_space")
+
+
+@pytest.mark.live
+def test_rust_render_decodes_like_the_reference(tmp_path: Path) -> None:
+    if why := missing("rust_render"):
+        pytest.skip(why)
+    for name in ("MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"):
+        result, array = decode("rust_render", name, tmp_path)
+        assert result["md5"] == mr_small_md5() and array.dtype == np.dtype("<i2"), name
+    frames, stack = decode("rust_render", "emri_small.dcm", tmp_path)
+    _, ref = decode("python_ref", "emri_small.dcm", tmp_path)
+    assert stack.shape == (10, 64, 64) and np.array_equal(stack, ref) and frames["frames"] == list(range(10))
+    ybr, _ = decode("rust_render", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path)
+    assert ybr["md5"] == "f7578291df4d2801c5f9b1eaa176d134" and ybr["photometric"] == "YBR_FULL"
+    rgb_ref, a = decode("python_ref", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
+    rgb, b = decode("rust_render", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
+    assert rgb["photometric"] == "RGB" and np.array_equal(a, b) and rgb["md5"] == rgb_ref["md5"]
+    assert a.dtype == b.dtype == np.uint8 and rgb["dtype"] == rgb_ref["dtype"] == "uint8"

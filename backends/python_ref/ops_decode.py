@@ -74,6 +74,7 @@ def decode_array(
     lay = layout_of(ds)
     out: list[np.ndarray] = []
     photometric = lay.photometric
+    is_float = False  # float Pixel Data: decided before any colour conversion (which computes in float64)
     for frame in frames:
         decoded = (
             decode_words(ds, frame, transfer_syntax)
@@ -81,6 +82,7 @@ def decode_array(
             else plugin_words(ds, frame, transfer_syntax, plugin)
         )
         values = stored_values(decoded.words, lay)
+        is_float = values.dtype.kind == "f"
         photometric = decoded.photometric
         if color_space == "rgb" and photometric in YBR_TO_RGB:
             if lay.samples != 3 or values.ndim != 3:
@@ -88,7 +90,7 @@ def decode_array(
             values = ybr_full_to_rgb(values, lay.bits_stored)
             photometric = "RGB"
         out.append(values)
-    dtype = output_dtype(lay.bits_allocated, lay.signed, out[0].dtype.kind == "f")
+    dtype = output_dtype(lay.bits_allocated, lay.signed, is_float)
     stacked = out[0] if len(out) == 1 else np.stack(out)
     return np.ascontiguousarray(stacked.astype(dtype)), photometric
 
