@@ -270,3 +270,62 @@ def test_rust_render_decodes_like_the_reference(tmp_path: Path) -> None:
     rgb, b = decode("rust_render", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
     assert rgb["photometric"] == "RGB" and np.array_equal(a, b) and rgb["md5"] == rgb_ref["md5"]
     assert a.dtype == b.dtype == np.uint8 and rgb["dtype"] == rgb_ref["dtype"] == "uint8"
+
+
+# -- orthanc ---------------------------------------------------------------------------------------------------
+def test_orthanc_numpy_call_and_refusals() -> None:
+    from dcmharness.adapters.orthanc.decode import check_decode_input, numpy_call
+
+    call = numpy_call("ab/c", 3)
+    assert call.url("http://127.0.0.1:8042") == "http://127.0.0.1:8042/instances/ab%2Fc/frames/3/numpy?rescale=0"
+
+    def refusal(info: InputInfo, **options: Any) -> tuple[str, str | None]:
+        with pytest.raises(HarnessError) as err:
+            check_decode_input(decode_request(**options), info)
+        return err.value.code.value, err.value.field
+
+    path = Path("/in/x.dcm")
+    assert refusal(info_for("/in/x.dcm", J2K)) == ("unsupported_transfer_syntax", "input")
+    assert refusal(InputInfo(path, None, NATIVE, True, photometric="PALETTE COLOR")) == ("unsupported_option", "input")
+    ybr_native = InputInfo(path, None, NATIVE, True, samples_per_pixel=3, bits_allocated=8, photometric="YBR_FULL")
+    assert refusal(ybr_native) == ("unsupported_option", "input")
+    rgb16 = InputInfo(path, None, RLE, True, samples_per_pixel=3, bits_allocated=16, photometric="RGB")
+    assert refusal(rgb16) == ("unsupported_option", "input")
+    assert refusal(InputInfo(path, None, NATIVE, True, bits_allocated=1)) == ("unsupported_option", "input")
+    ybr_jpeg = InputInfo(path, None, JPEG_BASELINE, True, samples_per_pixel=3, bits_allocated=8, photometric="YBR_FULL")
+    assert refusal(ybr_jpeg) == ("unsupported_option", "options.color_space")
+    check_decode_input(decode_request(color_space="rgb"), ybr_jpeg)
+    check_decode_input(decode_request(), InputInfo(path, None, JLS, True, bits_allocated=16, photometric="MONOCHROME2"))
+
+
+def test_orthanc_frame_shape_is_checked() -> None:
+    import io
+
+    from dcmharness.adapters.orthanc.decode import frame_values
+    from dcmharness.adapters.runner import ToolError
+
+    buf = io.BytesIO()
+    np.save(buf, np.arange(6, dtype="<i2").reshape(2, 3, 1))
+    info = InputInfo(Path("/in/x.dcm"), None, NATIVE, True, rows=2, columns=3)
+    assert frame_values(buf.getvalue(), info, []).tolist() == [[0, 1, 2], [3, 4, 5]]
+    wide = InputInfo(Path("/in/x.dcm"), None, NATIVE, True, rows=3, columns=2)
+    with pytest.raises(ToolError):
+        frame_values(buf.getvalue(), wide, [])
+
+
+@pytest.mark.live
+def test_orthanc_decodes_like_the_reference(tmp_path: Path) -> None:
+    if why := missing("orthanc"):
+        pytest.skip(why)
+    try:
+        for name in ("MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_bigendian.dcm"):
+            result, array = decode("orthanc", name, tmp_path)
+            assert result["md5"] == mr_small_md5() and array.dtype == np.dtype("<i2"), name
+        _, stack = decode("orthanc", "emri_small.dcm", tmp_path)
+        _, ref = decode("python_ref", "emri_small.dcm", tmp_path)
+        assert stack.shape == (10, 64, 64) and np.array_equal(stack, ref)
+        rgb_ref, a = decode("python_ref", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
+        rgb, b = decode("orthanc", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
+        assert rgb["md5"] == rgb_ref["md5"] and rgb["photometric"] == "RGB" and np.array_equal(a, b)
+    finally:
+        registry.get("orthanc").close()

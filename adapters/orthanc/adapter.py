@@ -47,7 +47,7 @@ class OrthancAdapter(ToolAdapter):
     tools = ("Orthanc",)
     env_var = "ORTHANC_HOME"
     install_hint = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm, or set DCMHARNESS_ORTHANC_URL"
-    ops = ("to_image", "dump", "info", "transcode", "anonymize")
+    ops = ("to_image", "dump", "info", "transcode", "anonymize", "decode")
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,7 +158,6 @@ class OrthancAdapter(ToolAdapter):
     # -- running ------------------------------------------------------------------------------------
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         if not isinstance(request, ToImageRequest):
-
             return execute_op(self, request, info, plan)
         assert info is not None
         opts = request.options
@@ -266,5 +265,3 @@ class OrthancAdapter(ToolAdapter):
             commands.append(stale.describe(base))
             http(stale, base, None, timeout, commands)
         raise ToolError(ErrorCode.BACKEND_FAILED, "orthanc kept an older instance with the same UIDs", commands, None)
-
-
