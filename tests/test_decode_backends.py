@@ -292,6 +292,7 @@ def test_orthanc_numpy_call_and_refusals() -> None:
     rgb16 = InputInfo(path, None, RLE, True, samples_per_pixel=3, bits_allocated=16, photometric="RGB")
     assert refusal(rgb16) == ("unsupported_option", "input")
     assert refusal(InputInfo(path, None, NATIVE, True, bits_allocated=1)) == ("unsupported_option", "input")
+    assert refusal(InputInfo(path, None, NATIVE, True, bits_allocated=32)) == ("unsupported_option", "input")
     ybr_jpeg = InputInfo(path, None, JPEG_BASELINE, True, samples_per_pixel=3, bits_allocated=8, photometric="YBR_FULL")
     assert refusal(ybr_jpeg) == ("unsupported_option", "options.color_space")
     check_decode_input(decode_request(color_space="rgb"), ybr_jpeg)

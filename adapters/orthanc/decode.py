@@ -9,9 +9,9 @@ Facts measured on Orthanc 1.10.1 (Debian 12) with pydicom's test files:
 - It decodes with Orthanc's built-in DCMTK decoder only: JPEG 2000 answers HTTP 500 "Not implemented yet;
   The built-in DCMTK decoder cannot decode some DICOM instance whose transfer syntax is: 1.2.840.10008.1.2.4.91"
   although the GDCM plugin is loaded; refused before running (``unsupported_transfer_syntax``).
-- "Not implemented yet" (HTTP 500) also for PALETTE COLOR, uncompressed YBR_FULL / YBR_FULL_422 and colour
-  data with more than 8 bits allocated: refused (``unsupported_option``, field ``input``). 1-bit data comes
-  back as 0/255 (liver_1frame.dcm): refused the same way.
+- "Not implemented yet" (HTTP 500) also for PALETTE COLOR, uncompressed YBR_FULL / YBR_FULL_422, colour
+  data with more than 8 bits allocated and 32-bit grayscale (rtdose_1frame.dcm): refused
+  (``unsupported_option``, field ``input``). 1-bit data comes back as 0/255 (liver_1frame.dcm): refused too.
 - YCbCr JPEG is converted to RGB by the decoder: ``color_space: "native"`` is refused for it (field
   ``options.color_space``); ``"rgb"`` is answered with Orthanc's (IJG's) conversion.
 """
@@ -70,6 +70,8 @@ def check_decode_input(request: DecodeRequest, info: InputInfo) -> None:
         reason = f"orthanc's /numpy answers 'Not implemented yet' for uncompressed {photometric}"
     elif info.samples_per_pixel > 1 and info.bits_allocated > 8:
         reason = f"orthanc's /numpy answers 'Not implemented yet' for {info.bits_allocated}-bit colour"
+    elif info.bits_allocated > 16:
+        reason = f"orthanc's /numpy answers 'Not implemented yet' for {info.bits_allocated} bits allocated"
     elif info.bits_allocated == 1:
         reason = "orthanc's /numpy answers 1-bit data as 0/255, not the stored values"
     if reason:

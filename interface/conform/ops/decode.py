@@ -23,7 +23,7 @@ LOSSY = frozenset(
         "1.2.840.10008.1.2.4.91",
     }
 )
-#: Compressed sample files (missing ones are skipped), plus a native and an RLE one (refused by python_gdcm).
+#: Compressed sample files (missing ones are skipped), then native and RLE layouts (python_gdcm refuses those).
 DECODE_FILES = (
     "CT_small.dcm",
     "MR_small_RLE.dcm",
@@ -45,6 +45,22 @@ DECODE_FILES = (
     "MR2_J2KR.dcm",
     "US1_J2KI.dcm",
     "RG1_J2KR.dcm",
+    # native and RLE layouts every decoder must read alike: big endian, frames, colour planes, 1/16/32 bits,
+    # YBR as stored, PALETTE COLOR indices, embedded overlay bits masked; a YBR_RCT JPEG 2000
+    "MR_small_bigendian.dcm",
+    "emri_small_RLE.dcm",
+    "emri_small_big_endian.dcm",
+    "SC_rgb_expb.dcm",
+    "SC_rgb_rle_2frame.dcm",
+    "SC_rgb_rle_16bit.dcm",
+    "SC_rgb_32bit.dcm",
+    "SC_ybr_full_uncompressed.dcm",
+    "SC_ybr_full_422_uncompressed.dcm",
+    "liver_1frame.dcm",
+    "OBXXXX1A.dcm",
+    "rtdose_1frame.dcm",
+    "MR-SIEMENS-DICOM-WithOverlays.dcm",
+    "GDCMJ2K_TextGBR.dcm",
 )
 
 
