@@ -330,3 +330,78 @@ def test_orthanc_decodes_like_the_reference(tmp_path: Path) -> None:
         assert rgb["md5"] == rgb_ref["md5"] and rgb["photometric"] == "RGB" and np.array_equal(a, b)
     finally:
         registry.get("orthanc").close()
+
+
+# -- cornerstone -----------------------------------------------------------------------------------------------
+def test_cornerstone_refusals_and_request_line() -> None:
+    from dcmharness.adapters.cornerstone.decode import check_decode_input, decode_request_line
+
+    path = Path("/in/x.dcm")
+
+    def refusal(info: InputInfo, **options: Any) -> tuple[str, str | None]:
+        with pytest.raises(HarnessError) as err:
+            check_decode_input(decode_request(**options), info)
+        return err.value.code.value, err.value.field
+
+    assert refusal(InputInfo(path, None, NATIVE, True, photometric="PALETTE COLOR")) == ("unsupported_option", "input")
+    assert refusal(InputInfo(path, None, NATIVE, True, bits_allocated=1)) == ("unsupported_option", "input")
+    ybr422 = InputInfo(path, None, NATIVE, True, samples_per_pixel=3, bits_allocated=8, photometric="YBR_FULL_422")
+    assert refusal(ybr422, color_space="rgb") == ("unsupported_option", "input")
+    ybr_jpeg = InputInfo(path, None, JPEG_BASELINE, True, samples_per_pixel=3, bits_allocated=8, photometric="YBR_FULL")
+    assert refusal(ybr_jpeg) == ("unsupported_option", "options.color_space")
+    check_decode_input(decode_request(color_space="rgb"), ybr_jpeg)
+    ict = InputInfo(path, None, "1.2.840.10008.1.2.4.91", True, samples_per_pixel=3, photometric="YBR_ICT")
+    check_decode_input(decode_request(), ict)  # the loader and the reference both answer RGB
+    assert decode_request_line(7, info_for("/in/x.dcm", NATIVE), 2) == {
+        "id": 7, "op": "decode", "input": "/in/x.dcm", "frame": 2,
+    }  # fmt: skip
+
+
+def test_cornerstone_words_are_masked_and_sign_extended(tmp_path: Path) -> None:
+    """A signed 12-bit frame the loader hands back in a Uint16Array, garbage in the top nibble."""
+    import base64
+
+    from dcmharness.adapters.cornerstone.decode import result_of, words_of
+    from dcmharness.backends.outputs import OutputPlan, OutputTarget
+
+    ds = pydicom.Dataset()
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 3, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
+    info = InputInfo(
+        Path("/in/x.dcm"),
+        ds,
+        NATIVE,
+        True,
+        rows=1,
+        columns=3,
+        bits_allocated=16,
+        bits_stored=12,
+        pixel_representation=1,
+    )
+    raw = np.array([0xAFFF, 0x0800, 0x07FF], dtype="<u2")
+    answer = {"type": "Uint16Array", "values": base64.b64encode(raw.tobytes()).decode()}
+    assert words_of(answer, info).tolist() == [[0xAFFF, 0x0800, 0x07FF]]
+    plan = OutputPlan(targets=[OutputTarget(final=tmp_path / "o.npy", temp=tmp_path / "t.npy")])
+    result = result_of([answer], decode_request(), info, plan, "5.14.0")
+    assert np.load(tmp_path / "t.npy").tolist() == [[-1, -2048, 2047]]
+    assert result["dtype"] == "int16" and result["shape"] == [1, 3]
+    assert result["md5"] == hashlib.md5(np.array([[-1, -2048, 2047]], "<i2").tobytes()).hexdigest()
+    with pytest.raises(HarnessError):
+        words_of({"type": "Float32Array", "values": ""}, info)
+    with pytest.raises(HarnessError):
+        words_of({"type": "Uint16Array", "values": base64.b64encode(raw[:2].tobytes()).decode()}, info)
+
+
+@pytest.mark.live
+def test_cornerstone_decodes_like_the_reference(tmp_path: Path) -> None:
+    if why := missing("cornerstone"):
+        pytest.skip(why)
+    try:
+        for name in ("MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"):
+            result, array = decode("cornerstone", name, tmp_path)
+            assert result["md5"] == mr_small_md5() and array.dtype == np.dtype("<i2"), name
+        rgb_ref, a = decode("python_ref", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
+        rgb, b = decode("cornerstone", "SC_rgb_dcmtk_+eb+cy+s2.dcm", tmp_path, color_space="rgb")
+        assert rgb["md5"] == rgb_ref["md5"] and np.array_equal(a, b)
+    finally:
+        registry.get("cornerstone").close()
