@@ -200,6 +200,10 @@ class GdcmAdapter(ToolAdapter):
         return capability_table()
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, DecodeRequest):
+            from dcmharness.backends.python_ref.ops_decode import refuse_float_pixel_data
+
+            refuse_float_pixel_data(info, "gdcm")
         if isinstance(request, TranscodeRequest) and info is not None:
             target = request.options.transfer_syntax
             if target == "deflated_explicit_vr_little_endian" and info.transfer_syntax not in DEFLATABLE:

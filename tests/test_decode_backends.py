@@ -405,3 +405,20 @@ def test_cornerstone_decodes_like_the_reference(tmp_path: Path) -> None:
         assert rgb["md5"] == rgb_ref["md5"] and np.array_equal(a, b)
     finally:
         registry.get("cornerstone").close()
+
+
+def test_float_pixel_data_is_refused_by_the_copy_decoders() -> None:
+    from dcmharness.adapters.dicom_rs.decode import check_decode_input as rs_check
+    from dcmharness.adapters.gdcm import GdcmAdapter
+
+    ds = pydicom.Dataset()
+    ds.FloatPixelData = b"\0" * 16
+    info = InputInfo(Path("/in/x.dcm"), ds, NATIVE, True)
+    for check in (
+        lambda: check_op_input(decode_request(), info),
+        lambda: GdcmAdapter().check_input(decode_request(), info),
+        lambda: rs_check(decode_request(), info),
+    ):
+        with pytest.raises(HarnessError) as err:
+            check()
+        assert (err.value.code.value, err.value.field) == ("unsupported_option", "input")

@@ -321,6 +321,9 @@ def check_op_input(request: RequestBase, info: InputInfo | None) -> None:
     if isinstance(request, TranscodeRequest):
         check_transcode_input(request, info)
     elif isinstance(request, DecodeRequest):
+        from dcmharness.backends.python_ref.ops_decode import refuse_float_pixel_data
+
+        refuse_float_pixel_data(info, "dcmtk")
         if info is not None:
             decode_tool(info.transfer_syntax)
     else:

@@ -49,6 +49,9 @@ JPEG_DCT_AND_LOSSLESS = frozenset(
 
 def check_decode_input(request: DecodeRequest, info: InputInfo | None) -> None:
     """The refusals of ``decode``, decided from the input's header before anything runs. Pure."""
+    from dcmharness.backends.python_ref.ops_decode import refuse_float_pixel_data
+
+    refuse_float_pixel_data(info, "dicom_rs")
     if info is None:
         return
     ts = info.transfer_syntax or ""

@@ -141,6 +141,14 @@ def write_decoded(
     )
 
 
+def refuse_float_pixel_data(info: InputInfo | None, backend: str) -> None:
+    """``unsupported_option`` (field ``input``) for Float / Double Float Pixel Data: the toolkits that decode
+    by writing a native copy read Pixel Data (7FE0,0010) only."""
+    ds = info.dataset if info is not None else None
+    if ds is not None and "PixelData" not in ds and any(k in ds for k in ("FloatPixelData", "DoubleFloatPixelData")):
+        raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"{backend} does not decode Float Pixel Data", "input")
+
+
 #: What a decompressed copy must keep from the input (a tool that rewrote the geometry decoded something else).
 KEPT_ATTRIBUTES = ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "PixelRepresentation")
 #: What a decompressing tool may rewrite and the contract takes from the input's header: GDCM sets Bits Stored
