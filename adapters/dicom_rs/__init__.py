@@ -1,1 +1,2 @@
-"""DICOM-rs: dicom-toimage (``render.py``), dicom-dump and dicom-transcode (``ops.py``)."""
+"""DICOM-rs: dicom-toimage (``render.py``), dicom-dump and dicom-transcode (``ops.py``).
+"""

@@ -158,6 +158,7 @@ class OrthancAdapter(ToolAdapter):
     # -- running ------------------------------------------------------------------------------------
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         if not isinstance(request, ToImageRequest):
+
             return execute_op(self, request, info, plan)
         assert info is not None
         opts = request.options
@@ -265,3 +266,5 @@ class OrthancAdapter(ToolAdapter):
             commands.append(stale.describe(base))
             http(stale, base, None, timeout, commands)
         raise ToolError(ErrorCode.BACKEND_FAILED, "orthanc kept an older instance with the same UIDs", commands, None)
+
+
