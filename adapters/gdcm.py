@@ -44,7 +44,13 @@ from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.contract.ops_models import AnonymizeRequest, ModifyRequest, TranscodeOptions, TranscodeRequest
+from dcmharness.contract.ops_models import (
+    AnonymizeRequest,
+    DecodeRequest,
+    ModifyRequest,
+    TranscodeOptions,
+    TranscodeRequest,
+)
 
 #: Contract target -> gdcmconv flags.
 CONV_FLAGS: dict[str, tuple[str, ...]] = {
@@ -86,7 +92,33 @@ def capability_table() -> dict[str, dict[str, Capability]]:
             "patient_id": False,
         },
         "modify": {"modify": True, "insert": True, "erase": True, "regenerate_uids": False},
+        "decode": {"color_space": True},
     }
+
+
+def build_decode_argv(info: InputInfo, copy: str, tool: ToolInfo) -> list[str]:
+    """``gdcmconv --raw -X``: the input decompressed by GDCM (explicit VR LE) into ``copy`` (pure)."""
+    return [tool.path, "--raw", "-X", "-i", os.path.abspath(str(info.path)), "-o", os.path.abspath(copy)]
+
+
+def execute_decode(tool: ToolInfo, request: DecodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+    """GDCM decompresses into a temp file; its stored values are unpacked by the shared native unpacking.
+    gdcmconv says "Could not read (pixmap)" (exit 1) for a codestream it cannot decode: ``decode_failed``."""
+    from dcmharness.backends.python_ref.ops_decode import decode_native_copy
+
+    with tempfile.TemporaryDirectory(prefix="dcmharness-gdcm-decode-") as folder:
+        copy = os.path.join(folder, "native.dcm")
+        argv = build_decode_argv(info, copy, tool)
+        run = run_tool(argv, timeout=request.timeout)
+        stderr = run.stderr_text or None
+        if run.returncode != 0 or not os.path.isfile(copy):
+            said = " ".join((run.stderr_text or run.stdout.decode("utf-8", "replace")).split())[:300]
+            code = ErrorCode.DECODE_FAILED if "Could not read" in said else ErrorCode.BACKEND_FAILED
+            raise ToolError(code, f"gdcmconv --raw failed (exit {run.returncode}): {said}", argv, stderr)
+        outcome = decode_native_copy(copy, request, info, plan, f"gdcm {tool.version or '?'} gdcmconv --raw")
+    outcome.command = argv
+    outcome.stderr = stderr
+    return outcome
 
 
 def check_modify(changes: list[Change]) -> None:
@@ -199,11 +231,11 @@ def certificate(timeout: float | None) -> str:
 
 class GdcmAdapter(ToolAdapter):
     name = "gdcm"
-    description = "GDCM: gdcmconv (transcode), gdcmanon (PS3.15 E.1 de-identification; --dumb for modify)."
+    description = "GDCM: gdcmconv (transcode, decode: --raw), gdcmanon (PS3.15 E.1 de-identification; --dumb: modify)."
     tools = ("gdcmconv",)
     env_var = "GDCM_HOME"
     install_hint = "apt-get install libgdcm-tools"
-    ops = ("transcode", "anonymize", "modify")
+    ops = ("transcode", "anonymize", "modify", "decode")
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
         return capability_table()
@@ -211,6 +243,10 @@ class GdcmAdapter(ToolAdapter):
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if isinstance(request, ModifyRequest) and info is not None:
             check_modify(resolve(request.options, info.dataset))
+        if isinstance(request, DecodeRequest):
+            from dcmharness.backends.python_ref.ops_decode import refuse_float_pixel_data
+
+            refuse_float_pixel_data(info, "gdcm")
         if isinstance(request, TranscodeRequest) and info is not None:
             target = request.options.transfer_syntax
             if target == "deflated_explicit_vr_little_endian" and info.transfer_syntax not in DEFLATABLE:
@@ -241,6 +277,8 @@ class GdcmAdapter(ToolAdapter):
             check_modify(changes)
             out = os.path.abspath(str(plan.targets[0].temp))
             return build_modify_argv(changes, sibling(tool, "gdcmanon"), os.path.abspath(str(info.path)), out)
+        if isinstance(request, DecodeRequest):
+            return build_decode_argv(info, os.path.abspath(str(plan.targets[0].temp)) + ".native.dcm", tool)
         raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"gdcm does not implement op {getattr(request, 'op', '?')!r}")
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -250,6 +288,8 @@ class GdcmAdapter(ToolAdapter):
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "gdcm: gdcmconv not found", "backend")
         assert info is not None
+        if isinstance(request, DecodeRequest):
+            return execute_decode(tool, request, info, plan)
         if isinstance(request, AnonymizeRequest):
             argvs = build_anonymize_argvs(request, info, plan, tool, certificate(request.timeout))
         else:

@@ -49,7 +49,7 @@ class OrthancAdapter(ToolAdapter):
     tools = ("Orthanc",)
     env_var = "ORTHANC_HOME"
     install_hint = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm, or set DCMHARNESS_ORTHANC_URL"
-    ops = ("to_image", "dump", "info", "transcode", "anonymize", "modify")
+    ops = ("to_image", "dump", "info", "transcode", "anonymize", "modify", "decode")
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,5 +1,6 @@
 """Orthanc's ops beyond ``to_image``: ``dump`` and ``info`` (DICOMweb WADO-RS metadata), ``transcode``
-(``/instances/{id}/modify`` with ``"Transcode"``) and ``anonymize`` (``/instances/{id}/anonymize``).
+(``/instances/{id}/modify`` with ``"Transcode"``), ``anonymize`` (``/instances/{id}/anonymize``) and
+``decode`` (``/instances/{id}/frames/{n}/numpy``, ``decode.py``).
 
 ``adapters/orthanc.py`` owns the backend (server life cycle, upload, delete, HTTP); this module holds the
 pure request building, the refusals and the per-op execution it delegates to. Every request uploads the
@@ -49,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcmharness.adapters.base import Capability
 from dcmharness.adapters.orthanc.client import HttpCall, http, instance_uids, server_failure, uid_of
+from dcmharness.adapters.orthanc.decode import check_decode_input, run_decode
 from dcmharness.adapters.orthanc.modify import check_modify, modify_capabilities
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError
 from dcmharness.backends.base import Outcome, unsupported
@@ -59,6 +61,7 @@ from dcmharness.contract.models import RequestBase
 from dcmharness.contract.ops_models import (
     AnonymizeOptions,
     AnonymizeRequest,
+    DecodeRequest,
     DumpOptions,
     DumpRequest,
     InfoRequest,
@@ -70,7 +73,7 @@ from dcmharness.contract.ops_models import (
 if TYPE_CHECKING:  # the adapter calls execute_op with itself; a type-only reference, no import at run time
     from dcmharness.adapters.orthanc.adapter import OrthancAdapter
 
-EXTRA_OPS = ("dump", "info", "transcode", "anonymize", "modify")
+EXTRA_OPS = ("dump", "info", "transcode", "anonymize", "modify", "decode")
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 #: Targets the built-in DCMTK transcoder of Orthanc 1.10 encodes (measured).
 TRANSCODE_TARGETS = (
@@ -119,6 +122,7 @@ def ops_capabilities() -> dict[str, dict[str, Capability]]:
             "patient_id": True,
         },
         "modify": modify_capabilities(),
+        "decode": {"color_space": True},
     }
 
 
@@ -296,6 +300,8 @@ def check_op_input(request: RequestBase, info: InputInfo | None) -> None:
         from dcmharness.backends.modify import resolve
 
         check_modify(resolve(request.options, info.dataset), info)
+    if isinstance(request, DecodeRequest):
+        check_decode_input(request, info)
 
 
 def _encapsulated(info: InputInfo) -> bool:
@@ -358,6 +364,8 @@ def execute_op(adapter: OrthancAdapter, request: RequestBase, info: InputInfo | 
             elif isinstance(request, ModifyRequest):
                 result = _modify(request, info, plan, server.base_url, instance_id, timeout, commands)
                 warnings.extend(result.pop("warnings"))
+            elif isinstance(request, DecodeRequest):
+                result = run_decode(request, info, plan, server.base_url, instance_id, timeout, commands)
             else:
                 raise HarnessError(
                     ErrorCode.UNSUPPORTED_OPTION, f"orthanc does not implement op {getattr(request, 'op', '?')!r}", "op"
