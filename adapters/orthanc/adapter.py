@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 
 from dcmharness.adapters.base import Capability, ToolAdapter, verify_images
+from dcmharness.adapters.network_client import with_client
 from dcmharness.adapters.orthanc.client import (
     delete_call,
     http,
@@ -24,6 +25,7 @@ from dcmharness.adapters.orthanc.client import (
     server_failure,
     upload_call,
 )
+from dcmharness.adapters.orthanc.network import ORTHANC_CLIENT  # echo, store, find as SCU: network.py
 from dcmharness.adapters.orthanc.ops import check_op_input, execute_op, ops_capabilities
 from dcmharness.adapters.orthanc.rendering import MIME, VoiPlan, capability_table, plan_voi, refusals, rendered_call
 from dcmharness.adapters.orthanc.server import URL_ENV, OrthancServer, find_plugins
@@ -37,6 +39,7 @@ from dcmharness.contract.options import format_for
 
 
 # -- the backend ------------------------------------------------------------------------------------------
+@with_client(ORTHANC_CLIENT)
 class OrthancAdapter(ToolAdapter):
     name = "orthanc"
     kind = "http"
