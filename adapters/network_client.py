@@ -41,6 +41,8 @@ class NetworkClient:
     capabilities: Callable[[], dict[str, dict[str, Capability]]]
     check: Callable[[Any, RequestBase, InputInfo | None], list[str]]
     execute: Callable[[Any, RequestBase, InputInfo | None], Outcome]
+    #: what the client holds beyond the adapter's own (a worker process), released in the adapter's close()
+    close: Callable[[Any], None] | None = None
 
 
 def run_bound(request: RequestBase, steps: int) -> float:
@@ -107,6 +109,11 @@ def with_client(client: NetworkClient) -> Callable[[type[T]], type[T]]:
                     outcome: Outcome = super().execute(request, info, plan)
                     return outcome
                 return client.execute(self, request, info)
+
+            def close(self) -> None:
+                if client.close is not None:
+                    client.close(self)
+                super().close()
 
         WithClient.__name__ = cls.__name__
         WithClient.__qualname__ = cls.__qualname__
