@@ -31,6 +31,8 @@ from dcmharness.adapters.orthanc.network import (
     register_call,
     store_body,
 )
+from dcmharness.adapters.pixelmed.network import error_of as pixelmed_error_of
+from dcmharness.adapters.pixelmed.network import job_fields, network_argv, store_outcome
 from dcmharness.adapters.runner import ToolError
 from dcmharness.backends.network import StoreFile, StoreInput
 from dcmharness.contract.errors import ErrorCode
@@ -170,6 +172,46 @@ def test_orthanc_answer_becomes_dicom_json() -> None:
     }
 
 
+# -- pixelmed ----------------------------------------------------------------------------------------------------
+
+
+def test_pixelmed_launcher_argv_and_job_fields() -> None:
+    assert network_argv("/usr/bin/java", "/j/pixelmed.jar", "/b", "-Xmx512m") == [
+        "/usr/bin/java", "-Djava.awt.headless=true", "-Xmx512m", "-cp", "/j/pixelmed.jar:/b", "PixelMedNetwork",
+    ]  # fmt: skip
+    echo = EchoRequest.model_validate({"op": "echo", "options": {"port": 104, "called_aet": "PACS"}})
+    assert job_fields(echo, None) == ["echo", "127.0.0.1", "104", "PACS", "DCMHARNESS"]
+    store = StoreRequest.model_validate({"op": "store", "input": "/d", "options": {"port": 104}})
+    info = store_input(StoreFile(Path("/d/a.dcm"), CT, "1.2", EXPLICIT))
+    assert job_fields(store, info) == ["store", "127.0.0.1", "104", "ANY-SCP", "DCMHARNESS", "/d/a.dcm"]
+    find = FindRequest.model_validate(
+        {"op": "find", "options": {"port": 104, "model": "patient_root", "level": "patient"}}
+    )
+    assert job_fields(find, None, "/w/q.dcm", "/w/answers") == [
+        "find", "127.0.0.1", "104", "ANY-SCP", "DCMHARNESS", "1.2.840.10008.5.1.4.1.2.1.1", "/w/q.dcm", "/w/answers",
+    ]  # fmt: skip
+
+
+def test_pixelmed_recorded_answers_and_errors() -> None:
+    # PixelMedNetwork's answers and DicomNetworkException messages, recorded against the harness's SCP
+    per_file, warnings = store_outcome(["store", "2", "1", "0", "/d/b.dcm=1", "/d/a.dcm=0"])
+    assert (per_file, warnings) == ({"/d/b.dcm": True, "/d/a.dcm": False}, 0)
+    o = opts(called_aet="WRONG")
+    rejected = pixelmed_error_of(
+        "com.pixelmed.network.DicomNetworkException: A-ASSOCIATE-RJ indication - rejected-permanent by DICOM UL "
+        "Service User, called AE Title not recognized",
+        o,
+    )
+    assert (rejected.code, rejected.field) == (ErrorCode.ASSOCIATION_REJECTED, "options.called_aet")
+    assert "called-AE-title-not-recognized" in rejected.message
+    refused = pixelmed_error_of(
+        "com.pixelmed.network.DicomNetworkException: A-P-ABORT indication - (127.0.0.1:1) - "
+        "java.net.ConnectException: Connection refused",
+        opts(port=1),
+    )
+    assert refused.code == ErrorCode.NETWORK_ERROR
+
+
 # -- dcm4che (not installable here: argv only) ------------------------------------------------------------------
 
 
@@ -196,7 +238,7 @@ def test_dcm4che_findscu_and_getscu_argv() -> None:
 # -- refusals before running ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["gdcm", "orthanc"])
+@pytest.mark.parametrize("backend", ["gdcm", "orthanc", "pixelmed"])
 def test_proposal_list_is_refused_before_running(backend: str) -> None:
     from dcmharness.interface.api import run
 
@@ -225,12 +267,17 @@ def test_orthanc_refuses_fractional_timeout_and_patient_root_below_patient() -> 
 def _available(backend: str) -> bool:
     from dcmharness.interface import registry
 
-    return registry.get(backend).availability().available and (backend != "gdcm" or bool(shutil.which("gdcmscu")))
+    adapter = registry.get(backend)
+    if not adapter.availability().available:
+        return False
+    if backend == "pixelmed":
+        return adapter.network_classes() is not None  # type: ignore[attr-defined]
+    return backend != "gdcm" or bool(shutil.which("gdcmscu"))
 
 
 LIVE = [
     pytest.param(b, marks=[pytest.mark.live, pytest.mark.skipif(not _available(b), reason=f"{b} is not installed")])
-    for b in ("gdcm", "orthanc")
+    for b in ("gdcm", "orthanc", "pixelmed")
 ]
 
 

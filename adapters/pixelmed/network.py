@@ -223,10 +223,10 @@ def execute_pixelmed_network(adapter: Any, request: RequestBase, info: InputInfo
 def _save_identifier(ds: Any, path: str, request: FindRequest) -> None:
     """The query keys as a DICOM file (explicit VR little endian with a meta header, which the launcher drops)."""
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = FIND_MODELS[request.options.model]
+    meta.MediaStorageSOPClassUID = UID(FIND_MODELS[request.options.model])
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
