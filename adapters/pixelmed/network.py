@@ -16,6 +16,9 @@ pynetdicom SCP):
   and counts of completed / failed / warning: not the DIMSE status itself; it takes the files as a set
   (``SetOfDicomFiles`` is a HashSet), so the order they are sent in is its own. It proposes the transfer
   syntaxes it chooses (no list can be given): ``transfer_syntaxes`` is refused.
+- StorageSOPClassSCU takes the Affected SOP Instance UID from the File Meta Information: pydicom's
+  rtplan.dcm (meta 1.2.999..., data set 1.2.777...) is stored by the peer as 1.2.999...; the adapter warns.
+- An Explicit VR Big Endian file is sent as Explicit VR Little Endian (the peer stores 1.2.840.10008.1.2.1).
 - FindSOPClassSCU hands each response identifier to the handler; the launcher writes it as a bare explicit VR
   little endian data set, read back here.
 """
@@ -217,7 +220,13 @@ def execute_pixelmed_network(adapter: Any, request: RequestBase, info: InputInfo
             raise error
         result = _result(request, info, payload, outdir)
     result["timings_ms"] = {"total": round((time.perf_counter() - started) * 1000, 3)}
-    return Outcome(result=result, command=argv)
+    warnings = [
+        f"{f.path}: its File Meta Information names another SOP Instance UID than its data set "
+        f"({f.sop_instance_uid}); PixelMed sends the File Meta Information's as the Affected SOP Instance UID"
+        for f in (info.files if isinstance(info, StoreInput) else [])
+        if not f.meta_matches
+    ]
+    return Outcome(result=result, command=argv, warnings=warnings)
 
 
 def _save_identifier(ds: Any, path: str, request: FindRequest) -> None:
