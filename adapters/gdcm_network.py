@@ -233,10 +233,14 @@ def store_result(run: ToolRun, request: StoreRequest, info: StoreInput) -> dict[
             }
         )
     if len(instances) < len(info.files):
-        if instances or accepted:
-            missing = info.files[len(instances)].path
-            if "Store failed." in text:
-                raise dimse_failure(f"gdcmscu could not send {missing} (no accepted context, or unreadable): stopped")
+        missing = info.files[len(instances)].path
+        if "PDU code: 7" in text:  # an A-ABORT PDU received
+            raise network_error(
+                f"{request.options.host}:{request.options.port} aborted the association (A-ABORT) while {missing} "
+                "was sent"
+            )
+        if (instances or accepted) and "Store failed." in text:
+            raise dimse_failure(f"gdcmscu could not send {missing} (no accepted context, or unreadable): stopped")
         raise failure_of(text, request.options)
     entry = status_entry(worst)
     return {

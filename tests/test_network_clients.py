@@ -33,9 +33,9 @@ from dcmharness.adapters.orthanc.network import (
 )
 from dcmharness.adapters.pixelmed.network import error_of as pixelmed_error_of
 from dcmharness.adapters.pixelmed.network import job_fields, network_argv, store_outcome
-from dcmharness.adapters.runner import ToolError
+from dcmharness.adapters.runner import ToolError, ToolRun
 from dcmharness.backends.network import StoreFile, StoreInput
-from dcmharness.contract.errors import ErrorCode
+from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.ops_models import EchoRequest, FindRequest, NetworkOptions, StoreRequest
 
 LOGS = Path(__file__).parent / "data" / "network_clients"
@@ -117,6 +117,18 @@ def test_recorded_gdcmscu_store_of_three_files() -> None:
     statuses = store_statuses(text)
     assert [(Path(p).name, s) for p, s in statuses] == [("MR_small.dcm", 0), ("CT_small.dcm", 0), ("rtplan.dcm", 0)]
     assert accepted_ids(text) == {1: EXPLICIT, 3: EXPLICIT, 5: IMPLICIT}
+
+
+def test_recorded_gdcmscu_store_aborted_by_the_peer_is_a_network_error() -> None:
+    from dcmharness.adapters.gdcm_network import store_result
+
+    text = (LOGS / "gdcmscu_store_aborted.log").read_text()
+    req = StoreRequest.model_validate({"op": "store", "input": "/d", "options": {"port": 11112}})
+    ct = "/work/main/.venv/lib/python3.11/site-packages/pydicom/data/test_files/CT_small.dcm"
+    run = ToolRun([], 1, text.encode(), b"", 0.1)
+    with pytest.raises(HarnessError) as exc:
+        store_result(run, req, store_input(StoreFile(Path(ct), CT, "1.2", EXPLICIT)))
+    assert exc.value.code == ErrorCode.NETWORK_ERROR and "A-ABORT" in exc.value.message
 
 
 # -- orthanc -------------------------------------------------------------------------------------------------

@@ -251,7 +251,10 @@ def _result(request: RequestBase, info: InputInfo | None, payload: list[str], ou
         per_file, warnings = store_outcome(payload)
         for f in info.files:
             if not per_file.get(os.path.abspath(str(f.path)), False):
-                raise dimse_failure(f"C-STORE of {f.path}: PixelMed reports it failed (it does not give the status)")
+                raise dimse_failure(
+                    f"C-STORE of {f.path}: PixelMed reports it failed, giving neither the status nor the cause (a "
+                    "failure status and an abort by the peer look the same)"
+                )
         instances = [
             {
                 "file": str(f.path),
