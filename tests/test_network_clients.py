@@ -370,3 +370,37 @@ def test_live_silent_peer_never_hangs(backend: str) -> None:
         elapsed = time.monotonic() - started
     assert resp.error is not None and resp.error.code == "network_error"
     assert elapsed < 15
+
+
+#: What a peer aborting the association on the C-STORE gives: gdcm and Orthanc name the abort; PixelMed's
+#: status handler reports a failed file without the cause.
+ABORT_CODES = {"gdcm": "network_error", "orthanc": "network_error", "pixelmed": "dimse_failure"}
+
+
+@pytest.mark.parametrize("backend", LIVE)
+def test_live_peer_aborting_the_store(backend: str) -> None:
+    pytest.importorskip("pynetdicom")
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+
+    from dcmharness.backends.network import free_port
+    from dcmharness.interface.api import run
+
+    def on_store(event: object) -> int:
+        event.assoc.abort()  # type: ignore[attr-defined]
+        return 0x0000
+
+    ae = AE(ae_title="ABORT-SCP")
+    for cx in AllStoragePresentationContexts:
+        if cx.abstract_syntax is not None:
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    assert server is not None
+    try:
+        started = time.monotonic()
+        resp = run({"op": "store", "backend": backend, "input": str(_sample("CT_small.dcm")),
+                    "options": {"port": port, "called_aet": "ABORT-SCP", "timeout": 5}})  # fmt: skip
+        assert resp.error is not None and resp.error.code == ABORT_CODES[backend], resp.error
+        assert time.monotonic() - started < 20
+    finally:
+        server.shutdown()
