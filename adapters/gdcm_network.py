@@ -12,9 +12,9 @@ golden-tested from recorded logs). Facts (gdcm 3.0.21, Debian 12, observed again
   GDCM Source/MessageExchangeDefinition/gdcmPresentationContextGenerator.cxx), and sends the files as they
   are: ``transfer_syntaxes`` is refused. The A-ASSOCIATE-AC it prints carries no abstract syntax: the
   adapter maps the accepted IDs back to the contexts it knows gdcmscu proposed.
-- ``--find``: gdcmscu 3.0.21 prints no response identifier (stdout empty, "C-Find was successful." in the
-  debug log only; ``gdcmscu --find --studyroot --image --call MY-SCP 127.0.0.1 PORT --key 8,18=UID``), so
-  ``find`` is not offered.
+- ``--find``: gdcmscu 3.0.21 leaves stdout empty (also under a pty and ``stdbuf -o0``; "C-Find was
+  successful." and the pending statuses appear in the debug log, the identifiers nowhere) and aborts, so
+  ``find`` is not offered (``gdcmscu --find --studyroot --image --call MY-SCP 127.0.0.1 PORT --key 8,18=UID``).
 - A rejection prints ``Result: rejected-permanent`` / ``Source: ...`` / ``Reason: 7 - called-AE-title-not-
   recognized``; against pynetdicom (source 1, service user) it prints "DICOM UL service-provider (ACSE related
   function)", so the source is taken from the reason (PS3.8 Table 9-21 gives each reason one source).
