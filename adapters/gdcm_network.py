@@ -28,7 +28,15 @@ import re
 from typing import Any
 
 from dcmharness.adapters.base import Capability
-from dcmharness.adapters.network_client import NETWORK_CAPS, VERIFICATION, NetworkClient, peer_of, run_bound
+from dcmharness.adapters.network_client import (
+    NETWORK_CAPS,
+    VERIFICATION,
+    NetworkClient,
+    instance_entry,
+    peer_of,
+    run_bound,
+    store_summary,
+)
 from dcmharness.adapters.runner import ToolError, ToolRun, run_tool
 from dcmharness.backends.base import Outcome
 from dcmharness.backends.network import (
@@ -216,22 +224,14 @@ def store_result(run: ToolRun, request: StoreRequest, info: StoreInput) -> dict[
     instances: list[dict[str, Any]] = []
     worst = 0
     for path, status in store_statuses(text):
-        entry = status_entry(status)
-        if entry["category"] not in ("success", "warning"):
+        category = status_category(status)
+        if category not in ("success", "warning"):
+            entry = status_entry(status)
             raise dimse_failure(f"C-STORE of {path}: status {entry['status']} ({entry['meaning']})")
-        if entry["category"] == "warning" and worst == 0:
+        if category == "warning" and worst == 0:
             worst = status
         f = by_path.get(path)
-        instances.append(
-            {
-                "file": str(f.path) if f else path,
-                "sop_instance_uid": f.sop_instance_uid if f else None,
-                "transfer_syntax": f.transfer_syntax if f else None,
-                "sent_transfer_syntax": sent.get((f.sop_class_uid, f.transfer_syntax)) if f else None,
-                "status": entry["status"],
-                "status_meaning": entry["meaning"],
-            }
-        )
+        instances.append(instance_entry(f, path, sent.get((f.sop_class_uid, f.transfer_syntax)) if f else None, status))
     if len(instances) < len(info.files):
         missing = info.files[len(instances)].path
         if "PDU code: 7" in text:  # an A-ABORT PDU received
@@ -242,23 +242,12 @@ def store_result(run: ToolRun, request: StoreRequest, info: StoreInput) -> dict[
         if (instances or accepted) and "Store failed." in text:
             raise dimse_failure(f"gdcmscu could not send {missing} (no accepted context, or unreadable): stopped")
         raise failure_of(text, request.options)
-    entry = status_entry(worst)
-    return {
-        "files": len(info.files),
-        "stored": len(instances),
-        "warnings": sum(1 for i in instances if i["status"] != "0x0000"),
-        "status": entry["status"],
-        "status_meaning": entry["meaning"],
-        "peer": peer_of(request.options),
-        "accepted_contexts": [
-            {"abstract_syntax": proposed[cid][0], "transfer_syntax": ts}
-            for cid, ts in accepted.items()
-            if cid in proposed
-        ],
-        "instances": instances,
-        "bytes": info.size_bytes,
-        "timings_ms": {"total": round(run.seconds * 1000, 3)},
-    }
+    contexts = [
+        {"abstract_syntax": proposed[cid][0], "transfer_syntax": ts} for cid, ts in accepted.items() if cid in proposed
+    ]
+    result = store_summary(info, request.options, instances, contexts, worst)
+    result["timings_ms"] = {"total": round(run.seconds * 1000, 3)}
+    return result
 
 
 def execute_gdcm_network(adapter: Any, request: RequestBase, info: InputInfo | None) -> Outcome:

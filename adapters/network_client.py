@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from dcmharness.adapters.base import Capability, ToolAdapter
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT
 from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.network import StoreFile, StoreInput, status_entry
 from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
@@ -76,6 +77,37 @@ def check_network_options(options: Any, caps: dict[str, Capability], backend: st
 
 def peer_of(opts: NetworkOptions) -> dict[str, Any]:
     return {"host": opts.host, "port": opts.port, "called_aet": opts.called_aet, "calling_aet": opts.calling_aet}
+
+
+def instance_entry(f: StoreFile | None, path: str, sent: str | None, status: int) -> dict[str, Any]:
+    """One file of a store result (``instances`` item): the file, its UID and syntax, as sent, the status. Pure."""
+    entry = status_entry(status)
+    return {
+        "file": str(f.path) if f else path,
+        "sop_instance_uid": f.sop_instance_uid if f else None,
+        "transfer_syntax": f.transfer_syntax if f else None,
+        "sent_transfer_syntax": sent,
+        "status": entry["status"],
+        "status_meaning": entry["meaning"],
+    }
+
+
+def store_summary(
+    info: StoreInput, opts: NetworkOptions, instances: list[dict[str, Any]], contexts: list[dict[str, str]], worst: int
+) -> dict[str, Any]:
+    """A store result as python_ref's and dcmtk's: counts, the worst status, the peer, the instances. Pure."""
+    entry = status_entry(worst)
+    return {
+        "files": len(info.files),
+        "stored": len(instances),
+        "warnings": sum(1 for i in instances if i["status"] != "0x0000"),
+        "status": entry["status"],
+        "status_meaning": entry["meaning"],
+        "peer": peer_of(opts),
+        "accepted_contexts": contexts,
+        "instances": instances,
+        "bytes": info.size_bytes,
+    }
 
 
 T = TypeVar("T", bound=ToolAdapter)

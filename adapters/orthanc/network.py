@@ -36,7 +36,15 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from dcmharness.adapters.base import Capability
-from dcmharness.adapters.network_client import FIND_CAPS, NETWORK_CAPS, NetworkClient, peer_of, run_bound
+from dcmharness.adapters.network_client import (
+    FIND_CAPS,
+    NETWORK_CAPS,
+    NetworkClient,
+    instance_entry,
+    peer_of,
+    run_bound,
+    store_summary,
+)
 from dcmharness.adapters.orthanc.client import HttpCall, delete_call, http, json_body, orthanc_message
 from dcmharness.adapters.runner import ToolError
 from dcmharness.backends.base import Outcome, unsupported
@@ -280,29 +288,8 @@ def _store_result(answer: dict[str, Any], request: StoreRequest, info: StoreInpu
             f"orthanc stored {sent - failed} of {len(info.files)} files at {request.options.host}:"
             f"{request.options.port} ({failed} failed; Orthanc does not say which nor with what status)"
         )
-    entry = status_entry(0)
-    instances = [
-        {
-            "file": str(f.path),
-            "sop_instance_uid": f.sop_instance_uid,
-            "transfer_syntax": f.transfer_syntax,
-            "sent_transfer_syntax": None,
-            "status": entry["status"],
-            "status_meaning": entry["meaning"],
-        }
-        for f in info.files
-    ]
-    return {
-        "files": len(info.files),
-        "stored": len(instances),
-        "warnings": 0,
-        "status": entry["status"],
-        "status_meaning": entry["meaning"],
-        "peer": peer_of(request.options),
-        "accepted_contexts": [],
-        "instances": instances,
-        "bytes": info.size_bytes,
-    }
+    instances = [instance_entry(f, str(f.path), None, 0) for f in info.files]
+    return store_summary(info, request.options, instances, [], 0)
 
 
 ORTHANC_CLIENT = NetworkClient(

@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from dcmharness.adapters.base import Capability
-from dcmharness.adapters.network_client import FIND_CAPS, NETWORK_CAPS, NetworkClient, peer_of, run_bound
+from dcmharness.adapters.network_client import (
+    FIND_CAPS,
+    NETWORK_CAPS,
+    NetworkClient,
+    instance_entry,
+    peer_of,
+    run_bound,
+    store_summary,
+)
 from dcmharness.adapters.pixelmed.launcher import JVM_FLAGS, batch_line, parse_answers
 from dcmharness.adapters.pixelmed.worker import ValidatorWorker
 from dcmharness.adapters.runner import read_line
@@ -255,26 +263,10 @@ def _result(request: RequestBase, info: InputInfo | None, payload: list[str], ou
                     f"C-STORE of {f.path}: PixelMed reports it failed, giving neither the status nor the cause (a "
                     "failure status and an abort by the peer look the same)"
                 )
-        instances = [
-            {
-                "file": str(f.path),
-                "sop_instance_uid": f.sop_instance_uid,
-                "transfer_syntax": f.transfer_syntax,
-                "sent_transfer_syntax": None,
-                "status": entry["status"],
-                "status_meaning": entry["meaning"],
-            }
-            for f in info.files
-        ]
-        return {
-            "files": len(info.files),
-            "stored": len(instances),
-            "warnings": warnings,
-            **base,
-            "accepted_contexts": [],
-            "instances": instances,
-            "bytes": info.size_bytes,
-        }
+        instances = [instance_entry(f, str(f.path), None, 0) for f in info.files]
+        result = store_summary(info, opts, instances, [], 0)
+        result["warnings"] = warnings
+        return result
     if isinstance(request, FindRequest):
         import pydicom
 
