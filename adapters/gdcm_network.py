@@ -15,6 +15,8 @@ golden-tested from recorded logs). Facts (gdcm 3.0.21, Debian 12, observed again
 - ``--find``: gdcmscu 3.0.21 leaves stdout empty (also under a pty and ``stdbuf -o0``; "C-Find was
   successful." and the pending statuses appear in the debug log, the identifiers nowhere) and aborts, so
   ``find`` is not offered (``gdcmscu --find --studyroot --image --call MY-SCP 127.0.0.1 PORT --key 8,18=UID``).
+  GDCM's library call does no better: python-gdcm 3.2.6's ``CompositeNetworkFunctions.CFind`` against the same
+  SCP aborted the Python process with the same exception before returning the answers (exit status 134).
 - A rejection prints ``Result: rejected-permanent`` / ``Source: ...`` / ``Reason: 7 - called-AE-title-not-
   recognized``; against pynetdicom (source 1, service user) it prints "DICOM UL service-provider (ACSE related
   function)", so the source is taken from the reason (PS3.8 Table 9-21 gives each reason one source).
