@@ -404,3 +404,42 @@ def test_live_peer_aborting_the_store(backend: str) -> None:
         assert time.monotonic() - started < 20
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("backend", LIVE)
+def test_live_failure_statuses_are_dimse_failures(backend: str) -> None:
+    """A peer answering C-STORE with 0xA700 and C-FIND with 0xC001: dimse_failure, with the status where the
+    client gives it (gdcm, Orthanc; PixelMed's store handler gives none; gdcm has no find)."""
+    pytest.importorskip("pynetdicom")
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+
+    from dcmharness.backends.network import free_port
+    from dcmharness.interface.api import run
+
+    def on_find(event: object) -> Iterator[tuple[int, None]]:
+        yield 0xC001, None
+
+    ae = AE(ae_title="FAIL-SCP")
+    for cx in AllStoragePresentationContexts:
+        if cx.abstract_syntax is not None:
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    ae.add_supported_context("1.2.840.10008.5.1.4.1.2.2.1")  # Study Root Q/R FIND
+    port = free_port()
+    def on_store(event: object) -> int:
+        return 0xA700
+
+    server = ae.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store), (evt.EVT_C_FIND, on_find)]
+    )
+    assert server is not None
+    net = {"port": port, "called_aet": "FAIL-SCP", "timeout": 5}
+    try:
+        stored = run({"op": "store", "backend": backend, "input": str(_sample("CT_small.dcm")), "options": net})
+        assert stored.error is not None and stored.error.code == "dimse_failure", stored.error
+        assert ("0xA700" in stored.error.message) == (backend != "pixelmed")
+        if backend != "gdcm":
+            found = run({"op": "find", "backend": backend, "options": {**net, "query": {"PatientID": ""}}})
+            assert found.error is not None and found.error.code == "dimse_failure", found.error
+            assert "0xc001" in found.error.message.lower()
+    finally:
+        server.shutdown()
