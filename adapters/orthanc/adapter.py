@@ -25,6 +25,7 @@ from dcmharness.adapters.orthanc.client import (
     server_failure,
     upload_call,
 )
+from dcmharness.adapters.orthanc.dicomweb import with_dicomweb
 from dcmharness.adapters.orthanc.network import ORTHANC_CLIENT  # echo, store, find as SCU: network.py
 from dcmharness.adapters.orthanc.ops import check_op_input, execute_op, ops_capabilities
 from dcmharness.adapters.orthanc.rendering import MIME, VoiPlan, capability_table, plan_voi, refusals, rendered_call
@@ -39,7 +40,8 @@ from dcmharness.contract.options import format_for
 
 
 # -- the backend ------------------------------------------------------------------------------------------
-@with_client(ORTHANC_CLIENT)
+@with_client(ORTHANC_CLIENT)  # echo, store, find: Orthanc as a DIMSE client (network.py)
+@with_dicomweb  # stow, qido, wado: Orthanc as a DICOMweb client (dicomweb.py)
 class OrthancAdapter(ToolAdapter):
     name = "orthanc"
     kind = "http"

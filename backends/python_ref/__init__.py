@@ -39,6 +39,9 @@ class PythonRefBackend(Backend):
         "echo",
         "store",
         "find",
+        "stow",
+        "qido",
+        "wado",
     )
 
     def availability(self) -> Availability:
@@ -53,6 +56,9 @@ class PythonRefBackend(Backend):
             "echo": network,
             "store": network,
             "find": network,
+            "stow": {"options": "all", "client": "requests"},
+            "qido": {"options": "all", "client": "dicomweb-client"},
+            "wado": {"options": "all", "client": "requests"},
         }
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:

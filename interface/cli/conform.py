@@ -28,6 +28,7 @@ OPS = (
     "nifti",
     "volume",
     "network",
+    "dicomweb",
 )
 
 
