@@ -37,6 +37,8 @@ from pathlib import Path
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
 from dcmharness.adapters.dcmtk.ops import sibling
+from dcmharness.adapters.gdcm_network import GDCM_CLIENT  # echo, store: adapters/gdcm_network.py
+from dcmharness.adapters.network_client import with_client
 from dcmharness.adapters.runner import ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
 from dcmharness.backends.modify import Change, invalidity_warnings, modify_result, resolve
@@ -229,9 +231,10 @@ def certificate(timeout: float | None) -> str:
         return os.path.join(_cert_dir, "cert.pem")
 
 
+@with_client(GDCM_CLIENT)
 class GdcmAdapter(ToolAdapter):
     name = "gdcm"
-    description = "GDCM: gdcmconv (transcode, decode: --raw), gdcmanon (PS3.15 E.1 de-identification; --dumb: modify)."
+    description = "GDCM: gdcmconv (transcode, decode: --raw), gdcmanon (de-identification; --dumb: modify), gdcmscu."
     tools = ("gdcmconv",)
     env_var = "GDCM_HOME"
     install_hint = "apt-get install libgdcm-tools"

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 
 from dcmharness.adapters.base import Capability, ToolAdapter, verify_images
+from dcmharness.adapters.network_client import with_client
 from dcmharness.adapters.orthanc.client import (
     delete_call,
     http,
@@ -25,6 +26,7 @@ from dcmharness.adapters.orthanc.client import (
     upload_call,
 )
 from dcmharness.adapters.orthanc.dicomweb import with_dicomweb
+from dcmharness.adapters.orthanc.network import ORTHANC_CLIENT  # echo, store, find as SCU: network.py
 from dcmharness.adapters.orthanc.ops import check_op_input, execute_op, ops_capabilities
 from dcmharness.adapters.orthanc.rendering import MIME, VoiPlan, capability_table, plan_voi, refusals, rendered_call
 from dcmharness.adapters.orthanc.server import URL_ENV, OrthancServer, find_plugins
@@ -38,6 +40,7 @@ from dcmharness.contract.options import format_for
 
 
 # -- the backend ------------------------------------------------------------------------------------------
+@with_client(ORTHANC_CLIENT)  # echo, store, find: Orthanc as a DIMSE client (network.py)
 @with_dicomweb  # stow, qido, wado: Orthanc as a DICOMweb client (dicomweb.py)
 class OrthancAdapter(ToolAdapter):
     name = "orthanc"
