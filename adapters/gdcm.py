@@ -15,6 +15,14 @@ Facts checked against gdcm 3.0.21 (Debian 12):
   process. UIDs are replaced by random ones (no key, no retain option), dates are not shifted, and private
   attributes are kept: ``remove_private_tags`` (the default) runs ``gdcmconv --remove-private-tags`` on the
   result as a second step.
+- modify: ``gdcmanon --dumb`` with ``--remove g,e`` (erase), ``--replace g,e=value`` (modify, insert: it
+  inserts an absent attribute and overwrites a present one, as dcmodify -i does; the dispatcher has checked
+  that ``modify``'s attributes exist) and ``--empty g,e`` for an empty value, on top-level attributes only.
+  The File Meta Information's Media Storage SOP Instance UID follows a replaced SOP Instance UID (measured:
+  ``--replace 0008,0018=1.2.3.4`` wrote 1.2.3.4 in both). Refused before running: nested paths (its
+  arguments name a tag, not a path), ``regenerate_uids`` (the dumb mode has no UID generation) and private
+  data elements other than creators (measured on CT_small.dcm's (0009,1001): ``--replace 0009,1001=X`` and
+  ``--replace 0009,01,GEMS_IDEN_01=X`` both exit 1).
 """
 
 from __future__ import annotations
@@ -29,13 +37,22 @@ from pathlib import Path
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
 from dcmharness.adapters.dcmtk.ops import sibling
+from dcmharness.adapters.gdcm_network import GDCM_CLIENT  # echo, store: adapters/gdcm_network.py
+from dcmharness.adapters.network_client import with_client
 from dcmharness.adapters.runner import ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.modify import Change, invalidity_warnings, modify_result, resolve
 from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.contract.ops_models import AnonymizeRequest, TranscodeOptions, TranscodeRequest
+from dcmharness.contract.ops_models import (
+    AnonymizeRequest,
+    DecodeRequest,
+    ModifyRequest,
+    TranscodeOptions,
+    TranscodeRequest,
+)
 
 #: Contract target -> gdcmconv flags.
 CONV_FLAGS: dict[str, tuple[str, ...]] = {
@@ -76,7 +93,59 @@ def capability_table() -> dict[str, dict[str, Capability]]:
             "remove_private_tags": True,
             "patient_id": False,
         },
+        "modify": {"modify": True, "insert": True, "erase": True, "regenerate_uids": False},
+        "decode": {"color_space": True},
     }
+
+
+def build_decode_argv(info: InputInfo, copy: str, tool: ToolInfo) -> list[str]:
+    """``gdcmconv --raw -X``: the input decompressed by GDCM (explicit VR LE) into ``copy`` (pure)."""
+    return [tool.path, "--raw", "-X", "-i", os.path.abspath(str(info.path)), "-o", os.path.abspath(copy)]
+
+
+def execute_decode(tool: ToolInfo, request: DecodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+    """GDCM decompresses into a temp file; its stored values are unpacked by the shared native unpacking.
+    gdcmconv says "Could not read (pixmap)" (exit 1) for a codestream it cannot decode: ``decode_failed``."""
+    from dcmharness.backends.python_ref.ops_decode import decode_native_copy
+
+    with tempfile.TemporaryDirectory(prefix="dcmharness-gdcm-decode-") as folder:
+        copy = os.path.join(folder, "native.dcm")
+        argv = build_decode_argv(info, copy, tool)
+        run = run_tool(argv, timeout=request.timeout)
+        stderr = run.stderr_text or None
+        if run.returncode != 0 or not os.path.isfile(copy):
+            said = " ".join((run.stderr_text or run.stdout.decode("utf-8", "replace")).split())[:300]
+            code = ErrorCode.DECODE_FAILED if "Could not read" in said else ErrorCode.BACKEND_FAILED
+            raise ToolError(code, f"gdcmconv --raw failed (exit {run.returncode}): {said}", argv, stderr)
+        outcome = decode_native_copy(copy, request, info, plan, f"gdcm {tool.version or '?'} gdcmconv --raw")
+    outcome.command = argv
+    outcome.stderr = stderr
+    return outcome
+
+
+def check_modify(changes: list[Change]) -> None:
+    """``unsupported_option`` for a change ``gdcmanon --dumb`` cannot make (see the module docstring). Pure."""
+    for change in changes:
+        where = change.field.removeprefix("options.")
+        if change.nested:
+            field = where if change.action == "erase" else f"{where}.path"
+            raise unsupported(field, "gdcmanon --dumb names top-level tags only, not paths into sequences")
+        if change.action != "erase" and change.private and (change.tag & 0xFFFF) >= 0x1000:
+            raise unsupported(f"{where}.vr", "gdcmanon --dumb fails on private data elements (exit 1, measured)")
+
+
+def build_modify_argv(changes: list[Change], exe: str, src: str, out: str) -> list[str]:
+    """``gdcmanon --dumb --remove/--replace/--empty ... -i <in> -o <out>`` (checked by ``check_modify``). Pure."""
+    argv = [exe, "--dumb"]
+    for change in changes:
+        tag = f"{change.tag >> 16:04x},{change.tag & 0xFFFF:04x}"
+        if change.action == "erase":
+            argv += ["--remove", tag]
+        elif not change.value:
+            argv += ["--empty", tag]
+        else:
+            argv += ["--replace", f"{tag}={change.value}"]
+    return [*argv, "-i", src, "-o", out]
 
 
 def transcode_flags(options: TranscodeOptions) -> list[str]:
@@ -162,18 +231,25 @@ def certificate(timeout: float | None) -> str:
         return os.path.join(_cert_dir, "cert.pem")
 
 
+@with_client(GDCM_CLIENT)
 class GdcmAdapter(ToolAdapter):
     name = "gdcm"
-    description = "GDCM: gdcmconv (transcode) and gdcmanon (PS3.15 E.1 de-identification)."
+    description = "GDCM: gdcmconv (transcode, decode: --raw), gdcmanon (de-identification; --dumb: modify), gdcmscu."
     tools = ("gdcmconv",)
     env_var = "GDCM_HOME"
     install_hint = "apt-get install libgdcm-tools"
-    ops = ("transcode", "anonymize")
+    ops = ("transcode", "anonymize", "modify", "decode")
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
         return capability_table()
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, ModifyRequest) and info is not None:
+            check_modify(resolve(request.options, info.dataset))
+        if isinstance(request, DecodeRequest):
+            from dcmharness.backends.python_ref.ops_decode import refuse_float_pixel_data
+
+            refuse_float_pixel_data(info, "gdcm")
         if isinstance(request, TranscodeRequest) and info is not None:
             target = request.options.transfer_syntax
             if target == "deflated_explicit_vr_little_endian" and info.transfer_syntax not in DEFLATABLE:
@@ -199,6 +275,13 @@ class GdcmAdapter(ToolAdapter):
             return build_transcode_argv(request, info, plan, tool)
         if isinstance(request, AnonymizeRequest):
             return build_anonymize_argvs(request, info, plan, tool, "CERTIFICATE")[0]
+        if isinstance(request, ModifyRequest):
+            changes = resolve(request.options, info.dataset)
+            check_modify(changes)
+            out = os.path.abspath(str(plan.targets[0].temp))
+            return build_modify_argv(changes, sibling(tool, "gdcmanon"), os.path.abspath(str(info.path)), out)
+        if isinstance(request, DecodeRequest):
+            return build_decode_argv(info, os.path.abspath(str(plan.targets[0].temp)) + ".native.dcm", tool)
         raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"gdcm does not implement op {getattr(request, 'op', '?')!r}")
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -208,6 +291,8 @@ class GdcmAdapter(ToolAdapter):
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "gdcm: gdcmconv not found", "backend")
         assert info is not None
+        if isinstance(request, DecodeRequest):
+            return execute_decode(tool, request, info, plan)
         if isinstance(request, AnonymizeRequest):
             argvs = build_anonymize_argvs(request, info, plan, tool, certificate(request.timeout))
         else:
@@ -225,6 +310,10 @@ class GdcmAdapter(ToolAdapter):
             raise ToolError(
                 ErrorCode.BACKEND_FAILED, f"{os.path.basename(argvs[0][0])} wrote no DICOM file", argvs[0], message
             )
+        if isinstance(request, ModifyRequest):
+            result = modify_result(request.options, info.path, temp)
+            warnings = invalidity_warnings(info.path, temp)
+            return Outcome(result=result, warnings=warnings, command=argvs[0], stderr=message)
         if isinstance(request, TranscodeRequest):
             if written != request.options.uid:
                 raise ToolError(

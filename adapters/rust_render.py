@@ -14,6 +14,9 @@ implementation of contract/SEMANTICS.md.
 - ``frame: "all"`` writes ``<prefix>_<NNNN><suffix>`` next to the plan's first temp file; ``collect``
   moves each frame onto its temp file.
 - The tool's one-line error ``error: <code>: <message>`` (or its batch answer) keeps its contract code.
+- ``decode`` (contract/OPS.md): ``dicom-render --op decode --frame F --color-space C --overwrite -- INPUT
+  TEMP.npy`` writes the stored values with the renderer's own decoders (its stage 1) and prints the result;
+  the adapter reads the ``.npy`` back and checks its shape, dtype and MD5 against what the tool printed.
 - ``stats`` and ``histogram`` (contract/OPS.md): ``dicom-render --op stats|histogram ... -- INPUT`` prints
   the result object on stdout, with python_ref's numbers bit for bit (numpy's pairwise sums, type-7
   percentiles and lerp, ``format(p, "g")`` keys); one process per request. Every option is honoured; Float
@@ -42,7 +45,7 @@ from dcmharness.backends.outputs import OutputPlan, frame_path
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
-from dcmharness.contract.ops_models import HistogramRequest, StatsRequest
+from dcmharness.contract.ops_models import DecodeRequest, HistogramRequest, StatsRequest
 from dcmharness.contract.options import ToImageOptions, format_for
 
 if TYPE_CHECKING:
@@ -77,7 +80,7 @@ BATCH_ENV = "DCMHARNESS_RUST_BATCH"
 
 
 #: The ops beyond to_image, each answered by ``dicom-render --op <op>``.
-EXTRA_OPS = ("stats", "histogram")
+EXTRA_OPS = ("stats", "histogram", "decode")
 
 
 def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
@@ -94,6 +97,7 @@ def capability_table(version: str | None) -> dict[str, dict[str, Capability]]:
         },
         "stats": {"values": True, "percentiles": True},
         "histogram": {"values": True, "bins": True, "range": True},
+        "decode": {"color_space": True},
     }  # fmt: skip
 
 
@@ -202,6 +206,50 @@ def build_ops_argv(request: StatsRequest | HistogramRequest, info: InputInfo, to
         if request.options.range is not None:
             argv += ["--range", ",".join(_float_arg(v) for v in request.options.range)]
     return [*argv, "--", os.path.abspath(str(info.path))]
+
+
+def build_decode_argv(request: DecodeRequest, info: InputInfo, plan: OutputPlan, tool: ToolInfo) -> list[str]:
+    """``dicom-render --op decode`` writing the plan's temp file (ours: ``--overwrite``). Pure."""
+    opts = request.options
+    return [
+        tool.path,
+        "--op",
+        "decode",
+        "--frame",
+        str(opts.frame),
+        "--color-space",
+        opts.color_space,
+        "--overwrite",
+        "--",
+        os.path.abspath(str(info.path)),
+        os.path.abspath(str(plan.targets[0].temp)),
+    ]
+
+
+#: The keys of ``decode``'s result, in python_ref's order.
+DECODE_KEYS = ("shape", "dtype", "md5", "frames", "photometric", "color_space", "transfer_syntax", "decoder")
+
+
+def decode_result(stdout: str, npy: Path, argv: list[str], stderr: str | None) -> dict[str, Any]:
+    """The tool's ``decode`` result, checked against the ``.npy`` it wrote (read back by numpy: shape, dtype
+    and the MD5 of the array's bytes must be what the tool says); ``backend_failed`` otherwise."""
+    import numpy as np
+
+    from dcmharness.backends.python_ref.ops_decode import md5_of
+
+    try:
+        said = json.loads(stdout)
+        array = np.load(npy, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ToolError(ErrorCode.BACKEND_FAILED, f"dicom-render --op decode: {exc}", argv, stderr) from None
+    if not isinstance(said, dict) or not set(DECODE_KEYS) <= said.keys():
+        raise ToolError(ErrorCode.BACKEND_FAILED, "dicom-render --op decode printed a malformed result", argv, stderr)
+    read = {"shape": list(array.shape), "dtype": array.dtype.name, "md5": md5_of(array)}
+    if any(said[k] != v for k, v in read.items()):
+        raise ToolError(
+            ErrorCode.BACKEND_FAILED, f"dicom-render's .npy does not match its result: {read} vs {said}", argv, stderr
+        )
+    return {k: said[k] for k in DECODE_KEYS}
 
 
 def parse_ops_result(stdout: str, argv: list[str], stderr: str | None) -> dict[str, Any]:
@@ -320,6 +368,13 @@ class RustRenderAdapter(ToolAdapter):
         if isinstance(request, StatsRequest | HistogramRequest):
             check_ops_input(info)
             return []
+        if isinstance(request, DecodeRequest):
+            from dcmharness.backends.python_ref.ops_decode import check_color_space
+
+            check_ops_input(info)
+            if info is not None:
+                check_color_space(request, info)
+            return []
         if not isinstance(request, ToImageRequest) or info is None:
             return []
         if info.transfer_syntax not in DECODABLE:
@@ -337,6 +392,8 @@ class RustRenderAdapter(ToolAdapter):
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
         if isinstance(request, StatsRequest | HistogramRequest) and info is not None:
             return build_ops_argv(request, info, tool)
+        if isinstance(request, DecodeRequest) and info is not None:
+            return build_decode_argv(request, info, plan, tool)
         if not isinstance(request, ToImageRequest) or info is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"rust_render does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan, tool)
@@ -404,6 +461,13 @@ class RustRenderAdapter(ToolAdapter):
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: tool not found", "backend")
         if isinstance(request, StatsRequest | HistogramRequest):
             return self._execute_op(request, info, plan, tool)
+        if isinstance(request, DecodeRequest):
+            argv = self.build_argv(request, info, plan, tool)
+            run = run_tool(argv, timeout=request.timeout)
+            self.interpret(run, plan)
+            stderr = run.stderr_text or None
+            npy = Path(os.path.abspath(str(plan.targets[0].temp)))
+            return Outcome(result=decode_result(run.stdout_text, npy, argv, stderr), command=argv, stderr=stderr)
         if not isinstance(request, ToImageRequest) or info is None or not self._want_batch():
             try:
                 return super().execute(request, info, plan)

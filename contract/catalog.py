@@ -12,6 +12,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from dcmharness.contract.dicomweb_models import (
+    QidoOptions,
+    QidoRequest,
+    StowOptions,
+    StowRequest,
+    WadoOptions,
+    WadoRequest,
+)
 from dcmharness.contract.models import RequestBase, ToImageRequest
 from dcmharness.contract.ops_models import (
     AnonymizeOptions,
@@ -30,6 +38,8 @@ from dcmharness.contract.ops_models import (
     HistogramRequest,
     InfoOptions,
     InfoRequest,
+    ModifyOptions,
+    ModifyRequest,
     StatsOptions,
     StatsRequest,
     StoreOptions,
@@ -99,7 +109,18 @@ OPS: dict[str, OpSpec] = {
     ),
     "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
     "get": OpSpec("get", GetRequest, GetOptions, "Retrieve instances from a DICOM peer into a folder (C-GET)."),
+    "modify": OpSpec("modify", ModifyRequest, ModifyOptions, "Set, insert or erase attributes; regenerate UIDs."),
 }
+OPS.update(  # DICOMweb (PS3.18): contract/dicomweb_models.py
+    {
+        "stow": OpSpec(
+            "stow", StowRequest, StowOptions, "Store files on a DICOMweb service (STOW-RS).", writes_output=False,
+            input_kind="series",
+        ),
+        "qido": OpSpec("qido", QidoRequest, QidoOptions, "Search a DICOMweb service (QIDO-RS).", writes_output=False),
+        "wado": OpSpec("wado", WadoRequest, WadoOptions, "Retrieve instances from a DICOMweb service (WADO-RS)."),
+    }
+)
 
 # The union is built from OPS so that an op added above is part of the contract everywhere.
 _union: Any = Union[tuple(spec.request_model for spec in OPS.values())]  # noqa: UP007

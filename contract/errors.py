@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     NETWORK_ERROR = "network_error"
     ASSOCIATION_REJECTED = "association_rejected"
     DIMSE_FAILURE = "dimse_failure"
+    HTTP_ERROR = "http_error"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -64,6 +65,8 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     "gives its result, source and reason (e.g. called-AE-title-not-recognized).",
     ErrorCode.DIMSE_FAILURE: "The DICOM peer answered a request with a failure status (or accepted no "
     "presentation context for it); the message gives the status in hex and its meaning.",
+    ErrorCode.HTTP_ERROR: "The DICOMweb server answered an HTTP error status (4xx/5xx; a STOW-RS 409 when no "
+    "instance was stored); the message gives the status, the request and an excerpt of the body.",
 }
 
 

@@ -7,7 +7,7 @@ another backend (e.g. rust_render) to produce identical numbers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -524,3 +524,74 @@ class GetRequest(RequestBase):
         ..., min_length=1, max_length=4096, description="The folder the retrieved instances are written to."
     )
     options: GetOptions
+
+
+# --- modify (issue 15): set, insert, erase attributes; regenerate UIDs ----------------------------------------
+
+#: An attribute path: steps separated by ``.``, each a keyword (``SeriesInstanceUID``) or a tag
+#: (``(0020,000E)``, ``0020000E``); every step but the last is a sequence with a 0-based item index
+#: (``ReferencedSeriesSequence[0].SeriesInstanceUID``, ``(0008,1115)[0].(0020,000E)``).
+ATTRIBUTE_PATH_PATTERN = (
+    r"^(?:(?:[A-Za-z][A-Za-z0-9]{0,63}|\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\)|[0-9A-Fa-f]{8})\[[0-9]{1,6}\]\.){0,8}"
+    r"(?:[A-Za-z][A-Za-z0-9]{0,63}|\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\)|[0-9A-Fa-f]{8})$"
+)
+#: The value representations a ``modify``/``insert`` value may have (text and numbers; PS3.5 6.2).
+SettableVR = Literal[
+    "AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT",
+    "US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "AT",
+]  # fmt: skip
+UidLevel = Literal["study", "series", "instance"]
+AttributePath = Annotated[str, Field(min_length=1, max_length=600, pattern=ATTRIBUTE_PATH_PATTERN)]
+
+
+class Assignment(BaseModel):
+    """One attribute and the value to give it (``modify``'s ``modify`` and ``insert`` items).
+
+    ``value`` is the DICOM string form, as dcmodify takes it: several values separated by backslash
+    (``"1\\\\2"``), numbers in decimal (``"512"``, ``"-1.5"``), an empty string for an empty value. ``vr`` is
+    required for a private attribute (the data dictionary does not know it) and must otherwise be the
+    dictionary's (or one of its choices, e.g. US or SS).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    path: AttributePath
+    value: str = Field(..., max_length=65_536)
+    vr: SettableVR | None = Field(None, description="Value representation; required for private attributes.")
+
+
+class ModifyOptions(_OpOptions):
+    """Options of ``modify``: change attributes of a copy of the file, written to ``output`` (.dcm).
+
+    The vocabulary is dcmodify's: ``erase`` (``-e``) removes attributes, ``modify`` (``-m``) changes
+    attributes that exist (an absent one is ``invalid_request``), ``insert`` (``-i``) inserts or overwrites
+    (the sequence items on its path must exist), ``regenerate_uids`` (``-gst``/``-gse``/``-gin``) gives new
+    Study / Series / SOP Instance UIDs (the File Meta Information's Media Storage SOP Instance UID follows the
+    SOP Instance UID, regenerated or set). Applied in that order; a path may appear once in all. Values are
+    checked against the attribute's VR before anything runs (``invalid_request`` naming e.g.
+    ``options.insert[0].value``). A change that leaves a Type 1 attribute of the file's IOD absent or empty
+    is done, and said in ``warnings``.
+
+    Result: ``{"erased": n, "modified": n, "inserted": n, "uids": {"StudyInstanceUID": {"old", "new"}, ...},
+    "sop_instance_uid": uid, "media_storage_sop_instance_uid": uid}``.
+    """
+
+    modify: list[Assignment] = Field([], max_length=256, description="Change existing attributes (-m).")
+    insert: list[Assignment] = Field([], max_length=256, description="Insert or overwrite attributes (-i).")
+    erase: list[AttributePath] = Field([], max_length=256, description="Remove attributes (-e): paths.")
+    regenerate_uids: list[UidLevel] = Field(
+        [], max_length=3, description='New UIDs: "study" (-gst), "series" (-gse), "instance" (-gin).'
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ModifyOptions:
+        if len(set(self.regenerate_uids)) != len(self.regenerate_uids):
+            raise OptionError("regenerate_uids", "a level is listed twice")
+        return self
+
+
+class ModifyRequest(RequestBase):
+    """Set, insert or erase attributes; regenerate UIDs (the input is never modified in place)."""
+
+    op: Literal["modify"]
+    options: ModifyOptions

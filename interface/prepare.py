@@ -32,6 +32,7 @@ from dcmharness.contract.ops_models import (
     GetRequest,
     HistogramRequest,
     InfoRequest,
+    ModifyRequest,
     StatsRequest,
     StoreRequest,
     TranscodeRequest,
@@ -327,6 +328,20 @@ def prepare_split(request: RequestBase, ctx: RunContext) -> Prepared:
     return info, plan
 
 
+def prepare_modify(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``modify`` reads the header (a file with inconsistent image attributes can still be changed), checks every
+    path and value against the input (``invalid_request`` naming the field) and writes ``<input
+    stem>.modified.dcm`` by default."""
+    from dcmharness.backends.modify import resolve
+
+    assert isinstance(request, ModifyRequest)
+    path = _input(request, ctx)
+    info = inspect_header(path)
+    resolve(request.options, info.dataset)
+    return info, _output(request, ctx, path, ".modified.dcm")
+
+
+PREPARERS["modify"] = prepare_modify
 PREPARERS.update({"volume": prepare_volume, "nifti": prepare_nifti, "split_multiframe": prepare_split})
 
 
@@ -343,6 +358,65 @@ def output_suffix(request: RequestBase) -> str | None:
         return ".anon.dcm"
     if isinstance(request, DecodeRequest):
         return ".npy"
+    if isinstance(request, ModifyRequest):
+        return ".modified.dcm"
     if isinstance(request, SplitMultiframeRequest):
         return "_frames"  # a folder per file (prepare_split's default ``<stem>_frames``)
     return None
+
+
+# -- DICOMweb: stow, qido, wado (contract/dicomweb_models.py) -------------------------------------------
+def prepare_stow(request: RequestBase, ctx: RunContext) -> Prepared:
+    """stow writes nothing locally; its input (a file or a folder, confined to ``--root``) is read here, headers
+    only: a non-DICOM file of a folder is skipped (named in the result), a single one is ``not_dicom``."""
+    from dcmharness.backends.dicomweb import stow_input
+    from dcmharness.contract.dicomweb_models import StowRequest
+
+    assert isinstance(request, StowRequest)
+    path = _input(request, ctx)
+    if not path.exists():
+        raise HarnessError(ErrorCode.INPUT_NOT_FOUND, f"{request.input} does not exist", "input")
+    plan = _no_output(request)
+    return stow_input(path), plan
+
+
+def prepare_qido(request: RequestBase, ctx: RunContext) -> Prepared:
+    """qido reads no file and writes none; every query key must be a keyword of the data dictionary."""
+    from dcmharness.contract.dicomweb_models import QidoRequest
+
+    assert isinstance(request, QidoRequest)
+    plan = _no_output(request)
+    _check_keywords(request.options.query)
+    return None, plan
+
+
+def _check_keywords(query: dict[str, str]) -> None:
+    from pydicom.datadict import tag_for_keyword
+
+    for key in query:
+        if tag_for_keyword(key) is None:
+            raise HarnessError(ErrorCode.INVALID_REQUEST, f"{key!r} is not a DICOM keyword", f"options.query.{key}")
+
+
+def prepare_wado(request: RequestBase, ctx: RunContext) -> Prepared:
+    """wado writes into a folder (default ``<study_uid>.wado`` in the current directory; created if its parent
+    exists, removed again if the request fails); its files are named once the answer is read."""
+    from dcmharness.backends.dicomweb import RetrievalPlan
+    from dcmharness.contract.dicomweb_models import WadoRequest
+
+    assert isinstance(request, WadoRequest)
+    folder = confine(
+        resolve_path(request.output or f"{request.options.study_uid}.wado", ctx, "output"), ctx.root, "output"
+    )
+    if folder.exists() and not folder.is_dir():
+        raise HarnessError(ErrorCode.OUTPUT_EXISTS, f"output is a file, not a folder: {folder}", "output")
+    if not folder.parent.is_dir():
+        raise HarnessError(ErrorCode.OUTPUT_DIR_MISSING, f"output folder's parent does not exist: {folder}", "output")
+    created = None
+    if not folder.exists():
+        folder.mkdir()
+        created = folder
+    return None, RetrievalPlan(folder, request.overwrite, created)
+
+
+PREPARERS.update({"stow": prepare_stow, "qido": prepare_qido, "wado": prepare_wado})

@@ -54,7 +54,9 @@ def test_full_to_image_conformance_has_no_unexplained_mismatch(tmp_path: Path) -
         assert counts["match"] + counts["within_tolerance"] >= 300, (backend, counts)
 
 
-@pytest.mark.parametrize("op", ["dump", "info", "stats", "histogram", "transcode", "anonymize", "nifti", "volume"])
+@pytest.mark.parametrize(
+    "op", ["dump", "info", "stats", "histogram", "transcode", "anonymize", "nifti", "volume", "modify"]
+)
 def test_ops_conformance_has_no_unexplained_mismatch(op: str, tmp_path: Path) -> None:
     code, report, output = _conform(tmp_path / op, "--op", op)
     assert report, output

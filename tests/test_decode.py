@@ -60,6 +60,7 @@ def test_ybr_kept_or_converted(tmp_path: Path) -> None:
     (tmp_path / "rgb").mkdir()
     converted, rgb = decode("SC_rgb_dcmtk_+eb+cy+np.dcm", tmp_path / "rgb", color_space="rgb")
     assert converted["photometric"] == "RGB" and converted["color_space"] == "rgb"
+    assert rgb.dtype == np.uint8 and converted["dtype"] == "uint8"  # the contract's integer type, not float
     from pydicom.pixels.processing import convert_color_space
 
     independent = convert_color_space(ybr, "YBR_FULL", "RGB").astype(np.int16)  # pydicom's own conversion
@@ -110,3 +111,34 @@ def test_python_gdcm_refuses_what_it_does_not_decode() -> None:
         resp = run({"op": "decode", "input": str(find(name)), "backend": "python_gdcm", "output": "/tmp/never.npy"})
         assert not resp.ok and resp.error is not None
         assert (resp.error.code, resp.error.field) == ("unsupported_transfer_syntax", "input"), name
+
+
+def test_ybr_files_get_the_rgb_profile_too() -> None:
+    from dcmharness.interface.conform.ops.decode import profiles_of
+
+    assert profiles_of(find("CT_small.dcm")) == [("decode", {})]
+    assert profiles_of(find("SC_rgb_dcmtk_+eb+cy+s2.dcm")) == [("decode", {}), ("decode:rgb", {"color_space": "rgb"})]
+
+
+def test_a_measured_difference_is_bounded_by_the_entry(tmp_path: Path) -> None:
+    """``record`` with a measured max_abs_diff: explained within the entry's bound, a mismatch beyond it."""
+    from dcmharness.interface.conform import divergence
+    from dcmharness.interface.conform.ops.core import Ctx, OpsConfig, Run, record
+
+    entries = divergence.parse(
+        '[[divergence]]\nid = "x-idct"\nbackends = ["dcmtk"]\nprofiles = ["decode"]\nmax_abs_diff = 1\n'
+        'cause = "c"\nsource = "s"\n'
+    )
+    ctx = Ctx(OpsConfig(op="decode", out=tmp_path), entries)
+    ok = Run(ok=True, output=None, result={}, error=None, command=None, duration_ms=1, version=None)
+    path = find("JPGExtended.dcm")
+    problems = [{"difference": "values", "max_abs_diff": 1.0}]
+    within = record(ctx, case="c", path=path, profile="decode", options={}, backend="dcmtk", run=ok,
+                    problems=problems, reference=ok, max_abs_diff=1.0)  # fmt: skip
+    beyond = record(ctx, case="c", path=path, profile="decode", options={}, backend="dcmtk", run=ok,
+                    problems=problems, reference=ok, max_abs_diff=2.0)  # fmt: skip
+    unmeasured = record(ctx, case="c", path=path, profile="decode", options={}, backend="dcmtk", run=ok,
+                        problems=problems, reference=ok)  # fmt: skip
+    assert (within["status"], within["divergence"]["id"]) == ("explained", "x-idct")
+    assert beyond["status"] == "mismatch" and beyond["exceeded"] == ["x-idct"]
+    assert unmeasured["status"] == "mismatch"  # without a measure only any_difference entries explain

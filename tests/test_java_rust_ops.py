@@ -283,8 +283,8 @@ def test_failed_line() -> None:
 # -- capabilities ------------------------------------------------------------------------------------------------
 def test_both_backends_declare_the_new_ops_and_capabilities() -> None:
     d4, rs = Dcm4cheAdapter(), DicomRsAdapter()
-    assert d4.ops == ("to_image", "dump", "info", "transcode", "anonymize")
-    assert rs.ops == ("to_image", "dump", "info", "transcode")
+    assert d4.ops == ("to_image", "dump", "info", "transcode", "anonymize", "modify")
+    assert rs.ops == ("to_image", "dump", "info", "transcode", "decode")
     caps = d4.capabilities()
     assert set(caps) == set(d4.ops)
     assert caps["transcode"]["transfer_syntax"] == [

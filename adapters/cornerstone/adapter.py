@@ -7,6 +7,8 @@ stopped by PID). Each frame goes through Cornerstone's own path: the ``wadouri``
 worker and WebAssembly codecs) and ``utilities.renderToCanvasCPU``; the canvas pixels are read back and
 written by the harness as PNG (python_ref's encoder: the pixels are Cornerstone's, the file is ours).
 
+``decode`` (``decode.py``): the loader's decoded frame without pre-scaling, masked by the harness.
+
 What it can be asked (``capability_table``): the default VOI (Cornerstone's: the file's window, else the
 pixel range), an explicit LINEAR window, 8-bit PNG, any frame. Everything else is ``unsupported_option``.
 """
@@ -24,12 +26,14 @@ from typing import Any
 import numpy as np
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
+from dcmharness.adapters.cornerstone.decode import check_decode_input, decode_request_line, result_of
 from dcmharness.adapters.cornerstone.session import DRIVER, HERE, BrowserSession, driver_argv
 from dcmharness.backends.base import Availability, Outcome
 from dcmharness.backends.outputs import OutputPlan
-from dcmharness.backends.preflight import InputInfo
+from dcmharness.backends.preflight import InputInfo, check_frame
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.ops_models import DecodeRequest
 from dcmharness.contract.options import ToImageOptions, format_for, palette_name
 
 CHROMIUM_ENV = "DCMHARNESS_CHROMIUM"
@@ -55,7 +59,8 @@ def capability_table() -> dict[str, dict[str, Capability]]:
             "presentation": ("auto",),
             "overlays": (True, False),  # it draws none: overlays true on a file with overlays is refused
             "colormap": _colormap,
-        }
+        },
+        "decode": {"color_space": True},  # refusals per input: decode.py
     }
 
 
@@ -172,7 +177,7 @@ class CornerstoneAdapter(ToolAdapter):
     )
     tools = ("node",)
     install_hint = "make setup (npm ci and node build.mjs in adapters/cornerstone; Debian's chromium)"
-    ops = ("to_image",)
+    ops = ("to_image", "decode")
 
     def __init__(self) -> None:
         super().__init__()
@@ -208,6 +213,8 @@ class CornerstoneAdapter(ToolAdapter):
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if isinstance(request, ToImageRequest) and info is not None:
             refusals(request.options, info)
+        if isinstance(request, DecodeRequest) and info is not None:
+            check_decode_input(request, info)
         return []
 
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
@@ -227,9 +234,28 @@ class CornerstoneAdapter(ToolAdapter):
         self._session = session
         return session
 
+    def _decode(self, request: DecodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+        """One driver request per frame (``window.dcmhDecode``), then the contract's masking and the .npy."""
+        timeout = request.timeout or DEFAULT_TIMEOUT
+        answers = []
+        with self._session_lock:
+            session = self.session()
+            for frame in check_frame(info, request.options.frame):
+                self._ids += 1
+                answer = session.ask(decode_request_line(self._ids, info, frame), timeout)
+                if not answer.get("ok"):
+                    code = CODES.get(str(answer.get("code")), ErrorCode.BACKEND_FAILED)
+                    raise HarnessError(code, f"cornerstone: {answer.get('message') or 'no message'}")
+                answers.append(answer)
+        tool = self.tool()
+        result = result_of(answers, request, info, plan, tool.version if tool else None)
+        return Outcome(result=result, command=driver_argv(session.node, "<browser endpoint>"))
+
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        if isinstance(request, DecodeRequest) and info is not None:
+            return self._decode(request, info, plan)
         if not isinstance(request, ToImageRequest) or info is None:
-            raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, "cornerstone implements to_image only", "op")
+            raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, "cornerstone implements to_image and decode only", "op")
         from dcmharness.backends.python_ref.encode import encode
 
         fmt = format_for(request.output, request.options)

@@ -4,6 +4,7 @@
 // It serves build/ and the requested DICOM files on 127.0.0.1 (a free port; files by token, only those
 // asked for), keeps one page, and replaces the page when a render outlives its timeout.
 // Request:  {"id": 1, "input": "/abs/file.dcm", "frame": 0, "window": [c, w] | null, "timeout_ms": 30000}
+//           or {"id", "op": "decode", "input", "frame", "timeout_ms"}: the decoded frame (window.dcmhDecode)
 // Answer:   {"id": 1, "ok": true, "width", "height", "color", "pixels": base64 RGB}
 //        or {"id": 1, "ok": false, "code": "timeout" | "decode_failed" | "backend_failed", "message"}
 import { createServer } from 'node:http';
@@ -83,6 +84,7 @@ async function handle(req) {
   const work = (async () => {
     if (!page) page = await newPage();
     const imageId = `wadouri:${origin}/dicom/${token}${frame}`;
+    if (req.op === 'decode') return page.evaluate((r) => window.dcmhDecode(r), { imageId });
     return page.evaluate((r) => window.dcmhRender(r), { imageId, window: req.window, colormap: req.colormap || null });
   })();
   work.catch(() => {}); // a late failure after a timeout is not an unhandled rejection

@@ -46,7 +46,8 @@ from typing import Any
 
 from dcmharness.adapters import header
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
-from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op
+from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op, sibling
+from dcmharness.adapters.dcm4che import modify
 from dcmharness.adapters.dcm4che.install import opencv_installed
 from dcmharness.adapters.dcm4che.limits import (
     decodable,
@@ -60,10 +61,12 @@ from dcmharness.adapters.jvm import decoded_bytes, heap_env
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
 from dcmharness.backends.batch import Job, JobResult
+from dcmharness.backends.modify import resolve
 from dcmharness.backends.outputs import OutputPlan, OutputTarget
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.ops_models import ModifyRequest
 from dcmharness.contract.options import ToImageOptions, format_for
 
 #: -F values (ImageIO writer names) of the contract's formats; no PNM writer in the JDK.
@@ -276,14 +279,14 @@ class Dcm4cheAdapter(ToolAdapter):
     env_var = "DCM4CHE_HOME"
     version_args = ("-V",)
     install_hint = "see adapters/dcm4che/README.md (unpack dcm4che-5.x-bin.zip, set DCM4CHE_HOME)"
-    ops = ("to_image", *DCM4CHE.ops)
+    ops = ("to_image", *DCM4CHE.ops, "modify")
 
     def __init__(self) -> None:
         super().__init__()
         self._opencv: dict[str, bool] = {}  # tool path -> OpenCV codecs installed
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return {**capability_table(), **DCM4CHE.capabilities()}
+        return {**capability_table(), **DCM4CHE.capabilities(), "modify": modify.modify_capabilities()}
 
     def opencv(self) -> bool:
         """Whether the found dcm2jpg has its OpenCV codecs (``install.py``); False when none is found."""
@@ -307,6 +310,9 @@ class Dcm4cheAdapter(ToolAdapter):
         return heap_env(decoded_bytes(info))
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, ModifyRequest) and info is not None:
+            modify.check_modify(resolve(request.options, info.dataset))
+            return []
         if getattr(request, "op", "") in DCM4CHE.ops:
             return check_ops_input(DCM4CHE, request, info)
         if not isinstance(request, ToImageRequest) or info is None:
@@ -363,6 +369,11 @@ class Dcm4cheAdapter(ToolAdapter):
         return build_to_image_argv(request, info, plan.targets[0], tool.path)
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        if isinstance(request, ModifyRequest) and info is not None:
+            tool = self.tool()
+            if tool is None:
+                raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcm4che: tool not found", "backend")
+            return modify.execute_modify(sibling(tool, "json2dcm"), request, info, plan, self.tool_env(info))
         if getattr(request, "op", "") in DCM4CHE.ops:
             return execute_op(DCM4CHE, self, request, info, plan)
         if not isinstance(request, ToImageRequest) or info is None:

@@ -1,5 +1,6 @@
 """dcmtk's ops beyond ``to_image``: ``dump`` and ``info`` (dcm2json), ``transcode`` (dcmconv, dcmcrle,
-dcmcjpeg, dcmcjpls; dcmdjpeg, dcmdrle, dcmdjpls to decompress).
+dcmcjpeg, dcmcjpls; dcmdjpeg, dcmdrle, dcmdjpls to decompress), ``modify`` (dcmodify: ``modify.py``), ``decode``
+(dcmdjpeg +cn, dcmdrle, dcmdjpls or dcmconv into a temp file whose native Pixel Data the shared unpacking reads).
 
 "dcmtk" stays one backend: ``adapters/dcmtk.py`` owns ``to_image`` and its class is decorated with
 ``@with_ops``, which adds these ops (everything else is delegated to the decorated class). The tools are
@@ -26,15 +27,24 @@ import shutil
 from typing import Any, TypeVar
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
+from dcmharness.adapters.dcmtk.modify import check_modify, execute_modify, modify_capabilities
 from dcmharness.adapters.runner import ToolError, ToolRun, run_tool
 from dcmharness.backends.base import Outcome, unsupported
+from dcmharness.backends.modify import resolve
 from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase
-from dcmharness.contract.ops_models import DumpRequest, InfoRequest, TranscodeOptions, TranscodeRequest
+from dcmharness.contract.ops_models import (
+    DecodeRequest,
+    DumpRequest,
+    InfoRequest,
+    ModifyRequest,
+    TranscodeOptions,
+    TranscodeRequest,
+)
 
-EXTRA_OPS = ("dump", "info", "transcode")
+EXTRA_OPS = ("dump", "info", "transcode", "modify", "decode")
 
 #: Contract target -> (tool, flags) for an uncompressed input.
 ENCODE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -75,7 +85,67 @@ def ops_capabilities() -> dict[str, dict[str, Capability]]:
             "near_lossless": True,
             "compression_ratio": False,
         },
+        "modify": modify_capabilities(),
+        "decode": {"color_space": True},
     }
+
+
+#: ``decode``: the flags of each decoder writing Explicit VR Little Endian. ``+cn``: dcmdjpeg keeps YCbCr
+#: (the contract's ``color_space: "native"``; dcmdjpeg writes such data as YBR_FULL, chroma upsampled).
+DECODE_FLAGS: dict[str, tuple[str, ...]] = {
+    "dcmconv": ("+te",),
+    "dcmdrle": ("+te",),
+    "dcmdjpeg": ("+cn", "+te"),
+    "dcmdjpls": ("+te",),
+}
+
+
+def decode_tool(input_ts: str | None) -> str:
+    """The dcmtk tool that writes the input uncompressed, or ``unsupported_transfer_syntax``. Pure."""
+    if input_ts is None or input_ts in UNCOMPRESSED_TS:
+        return "dcmconv"
+    decoder = DECODERS.get(input_ts)
+    if decoder is None:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"dcmtk 3.6 has no decoder for transfer syntax {input_ts} (no JPEG 2000 in free dcmtk)",
+            "input",
+        )
+    return decoder
+
+
+def build_decode_argv(info: InputInfo, copy: str, tool: ToolInfo) -> list[str]:
+    """The argv writing the input, decompressed by dcmtk, to ``copy`` (pure apart from locating the tool)."""
+    name = decode_tool(info.transfer_syntax)
+    return [sibling(tool, name), *DECODE_FLAGS[name], os.path.abspath(str(info.path)), os.path.abspath(copy)]
+
+
+def execute_decode(adapter: ToolAdapter, request: DecodeRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
+    """dcmtk decompresses into a temp file; its stored values are unpacked by the shared native unpacking."""
+    import tempfile
+
+    from dcmharness.backends.python_ref.ops_decode import decode_native_copy
+
+    tool = adapter.tool()
+    if tool is None:
+        raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
+    with tempfile.TemporaryDirectory(prefix="dcmharness-dcmtk-decode-") as folder:
+        copy = os.path.join(folder, "native.dcm")
+        argv = build_decode_argv(info, copy, tool)
+        run = run_tool(argv, timeout=request.timeout)
+        stderr = run.stderr_text or None
+        if run.returncode != 0 or not os.path.isfile(copy):
+            raise ToolError(
+                ErrorCode.BACKEND_FAILED,
+                f"{os.path.basename(argv[0])} failed (exit {run.returncode})",
+                argv,
+                stderr,
+            )
+        decoder = f"dcmtk {tool.version or '?'} {os.path.basename(argv[0])}"
+        outcome = decode_native_copy(copy, request, info, plan, decoder)
+    outcome.command = argv
+    outcome.stderr = stderr
+    return outcome
 
 
 def sibling(tool: ToolInfo, name: str) -> str:
@@ -176,9 +246,13 @@ def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | Non
     from dcmharness.backends.python_ref.ops_dump import summarise
     from dcmharness.backends.python_ref.ops_transcode import transcode_result, written_transfer_syntax
 
+    if isinstance(request, DecodeRequest) and info is not None:
+        return execute_decode(adapter, request, info, plan)
     tool = adapter.tool()
     if tool is None:
         raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
+    if isinstance(request, ModifyRequest):
+        return execute_modify(sibling(tool, "dcmodify"), request, info, plan)
     argv = build_ops_argv(request, info, plan, tool)
     run = run_tool(argv, timeout=request.timeout)
     if run.returncode != 0 and CHARSET_UNSUPPORTED in run.stderr_text:
@@ -248,6 +322,23 @@ def check_transcode_input(request: TranscodeRequest, info: InputInfo | None) -> 
         raise unsupported("transfer_syntax", f"JPEG baseline is 8-bit; the input has {info.bits_stored} bits stored")
 
 
+def check_op_input(request: RequestBase, info: InputInfo | None) -> None:
+    """The input-dependent refusals of the extra ops, before anything runs."""
+    if isinstance(request, TranscodeRequest):
+        check_transcode_input(request, info)
+    elif isinstance(request, ModifyRequest):
+        if info is not None:
+            check_modify(resolve(request.options, info.dataset), info)
+    elif isinstance(request, DecodeRequest):
+        from dcmharness.backends.python_ref.ops_decode import refuse_float_pixel_data
+
+        refuse_float_pixel_data(info, "dcmtk")
+        if info is not None:
+            decode_tool(info.transfer_syntax)
+    else:
+        check_json_input(info)
+
+
 T = TypeVar("T", bound=ToolAdapter)
 
 
@@ -266,10 +357,7 @@ def with_ops(cls: type[T]) -> type[T]:
             if getattr(request, "op", "") not in EXTRA_OPS:
                 warnings: list[str] = super().check_input(request, info)
                 return warnings
-            if isinstance(request, TranscodeRequest):
-                check_transcode_input(request, info)
-            else:
-                check_json_input(info)
+            check_op_input(request, info)
             return []
 
         def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
@@ -299,10 +387,7 @@ class DcmtkOpsAdapter(ToolAdapter):
         return ops_capabilities()
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
-        if isinstance(request, TranscodeRequest):
-            check_transcode_input(request, info)
-        else:
-            check_json_input(info)
+        check_op_input(request, info)
         return []
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:

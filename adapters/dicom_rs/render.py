@@ -44,6 +44,7 @@ from typing import Any
 
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images, version_tuple
 from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op
+from dcmharness.adapters.dicom_rs.decode import build_decode_argv, check_decode_input, execute_decode
 from dcmharness.adapters.dicom_rs.ops import DICOM_RS, no_file_meta
 from dcmharness.adapters.runner import ToolError, ToolRun, describe_exit, run_tool
 from dcmharness.backends.base import Outcome, unsupported
@@ -51,6 +52,7 @@ from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.ops_models import DecodeRequest
 from dcmharness.contract.options import ToImageOptions, format_for
 
 #: The version ``make setup`` installs (Makefile ``DICOM_RS_VERSION``).
@@ -249,7 +251,7 @@ class DicomRsAdapter(ToolAdapter):
         f"make setup installs dicom-toimage/dicom-dump {PINNED_VERSION} and dicom-pixeldata's dicom-transcode "
         f"into {LOCAL_BIN} (cargo install --locked, needs crates.io)"
     )
-    ops = ("to_image", *DICOM_RS.ops)
+    ops = ("to_image", *DICOM_RS.ops, "decode")
 
     def find(self) -> str | None:
         """``$DICOM_TOIMAGE``, else the project-local install (``make setup``), else PATH."""
@@ -261,13 +263,16 @@ class DicomRsAdapter(ToolAdapter):
         return super().find()
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return {**capability_table(version), **DICOM_RS.capabilities()}
+        return {**capability_table(version), **DICOM_RS.capabilities(), "decode": {"color_space": True}}
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
         if info is not None and no_file_meta(info.path):
             raise refuse_input("dicom-rs opens only files with a File Meta Information group (DICM prefix)")
         if getattr(request, "op", "") in DICOM_RS.ops:
             return check_ops_input(DICOM_RS, request, info)
+        if isinstance(request, DecodeRequest):
+            check_decode_input(request, info)
+            return []
         if not isinstance(request, ToImageRequest) or info is None:
             return []
         opts = request.options
@@ -302,6 +307,8 @@ class DicomRsAdapter(ToolAdapter):
         if getattr(request, "op", "") in DICOM_RS.ops:
             out = str(plan.targets[0].temp) if plan.targets else None
             return build_ops_argv(DICOM_RS, request, info, out, tool)
+        if isinstance(request, DecodeRequest) and info is not None:
+            return build_decode_argv(tool, info, str(plan.targets[0].temp) + ".native.dcm")
         if not isinstance(request, ToImageRequest) or info is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"dicom_rs does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan, tool)
@@ -342,6 +349,8 @@ class DicomRsAdapter(ToolAdapter):
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         if getattr(request, "op", "") in DICOM_RS.ops:
             return execute_op(DICOM_RS, self, request, info, plan)
+        if isinstance(request, DecodeRequest) and info is not None:
+            return execute_decode(self, request, info, plan)
         try:
             return self._render(request, info, plan)
         finally:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 
 from dcmharness.adapters.base import Capability, ToolAdapter, verify_images
+from dcmharness.adapters.network_client import with_client
 from dcmharness.adapters.orthanc.client import (
     delete_call,
     http,
@@ -24,6 +25,8 @@ from dcmharness.adapters.orthanc.client import (
     server_failure,
     upload_call,
 )
+from dcmharness.adapters.orthanc.dicomweb import with_dicomweb
+from dcmharness.adapters.orthanc.network import ORTHANC_CLIENT  # echo, store, find as SCU: network.py
 from dcmharness.adapters.orthanc.ops import check_op_input, execute_op, ops_capabilities
 from dcmharness.adapters.orthanc.rendering import MIME, VoiPlan, capability_table, plan_voi, refusals, rendered_call
 from dcmharness.adapters.orthanc.server import URL_ENV, OrthancServer, find_plugins
@@ -37,17 +40,19 @@ from dcmharness.contract.options import format_for
 
 
 # -- the backend ------------------------------------------------------------------------------------------
+@with_client(ORTHANC_CLIENT)  # echo, store, find: Orthanc as a DIMSE client (network.py)
+@with_dicomweb  # stow, qido, wado: Orthanc as a DICOMweb client (dicomweb.py)
 class OrthancAdapter(ToolAdapter):
     name = "orthanc"
     kind = "http"
     description = (
         "Orthanc + its DICOMweb plugin over HTTP (a private server per run): WADO-RS /rendered and /metadata, "
-        "/modify (Transcode), /anonymize."
+        "/modify (Transcode; modify), /anonymize."
     )
     tools = ("Orthanc",)
     env_var = "ORTHANC_HOME"
     install_hint = "apt-get install orthanc orthanc-dicomweb orthanc-gdcm, or set DCMHARNESS_ORTHANC_URL"
-    ops = ("to_image", "dump", "info", "transcode", "anonymize")
+    ops = ("to_image", "dump", "info", "transcode", "anonymize", "modify", "decode")
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,7 +163,6 @@ class OrthancAdapter(ToolAdapter):
     # -- running ------------------------------------------------------------------------------------
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         if not isinstance(request, ToImageRequest):
-
             return execute_op(self, request, info, plan)
         assert info is not None
         opts = request.options
@@ -266,5 +270,3 @@ class OrthancAdapter(ToolAdapter):
             commands.append(stale.describe(base))
             http(stale, base, None, timeout, commands)
         raise ToolError(ErrorCode.BACKEND_FAILED, "orthanc kept an older instance with the same UIDs", commands, None)
-
-

@@ -1,5 +1,6 @@
 """Orthanc's ops beyond ``to_image``: ``dump`` and ``info`` (DICOMweb WADO-RS metadata), ``transcode``
-(``/instances/{id}/modify`` with ``"Transcode"``) and ``anonymize`` (``/instances/{id}/anonymize``).
+(``/instances/{id}/modify`` with ``"Transcode"``), ``anonymize`` (``/instances/{id}/anonymize``) and
+``decode`` (``/instances/{id}/frames/{n}/numpy``, ``decode.py``).
 
 ``adapters/orthanc.py`` owns the backend (server life cycle, upload, delete, HTTP); this module holds the
 pure request building, the refusals and the per-op execution it delegates to. Every request uploads the
@@ -49,6 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 from dcmharness.adapters.base import Capability
 from dcmharness.adapters.orthanc.client import HttpCall, http, instance_uids, server_failure, uid_of
+from dcmharness.adapters.orthanc.decode import check_decode_input, run_decode
+from dcmharness.adapters.orthanc.modify import check_modify, modify_capabilities
 from dcmharness.adapters.runner import DEFAULT_TIMEOUT, ToolError
 from dcmharness.backends.base import Outcome, unsupported
 from dcmharness.backends.outputs import OutputPlan
@@ -58,9 +61,11 @@ from dcmharness.contract.models import RequestBase
 from dcmharness.contract.ops_models import (
     AnonymizeOptions,
     AnonymizeRequest,
+    DecodeRequest,
     DumpOptions,
     DumpRequest,
     InfoRequest,
+    ModifyRequest,
     TranscodeOptions,
     TranscodeRequest,
 )
@@ -68,7 +73,7 @@ from dcmharness.contract.ops_models import (
 if TYPE_CHECKING:  # the adapter calls execute_op with itself; a type-only reference, no import at run time
     from dcmharness.adapters.orthanc.adapter import OrthancAdapter
 
-EXTRA_OPS = ("dump", "info", "transcode", "anonymize")
+EXTRA_OPS = ("dump", "info", "transcode", "anonymize", "modify", "decode")
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 #: Targets the built-in DCMTK transcoder of Orthanc 1.10 encodes (measured).
 TRANSCODE_TARGETS = (
@@ -116,6 +121,8 @@ def ops_capabilities() -> dict[str, dict[str, Capability]]:
             "remove_private_tags": True,
             "patient_id": True,
         },
+        "modify": modify_capabilities(),
+        "decode": {"color_space": True},
     }
 
 
@@ -289,6 +296,12 @@ def check_op_input(request: RequestBase, info: InputInfo | None) -> None:
         )
     if isinstance(request, TranscodeRequest):
         check_transcode_input(request.options, info)
+    if isinstance(request, ModifyRequest):
+        from dcmharness.backends.modify import resolve
+
+        check_modify(resolve(request.options, info.dataset), info)
+    if isinstance(request, DecodeRequest):
+        check_decode_input(request, info)
 
 
 def _encapsulated(info: InputInfo) -> bool:
@@ -348,6 +361,11 @@ def execute_op(adapter: OrthancAdapter, request: RequestBase, info: InputInfo | 
                 result = _transcode(request, info, plan, server.base_url, instance_id, timeout, commands)
             elif isinstance(request, AnonymizeRequest):
                 result = _anonymize(request, info, plan, server.base_url, instance_id, timeout, commands)
+            elif isinstance(request, ModifyRequest):
+                result = _modify(request, info, plan, server.base_url, instance_id, timeout, commands)
+                warnings.extend(result.pop("warnings"))
+            elif isinstance(request, DecodeRequest):
+                result = run_decode(request, info, plan, server.base_url, instance_id, timeout, commands)
             else:
                 raise HarnessError(
                     ErrorCode.UNSUPPORTED_OPTION, f"orthanc does not implement op {getattr(request, 'op', '?')!r}", "op"
@@ -475,3 +493,33 @@ def _anonymize(
         "table": f"Orthanc built-in, PS3.15 {DICOM_VERSION} Table E.1-1",
         "date_shift_days": None,
     }
+
+
+def _modify(
+    request: ModifyRequest,
+    info: InputInfo,
+    plan: OutputPlan,
+    base: str,
+    instance_id: str,
+    timeout: float,
+    commands: list[str],
+) -> dict[str, Any]:
+    from pydicom.uid import generate_uid
+
+    from dcmharness.adapters.orthanc.modify import modify_body
+    from dcmharness.backends.modify import invalidity_warnings, modify_result, resolve
+    from dcmharness.backends.python_ref.ops_transcode import written_transfer_syntax
+
+    changes = resolve(request.options, info.dataset)
+    body = modify_body(changes, list(request.options.regenerate_uids), lambda: generate_uid(prefix=None))
+    call = modify_call(instance_id)
+    text = json.dumps(body, separators=(",", ":"))
+    commands.append(f"{call.describe(base)} {text}")
+    data, _ = http(call, base, text.encode(), timeout, commands)
+    temp = plan.targets[0].temp
+    temp.write_bytes(data)
+    if written_transfer_syntax(temp) is None:
+        raise ToolError(ErrorCode.BACKEND_FAILED, "orthanc answered no DICOM file", commands, None)
+    result = modify_result(request.options, info.path, temp)
+    result["warnings"] = invalidity_warnings(info.path, temp)
+    return result

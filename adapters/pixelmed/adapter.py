@@ -38,6 +38,7 @@ from typing import Any
 from dcmharness.adapters import header
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
 from dcmharness.adapters.jvm import decoded_bytes, heap_flag, max_heap_mb
+from dcmharness.adapters.network_client import with_client
 from dcmharness.adapters.pixelmed.launcher import (
     BATCH_CLASS,
     BATCH_CLASSES,
@@ -46,6 +47,7 @@ from dcmharness.adapters.pixelmed.launcher import (
     batch_line,
     parse_answers,
 )
+from dcmharness.adapters.pixelmed.network import NETWORK_CLASS, PIXELMED_CLIENT  # echo, store, find: network.py
 from dcmharness.adapters.pixelmed.validate import (
     KNOWN_SOP_CLASSES,
     VALIDATE_CLASS,
@@ -225,6 +227,7 @@ def jar_version(jar: str) -> str | None:
 
 
 # -- the adapter ----------------------------------------------------------------------------------------
+@with_client(PIXELMED_CLIENT)
 class PixelMedAdapter(ToolAdapter):
     name = "pixelmed"
     description = (
@@ -274,6 +277,10 @@ class PixelMedAdapter(ToolAdapter):
     def launcher_classes(self) -> str | None:
         """The folder of the compiled batch launcher, when ``adapters/pixelmed/build.sh`` has built it."""
         return str(BATCH_CLASSES) if (BATCH_CLASSES / f"{BATCH_CLASS}.class").is_file() else None
+
+    def network_classes(self) -> str | None:
+        """The folder of the compiled network launcher (``PixelMedNetwork.java``), when build.sh has built it."""
+        return str(BATCH_CLASSES) if (BATCH_CLASSES / f"{NETWORK_CLASS}.class").is_file() else None
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
         return {**capability_table(), "validate": {"include_warnings": True}}

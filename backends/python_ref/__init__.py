@@ -40,6 +40,10 @@ class PythonRefBackend(Backend):
         "store",
         "find",
         "get",
+        "stow",
+        "qido",
+        "wado",
+        "modify",
     )
 
     def availability(self) -> Availability:
@@ -55,6 +59,9 @@ class PythonRefBackend(Backend):
             "store": network,
             "find": network,
             "get": network,
+            "stow": {"options": "all", "client": "requests"},
+            "qido": {"options": "all", "client": "dicomweb-client"},
+            "wado": {"options": "all", "client": "requests"},
         }
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:

@@ -20,6 +20,10 @@ def execute(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> O
         from dcmharness.backends.python_ref.ops_network import execute_network  # pynetdicom: echo, store, find, get
 
         return execute_network(request, info, plan)
+    if getattr(request, "op", "") in ("stow", "qido", "wado"):
+        from dcmharness.backends.python_ref.ops_dicomweb import execute_dicomweb  # requests, dicomweb-client
+
+        return execute_dicomweb(request, info, plan)
     from dcmharness.backends.python_ref.ops_dispatch import (
         execute_op,  # dump, info, stats, histogram, transcode, anonymize
     )

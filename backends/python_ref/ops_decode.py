@@ -9,6 +9,7 @@ Allocated and the signedness, and written little-endian as ``.npy`` (frames firs
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,7 @@ def decode_array(
     lay = layout_of(ds)
     out: list[np.ndarray] = []
     photometric = lay.photometric
+    is_float = False  # float Pixel Data: decided before any colour conversion (which computes in float64)
     for frame in frames:
         decoded = (
             decode_words(ds, frame, transfer_syntax)
@@ -80,6 +82,7 @@ def decode_array(
             else plugin_words(ds, frame, transfer_syntax, plugin)
         )
         values = stored_values(decoded.words, lay)
+        is_float = values.dtype.kind == "f"
         photometric = decoded.photometric
         if color_space == "rgb" and photometric in YBR_TO_RGB:
             if lay.samples != 3 or values.ndim != 3:
@@ -87,7 +90,7 @@ def decode_array(
             values = ybr_full_to_rgb(values, lay.bits_stored)
             photometric = "RGB"
         out.append(values)
-    dtype = output_dtype(lay.bits_allocated, lay.signed, out[0].dtype.kind == "f")
+    dtype = output_dtype(lay.bits_allocated, lay.signed, is_float)
     stacked = out[0] if len(out) == 1 else np.stack(out)
     return np.ascontiguousarray(stacked.astype(dtype)), photometric
 
@@ -108,6 +111,20 @@ def decode(request: DecodeRequest, info: InputInfo, plan: OutputPlan, plugin: st
     check_color_space(request, info)
     frames = check_frame(info, request.options.frame)
     array, photometric = decode_array(info.dataset, info.transfer_syntax, frames, request.options.color_space, plugin)
+    decoder = plugin or "python_ref (native unpacking; pydicom decoders)"
+    return write_decoded(array, photometric, frames, request, info, plan, decoder)
+
+
+def write_decoded(
+    array: np.ndarray,
+    photometric: str,
+    frames: list[int],
+    request: DecodeRequest,
+    info: InputInfo,
+    plan: OutputPlan,
+    decoder: str,
+) -> Outcome:
+    """Write the array as ``.npy`` to the plan's temp file and answer the contract's result."""
     with open(plan.targets[0].temp, "wb") as fh:  # a file object: np.save would append .npy to a name
         np.save(fh, array, allow_pickle=False)
     return Outcome(
@@ -119,6 +136,64 @@ def decode(request: DecodeRequest, info: InputInfo, plan: OutputPlan, plugin: st
             "photometric": photometric,
             "color_space": request.options.color_space,
             "transfer_syntax": info.transfer_syntax,
-            "decoder": plugin or "python_ref (native unpacking; pydicom decoders)",
+            "decoder": decoder,
         }
     )
+
+
+def refuse_float_pixel_data(info: InputInfo | None, backend: str) -> None:
+    """``unsupported_option`` (field ``input``) for Float / Double Float Pixel Data: the toolkits that decode
+    by writing a native copy read Pixel Data (7FE0,0010) only."""
+    ds = info.dataset if info is not None else None
+    if ds is not None and "PixelData" not in ds and any(k in ds for k in ("FloatPixelData", "DoubleFloatPixelData")):
+        raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"{backend} does not decode Float Pixel Data", "input")
+
+
+#: What a decompressed copy must keep from the input (a tool that rewrote the geometry decoded something else).
+KEPT_ATTRIBUTES = ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "PixelRepresentation")
+#: What a decompressing tool may rewrite and the contract takes from the input's header: GDCM sets Bits Stored
+#: to the JPEG 2000 codestream's precision (693_J2KI.dcm: 14 -> 16); the values are masked as the input says.
+RESTORED_ATTRIBUTES = ("BitsStored", "HighBit")
+
+
+def decode_native_copy(
+    copy: str | os.PathLike[str], request: DecodeRequest, info: InputInfo, plan: OutputPlan, decoder: str
+) -> Outcome:
+    """``decode`` of a file another decoder (a toolkit's command line tool) wrote uncompressed: its Pixel Data
+    is unpacked by this module's native unpacking, so the values are that decoder's. ``backend_failed`` when
+    the copy is not native, or its image attributes or frame count differ from the input's."""
+    import pydicom
+
+    from dcmharness.backends.python_ref.decode import NATIVE_SYNTAXES
+
+    check_color_space(request, info)
+    frames = check_frame(info, request.options.frame)
+    try:
+        ds = pydicom.dcmread(os.fspath(copy))
+        syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+    except Exception as exc:  # unreadable copy: the tool failed
+        raise HarnessError(ErrorCode.BACKEND_FAILED, f"{decoder}: the decompressed copy is unreadable: {exc}") from None
+    if syntax not in NATIVE_SYNTAXES or "PixelData" not in ds:
+        raise HarnessError(
+            ErrorCode.BACKEND_FAILED, f"{decoder} wrote transfer syntax {syntax or '?'}, not a native one"
+        )
+    changed = [
+        name
+        for name in KEPT_ATTRIBUTES
+        if name in info.dataset and str(ds.get(name, "")) != str(info.dataset.get(name, ""))
+    ]
+    if int(ds.get("NumberOfFrames", 1) or 1) != info.frames:
+        changed.append("NumberOfFrames")
+    if changed:
+        raise HarnessError(ErrorCode.BACKEND_FAILED, f"{decoder} changed {', '.join(changed)} of the image")
+    warnings = []
+    for name in RESTORED_ATTRIBUTES:
+        if name in info.dataset and str(ds.get(name, "")) != str(info.dataset.get(name, "")):
+            warnings.append(
+                f"{decoder} rewrote {name} {info.dataset.get(name)} -> {ds.get(name)}; masked with the input's"
+            )
+            setattr(ds, name, info.dataset.get(name))
+    array, photometric = decode_array(ds, syntax, frames, request.options.color_space)
+    outcome = write_decoded(array, photometric, frames, request, info, plan, decoder)
+    outcome.warnings.extend(warnings)
+    return outcome

@@ -13,6 +13,7 @@ from dcmharness.contract.ops_models import (
     DumpRequest,
     HistogramRequest,
     InfoRequest,
+    ModifyRequest,
     StatsRequest,
     TranscodeRequest,
     ValidateRequest,
@@ -32,6 +33,7 @@ EXTRA_OPS = (
     "split_multiframe",
     "validate",
     "decode",
+    "modify",
 )
 
 
@@ -70,6 +72,10 @@ def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -
         from dcmharness.backends.python_ref.ops_validate import validate
 
         return validate(request, info)
+    if isinstance(request, ModifyRequest):
+        from dcmharness.backends.python_ref.ops_modify import modify
+
+        return modify(request, info, plan)
     if isinstance(request, VolumeRequest):
         from dcmharness.backends.python_ref.ops_series import volume
 

@@ -28,6 +28,8 @@ OPS = (
     "nifti",
     "volume",
     "network",
+    "dicomweb",
+    "modify",
 )
 
 

@@ -18,6 +18,7 @@ COMMANDS = [
     "dcmharness.interface.cli.serve",
     "dcmharness.interface.cli.scp",
     "dcmharness.interface.cli.diff",
+    "dcmharness.interface.cli.dicomweb_server",
 ]
 
 

@@ -61,4 +61,29 @@ window.dcmhRender = async function dcmhRender(request) {
     pixels: btoa(binary),
   };
 };
+// decode: the loader's decoded frame without its modality pre-scaling ({preScale: {enabled: false}}) and
+// without RGBA (useRGBA false): getPixelData() as the loader hands it to a viewer. Answers the typed array's
+// bytes (base64, little-endian as the page's platform), its type name and the image's geometry.
+window.dcmhDecode = async function dcmhDecode(request) {
+  ready = ready || setUp();
+  await ready;
+  cache.purgeCache();
+  const image = await imageLoader.loadAndCacheImage(request.imageId, { useRGBA: false, preScale: { enabled: false } });
+  const data = image.getPixelData();
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return {
+    rows: image.rows,
+    columns: image.columns,
+    color: Boolean(image.color),
+    components: image.numberOfComponents ?? null,
+    photometric: image.photometricInterpretation ?? null,
+    isPreScaled: image.isPreScaled ?? null,
+    type: data.constructor.name,
+    values: btoa(binary),
+  };
+};
 window.dcmhReady = true;

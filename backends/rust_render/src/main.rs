@@ -10,6 +10,7 @@ mod jpeg_lossless;
 mod options;
 mod palettes;
 mod pixels;
+mod raw;
 mod render;
 mod rle;
 mod stats;
@@ -20,7 +21,7 @@ use serde_json::{json, Value as J};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const HELP: &str = "\
 dicom-render: render a DICOM image to PNG/JPEG/TIFF/PNM (dcmharness contract/SEMANTICS.md)
@@ -28,6 +29,8 @@ dicom-render: render a DICOM image to PNG/JPEG/TIFF/PNM (dcmharness contract/SEM
 Usage:
   dicom-render [options] [--] INPUT OUTPUT
   dicom-render --op stats|histogram [op options] [--] INPUT   (the result JSON on stdout)
+  dicom-render --op decode [--frame N|all] [--color-space native|rgb] [--overwrite] [--] INPUT OUTPUT.npy
+                                the stored values as .npy (contract/OPS.md decode); the result JSON on stdout
   dicom-render --batch            (JSON Lines requests on stdin, one JSON line answer each)
 
 Options (the contract's to_image options):
@@ -145,6 +148,7 @@ fn cli(args: Vec<String>) -> Result<()> {
             }
             "--batch" => batch = true,
             "--op" => op = value("--op")?,
+            "--color-space" => pairs.push(("color_space".to_string(), J::String(value("--color-space")?))),
             "--values" => pairs.push(("values".to_string(), J::String(value("--values")?))),
             "--percentiles" => {
                 let v = value("--percentiles")?;
@@ -232,6 +236,9 @@ fn cli(args: Vec<String>) -> Result<()> {
         }
         return run_batch();
     }
+    if op == "decode" {
+        return cli_decode(&pairs, &positional, overwrite);
+    }
     if op != "to_image" {
         let o = stats::OpOptions::from_pairs(&op, pairs.iter().map(|(k, v)| (k.as_str(), v)))
             .map_err(|e| if e.field.as_deref() == Some("op") { usage(e.message) } else { e })?;
@@ -256,6 +263,28 @@ fn cli(args: Vec<String>) -> Result<()> {
     for p in outputs {
         println!("{}", p);
     }
+    Ok(())
+}
+
+/// `--op decode`: `--frame` and `--color-space` only; INPUT and OUTPUT; the result printed.
+fn cli_decode(pairs: &[(String, J)], positional: &[String], overwrite: bool) -> Result<()> {
+    let mut frame = FrameSel::All;
+    let mut cs = raw::ColorSpace::Native;
+    for (k, v) in pairs {
+        match (k.as_str(), v) {
+            ("frame", J::String(s)) if s == "all" => frame = FrameSel::All,
+            ("frame", v) => {
+                let n = v.as_i64().filter(|n| *n >= 0).ok_or_else(|| usage("--frame needs a 0-based frame or all"))?;
+                frame = FrameSel::One(n as usize)
+            }
+            ("color_space", J::String(s)) => cs = raw::ColorSpace::parse(s)?,
+            (other, _) => return Err(usage(format!("--op decode takes --frame and --color-space, not the {} option", other))),
+        }
+    }
+    if positional.len() != 2 {
+        return Err(usage("--op decode expects INPUT and OUTPUT (see --help)"));
+    }
+    println!("{}", raw::run(&positional[0], &positional[1], overwrite, frame, cs)?);
     Ok(())
 }
 

@@ -337,3 +337,49 @@ fn stats_and_histogram_ops() {
     let (rc, _, _) = run(&["--op", "median", i]);
     assert_eq!(rc, 2);
 }
+
+/// The .npy payload after its header (magic, version 1.0, u16 header length).
+fn npy_parts(p: &Path) -> (String, Vec<u8>) {
+    let d = std::fs::read(p).unwrap();
+    assert_eq!(&d[..8], b"\x93NUMPY\x01\x00");
+    let hlen = u16::from_le_bytes([d[8], d[9]]) as usize;
+    assert_eq!((10 + hlen) % 64, 0);
+    (String::from_utf8_lossy(&d[10..10 + hlen]).to_string(), d[10 + hlen..].to_vec())
+}
+
+#[test]
+fn decode_writes_masked_sign_extended_values_frames_first() {
+    let d = tmpdir("decode");
+    let input = d.join("ct.dcm");
+    // MONOCHROME1 is not inverted, rescale and window are not applied: the stored values only
+    std::fs::write(&input, ct_file("MONOCHROME1")).unwrap();
+    let out = d.join("ct.npy");
+    let (rc, stdout, err) = run(&["--op", "decode", input.to_str().unwrap(), out.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{}", err);
+    let (header, payload) = npy_parts(&out);
+    assert!(header.starts_with("{'descr': '<i2', 'fortran_order': False, 'shape': (2, 2, 3), }"), "{}", header);
+    let values: Vec<i16> = payload.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+    // the garbage nibble 0xA000 is masked away, 12-bit values sign-extended
+    assert_eq!(values, vec![-2048, -100, 0, 100, 200, 2047, 0, 0, 0, 0, 0, 0]);
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["shape"], serde_json::json!([2, 2, 3]));
+    assert_eq!(result["dtype"], "int16");
+    assert_eq!(result["frames"], serde_json::json!([0, 1]));
+    assert_eq!(result["photometric"], "MONOCHROME1");
+    // md5 of the 24 payload bytes: -2048 = 00 f8, -100 = 9c ff, 0, 100 = 64 00, 200 = c8 00, 2047 = ff 07, then zeros
+    // (python3 -c "import hashlib,struct; print(hashlib.md5(struct.pack('<12h',-2048,-100,0,100,200,2047,*[0]*6)).hexdigest())")
+    assert_eq!(result["md5"], "552f9277ab4344a63472d9b98b3c1a1d");
+    // one frame: no frame axis; an existing output needs --overwrite
+    let (rc, _, err) = run(&["--op", "decode", "--frame", "1", input.to_str().unwrap(), out.to_str().unwrap()]);
+    assert_eq!(rc, 1);
+    assert!(err.starts_with("error: output_exists"), "{}", err);
+    let (rc, stdout, err) = run(&["--op", "decode", "--frame", "1", "--overwrite", input.to_str().unwrap(), out.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{}", err);
+    assert!(stdout.contains("\"shape\":[2,3]"), "{}", stdout);
+    let (rc, _, err) = run(&["--op", "decode", "--frame", "2", input.to_str().unwrap(), d.join("x.npy").to_str().unwrap()]);
+    assert_eq!(rc, 1);
+    assert!(err.starts_with("error: frame_out_of_range"), "{}", err);
+    let (rc, _, err) = run(&["--op", "decode", "--bins", "3", input.to_str().unwrap(), d.join("y.npy").to_str().unwrap()]);
+    assert_eq!(rc, 2, "{}", err);
+    assert!(!d.join("x.npy").exists() && !d.join("y.npy").exists());
+}

@@ -128,10 +128,16 @@ def _case(backend: str, profile: str, path: Path, options: dict[str, Any]) -> di
     )
 
 
-def explain(ctx: Ctx, backend: str, profile: str, path: Path, options: dict[str, Any]) -> divergence.Explanation:
-    """A registry entry naming this profile explicitly (ops never borrow to_image entries)."""
+def explain(
+    ctx: Ctx, backend: str, profile: str, path: Path, options: dict[str, Any], max_abs_diff: float | None = None
+) -> divergence.Explanation:
+    """A registry entry naming this profile explicitly (ops never borrow to_image entries). Without a measured
+    ``max_abs_diff`` only ``any_difference`` entries explain; with one, a ``max_abs_diff`` entry bounding it."""
     entries = [e for e in ctx.entries if e.profiles is not None and profile in e.profiles]
-    return divergence.find_explanation(entries, _case(backend, profile, path, options), math.inf, False)
+    case = _case(backend, profile, path, options)
+    if max_abs_diff is None:
+        return divergence.find_explanation(entries, case, math.inf, False)
+    return divergence.find_explanation(entries, case, max_abs_diff, True)
 
 
 def known_failure(
@@ -154,8 +160,10 @@ def record(
     problems: list[Any] | None,
     reference: Run | None,
     metrics: dict[str, Any] | None = None,
+    max_abs_diff: float | None = None,
 ) -> dict[str, Any]:
-    """One result record; ``problems`` None means the comparison could not run (see the run's error)."""
+    """One result record; ``problems`` None means the comparison could not run (see the run's error).
+    ``max_abs_diff``: the measured difference of same-shaped arrays (``decode``), bounded by registry entries."""
     div: dict[str, Any] | None = None
     exceeded: tuple[str, ...] = ()
     if reference is not None and not reference.ok:
@@ -169,7 +177,7 @@ def record(
     elif not problems:
         status = MATCH
     else:
-        found = explain(ctx, backend, profile, path, options)
+        found = explain(ctx, backend, profile, path, options, max_abs_diff)
         exceeded = found.exceeded
         if found.entry is not None:
             status, div = EXPLAINED, {"id": found.entry.id, "cause": found.entry.cause, "source": found.entry.source}

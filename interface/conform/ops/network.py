@@ -281,8 +281,9 @@ def _record(
     server: str,
     run: Run,
     problems: list[Any] | None,
+    label: str | None = None,
 ) -> None:
-    label = f"{client}->{server}"
+    label = label or f"{client}->{server}"
     options = {"server": server}
     if client == ctx.config.reference:
         ref_record(ctx, case, path, profile, options, run)

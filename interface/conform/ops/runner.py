@@ -23,7 +23,17 @@ from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.interface import registry
 from dcmharness.interface.conform import divergence
 from dcmharness.interface.conform.case import ATTENTION
-from dcmharness.interface.conform.ops import anonymize, decode, network, results, series, transcode, validate
+from dcmharness.interface.conform.ops import (
+    anonymize,
+    decode,
+    modify,
+    network,
+    results,
+    series,
+    transcode,
+    validate,
+)
+from dcmharness.interface.conform.ops import dicomweb as dicomweb_check
 from dcmharness.interface.conform.ops.core import Ctx, OpCheck, OpsConfig, sample_files
 from dcmharness.interface.conform.ops.transcode import matrix_summary, matrix_table
 
@@ -40,6 +50,8 @@ CHECKS: dict[str, OpCheck] = {
     "nifti": series.NIFTI,
     "volume": series.VOLUME,
     "network": network.NETWORK,  # echo, store, find: every client against every server (ops/network.py)
+    "dicomweb": dicomweb_check.DICOMWEB,  # stow, qido, wado: every DICOMweb client against Orthanc (ops/dicomweb.py)
+    "modify": modify.MODIFY,
 }
 OPS = tuple(CHECKS)
 REPORT_JSON = "report.json"
