@@ -406,7 +406,7 @@ def inlined_model(doc: JsonDocument, with_meta: bool = True) -> dict[str, Any]:
         return {"vr": elem["vr"], "InlineBinary": base64.b64encode(doc.bulk_bytes(elem)).decode("ascii")}
 
     body = map_bulk(doc.model, inline)
-    return {**doc.meta, **body} if with_meta else body
+    return {**map_bulk(doc.meta, inline), **body} if with_meta else body
 
 
 def externalise(model: dict[str, Any], folder: Path, prefix: str = "bulk", min_bytes: int = 0) -> dict[str, Any]:
@@ -432,3 +432,37 @@ def externalise(model: dict[str, Any], folder: Path, prefix: str = "bulk", min_b
         return out
 
     return walk(model)
+
+
+def write_inlined(doc: JsonDocument, folder: Path, name: str = "document.json") -> Path:
+    """The document, every bulk value inline and its meta first, as a file in ``folder`` (for external tools)."""
+    path = folder / name
+    path.write_text(json.dumps(inlined_model(doc), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def verify_written(doc: JsonDocument, path: Path) -> dict[str, Any]:
+    """The ``from_json`` result for a file a backend wrote: it must be a Part 10 file in the document's transfer
+    syntax (``backend_failed`` otherwise)."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    if not path.is_file() or path.stat().st_size == 0:
+        raise HarnessError(ErrorCode.BACKEND_FAILED, "the backend wrote no DICOM file")
+    try:
+        written = pydicom.dcmread(path, stop_before_pixels=True)
+    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+        raise HarnessError(ErrorCode.BACKEND_FAILED, f"the backend wrote an unreadable file: {exc}"[:400]) from None
+    tsyntax = str(written.file_meta.get("TransferSyntaxUID", ""))
+    if tsyntax != doc.transfer_syntax:
+        raise HarnessError(
+            ErrorCode.BACKEND_FAILED, f"the backend wrote transfer syntax {tsyntax!r}, not {doc.transfer_syntax}"
+        )
+    return {
+        "attributes": len(doc.model),
+        "transfer_syntax": doc.transfer_syntax,
+        "meta_from_document": doc.meta_from_document,
+        "bulk_data_uris": len(doc.bulk),
+        "inline_binaries": doc.inline_binaries,
+        "size_bytes": path.stat().st_size,
+    }
