@@ -270,3 +270,106 @@ def test_output_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     same = run({"op": "from_json", "input": str(doc), "output": str(doc), "overwrite": True})
     assert same.error is not None and (same.error.code, same.error.field) == ("invalid_request", "output")
     assert json.loads(doc.read_text()) == BASE
+
+
+# -- the adapters: golden argv and refusals ----------------------------------------------------------------------
+def test_dcmtk_refuses_by_version_and_builds_json2dcm_argv() -> None:
+    from dcmharness.adapters.dcmtk.from_json import check_json2dcm, json2dcm_argv
+    from dcmharness.contract.errors import HarnessError
+
+    with pytest.raises(HarnessError) as refused:
+        check_json2dcm("3.6.7", "1.2.840.10008.1.2.1")
+    assert (refused.value.code, refused.value.field) == ("unsupported_option", "op")
+    assert "3.6.7 has no json2dcm" in refused.value.message and "3.7.0" in refused.value.message
+    check_json2dcm("3.7.0", "1.2.840.10008.1.2.1")  # accepted
+    with pytest.raises(HarnessError) as encapsulated:
+        check_json2dcm("3.7.0", "1.2.840.10008.1.2.4.90")
+    assert (encapsulated.value.code, encapsulated.value.field) == ("unsupported_transfer_syntax", "input")
+    golden = {
+        "1.2.840.10008.1.2": "+ti",
+        "1.2.840.10008.1.2.1": "+te",
+        "1.2.840.10008.1.2.2": "+tb",
+        "1.2.840.10008.1.2.1.99": "+td",
+    }
+    for uid, switch in golden.items():
+        assert json2dcm_argv("/opt/dcmtk/bin/json2dcm", "/t/d.json", "/o/x.dcm", uid) == [
+            "/opt/dcmtk/bin/json2dcm",
+            "+f",
+            "-c",
+            switch,
+            "/t/d.json",
+            "/o/x.dcm",
+        ]
+
+
+def test_dcmtk_backend_refuses_from_json_before_running(tmp_path: Path) -> None:
+    from dcmharness.interface import registry
+
+    if not registry.get("dcmtk").availability().available:
+        pytest.skip("dcmtk not installed")
+    doc = _doc(tmp_path, BASE)
+    got = run({"op": "from_json", "input": str(doc), "output": str(tmp_path / "o.dcm"), "backend": "dcmtk"})
+    version = got.backend_version or ""
+    if version.startswith("3.6."):
+        assert got.error is not None and (got.error.code, got.error.field) == ("unsupported_option", "op")
+        assert f"dcmtk {version} has no json2dcm" in got.error.message
+        assert got.command is None and not (tmp_path / "o.dcm").exists()
+
+
+def test_dcm4che_json2dcm_argv() -> None:
+    from dcmharness.adapters.dcm4che.ops import dcm4che_from_json_argv
+    from dcmharness.contract.errors import HarnessError
+
+    assert dcm4che_from_json_argv("json2dcm", "/t/d.json", "/o/x.dcm", "1.2.840.10008.1.2.1") == [
+        "json2dcm",
+        "-f",
+        "-t",
+        "1.2.840.10008.1.2.1",
+        "-j",
+        "/t/d.json",
+        "-o",
+        "/o/x.dcm",
+    ]
+    assert dcm4che_from_json_argv("j", "d", "o", "1.2.840.10008.1.2")[2:4] == ["-t", "1.2.840.10008.1.2"]
+    with pytest.raises(HarnessError) as refused:
+        dcm4che_from_json_argv("j", "d", "o", "1.2.840.10008.1.2.4.50")
+    assert refused.value.code == "unsupported_transfer_syntax"
+
+
+def test_pixelmed_launcher_argv_and_refusals() -> None:
+    from dcmharness.adapters.pixelmed.from_json import first_at_value, from_json_argv, from_json_job
+
+    assert from_json_argv("/usr/bin/java", "/j/pixelmed.jar", "/b", "-Xmx300m") == [
+        "/usr/bin/java",
+        "-Djava.awt.headless=true",
+        "-Xmx300m",
+        "-cp",
+        "/j/pixelmed.jar:/usr/share/java/javax.json.jar:/b",
+        "PixelMedFromJson",
+    ]
+    assert from_json_job(Path("/t/a\tb.json"), Path("/o/x.dcm"), "1.2.840.10008.1.2") == (
+        "/t/a\\tb.json\t/o/x.dcm\t1.2.840.10008.1.2"
+    )
+    nested = {"00081140": {"vr": "SQ", "Value": [{}, {"00209165": {"vr": "AT", "Value": ["00100020"]}}]}}
+    assert first_at_value(nested) == "00081140[1].00209165"
+    assert first_at_value({"00209165": {"vr": "AT"}}) is None
+
+
+def test_inlined_document_for_external_tools(tmp_path: Path) -> None:
+    from dcmharness.backends.dicom_json import load_document, write_inlined
+
+    (tmp_path / "v.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "p.bin").write_bytes(b"\x01\x02\x03\x04")
+    model = {
+        "00020001": {"vr": "OB", "BulkDataURI": "v.bin"},
+        **BASE,
+        "00540016": {"vr": "SQ", "Value": [{"00091010": {"vr": "OB", "BulkDataURI": "p.bin"}}]},
+    }
+    doc = load_document(_doc(tmp_path, model), None)
+    out = tmp_path / "out"
+    out.mkdir()
+    inlined = json.loads(write_inlined(doc, out).read_text())
+    assert list(inlined)[:1] == ["00020001"]
+    assert inlined["00020001"] == {"vr": "OB", "InlineBinary": "AAE="}
+    assert inlined["00540016"]["Value"][0]["00091010"] == {"vr": "OB", "InlineBinary": "AQIDBA=="}
+    assert "BulkDataURI" not in json.dumps(inlined)

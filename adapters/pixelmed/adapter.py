@@ -377,6 +377,13 @@ class PixelMedAdapter(ToolAdapter):
                 "(libjsonp-java)",
                 "backend",
             )
+        if info.transfer_syntax not in WRITABLE:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+                f"PixelMed's JSON reader makes Pixel Data one plain value: it cannot write the encapsulated "
+                f"transfer syntax {info.transfer_syntax}",
+                "options.transfer_syntax" if request.options.transfer_syntax else "input",
+            )
         at_value = first_at_value(info.model)
         if at_value is not None:
             raise HarnessError(
@@ -384,13 +391,6 @@ class PixelMedAdapter(ToolAdapter):
                 "PixelMed's JSON reader parses an AT value only as '(0xgggg,0xeeee)' (AttributeTag(String)), not as "
                 "PS3.18's 'ggggeeee': this document has one",
                 f"input:{at_value}",
-            )
-        if info.transfer_syntax not in WRITABLE:
-            raise HarnessError(
-                ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
-                f"PixelMed's JSON reader makes Pixel Data one plain value: it cannot write the encapsulated "
-                f"transfer syntax {info.transfer_syntax}",
-                "options.transfer_syntax" if request.options.transfer_syntax else "input",
             )
         return []
 
