@@ -74,8 +74,9 @@ def test_pixelmed_rebuilds_the_sample_files(tmp_path: Path) -> None:
     assert got["SC_rgb.dcm"] == {("missing", "00080005")}  # ISO_IR 192 declared, ASCII-only text
     assert got["OT-PAL-8-face.dcm"] == set()
     assert got["waveform_ecg.dcm"] == {("missing", "00080005")}
-    rebuilt = pydicom.dcmread(tmp_path / "OT-PAL-8-face.dcm")
-    assert rebuilt.pixel_array.tolist() == pydicom.dcmread(find("OT-PAL-8-face.dcm")).pixel_array.tolist()
+    rebuilt = pydicom.dcmread(tmp_path / "SC_rgb.dcm")
+    assert rebuilt.pixel_array.tolist() == pydicom.dcmread(find("SC_rgb.dcm")).pixel_array.tolist()
+    assert rebuilt.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
 
 
 def test_pixelmed_refuses_before_the_jvm(tmp_path: Path) -> None:
