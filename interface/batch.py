@@ -59,7 +59,8 @@ def _prepare(index: int, data: Any, ctx: RunContext) -> _Pending | None:
         warnings = backend.check(request, info)
     except HarnessError:
         return None  # api.run answers it, with the same error
-    return _Pending(index, Job(request, info, plan, warnings), backend, avail.version, started)
+    job = Job(request, info, plan, warnings)  # type: ignore[arg-type]  # a from_json job: its document as info
+    return _Pending(index, job, backend, avail.version, started)
 
 
 def _respond(pending: _Pending, result: JobResult) -> Response:

@@ -373,3 +373,26 @@ def test_inlined_document_for_external_tools(tmp_path: Path) -> None:
     assert inlined["00020001"] == {"vr": "OB", "InlineBinary": "AAE="}
     assert inlined["00540016"]["Value"][0]["00091010"] == {"vr": "OB", "InlineBinary": "AQIDBA=="}
     assert "BulkDataURI" not in json.dumps(inlined)
+
+
+def test_dcmjs_from_json_request_and_refusals(tmp_path: Path) -> None:
+    from dcmharness.adapters.dcmjs.adapter import FROM_JSON_SYNTAXES, from_json_request
+
+    assert from_json_request(7, Path("/t/d.json"), Path("/o/.x.dcm"), "1.2.840.10008.1.2") == {
+        "id": 7,
+        "op": "from_json",
+        "input": "/t/d.json",
+        "output": "/o/.x.dcm",
+        "transfer_syntax": "1.2.840.10008.1.2",
+    }
+    assert {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"} == FROM_JSON_SYNTAXES
+    from dcmharness.interface import registry
+
+    if not registry.get("dcmjs").availability().available:
+        pytest.skip("node or the dcmjs packages are not installed")
+    assert _dump(find("ExplVR_BigEnd.dcm"), tmp_path / "be.json").ok
+    got = run(
+        {"op": "from_json", "input": str(tmp_path / "be.json"), "output": str(tmp_path / "o.dcm"), "backend": "dcmjs"}
+    )
+    assert got.error is not None and (got.error.code, got.error.field) == ("unsupported_transfer_syntax", "input")
+    assert "Big Endian" in got.error.message and got.command is None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
+import pydicom.data
 import pytest
 
 from dcmharness.interface.api import run
@@ -95,3 +96,36 @@ def test_pixelmed_refuses_before_the_jvm(tmp_path: Path) -> None:
     )
     assert at.error is not None and at.error.code == "unsupported_option"
     assert at.error.field == "input:00280009" and "(0xgggg,0xeeee)" in at.error.message
+
+
+def dcmjs_missing() -> str | None:
+    from dcmharness.interface import registry
+
+    avail = registry.get("dcmjs").availability()
+    return None if avail.available else f"dcmjs not available: {avail.reason}"
+
+
+def test_dcmjs_rebuilds_the_sample_files(tmp_path: Path) -> None:
+    missing = dcmjs_missing()
+    if missing:
+        pytest.skip(missing)
+    names = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "SC_rgb.dcm", "chrFren.dcm")
+    got: dict[str, set[tuple[str, str]]] = {}
+    for name in names:
+        path = find(name) if name != "chrFren.dcm" else Path(pydicom.data.get_charset_files("chrFren.dcm")[0])
+        _dump(path, tmp_path / f"{name}.json")
+        resp = run(
+            {
+                "op": "from_json",
+                "input": str(tmp_path / f"{name}.json"),
+                "output": str(tmp_path / name),
+                "backend": "dcmjs",
+            }
+        )
+        assert resp.ok, resp.error
+        got[name] = _diffs(path, resp.outputs[0])
+    assert got["CT_small.dcm"] == got["MR_small.dcm"] == got["rtplan.dcm"] == got["SC_rgb.dcm"] == set()
+    # registered: dcmjs-from-json-utf8 (non-ASCII text: the Specific Character Set becomes ISO_IR 192)
+    assert got["chrFren.dcm"] == {("value", "00080005")}
+    rebuilt = pydicom.dcmread(tmp_path / "chrFren.dcm")
+    assert rebuilt.SpecificCharacterSet == "ISO_IR 192" and str(rebuilt.PatientName) == "Buc^Jérôme"
