@@ -389,6 +389,16 @@ def with_ops(cls: type[T]) -> type[T]:
             table.update(ops_capabilities())
             return table
 
+        def capabilities(self) -> dict[str, Any]:
+            from dcmharness.adapters.dcmtk.from_json import JSON2DCM_SINCE, json2dcm_available
+
+            caps: dict[str, Any] = super().capabilities()
+            tool = self.tool()
+            if "from_json" in caps and not json2dcm_available(tool.version if tool else None):
+                since = ".".join(map(str, JSON2DCM_SINCE))
+                caps["from_json"] = {"refused": f"json2dcm first appears in DCMTK {since}; this dcmtk has none"}
+            return caps
+
         def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
             if getattr(request, "op", "") not in EXTRA_OPS:
                 warnings: list[str] = super().check_input(request, info)
