@@ -396,3 +396,23 @@ def test_dcmjs_from_json_request_and_refusals(tmp_path: Path) -> None:
     )
     assert got.error is not None and (got.error.code, got.error.field) == ("unsupported_transfer_syntax", "input")
     assert "Big Endian" in got.error.message and got.command is None
+
+
+def test_folder_of_documents(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    assert _dump(find("CT_small.dcm"), folder / "ct.json").ok
+    by_uri = _by_uri(folder / "ct.json", folder / "mr")
+    (folder / "notes.txt").write_text("not a document")
+    from dcmharness.interface.answers import run_folder
+
+    *files, got = run_folder(
+        {"op": "from_json", "input": str(folder), "output": str(tmp_path / "out"), "recursive": True}
+    )
+    assert [r.id for r in files] == ["ct.json", "mr/doc.json"] and all(r.ok for r in files)
+    assert got.ok and got.result is not None
+    assert got.result["files"] == 2 and got.result["counts"] == {"ok": 2}
+    assert "skipped notes.txt: not a .json document" in got.warnings
+    assert (tmp_path / "out" / "ct.dcm").is_file() and (tmp_path / "out" / "mr" / "doc.dcm").is_file()
+    assert by_uri.parent == folder / "mr"
+    assert compare_files(find("CT_small.dcm"), tmp_path / "out" / "mr" / "doc.dcm") == []
