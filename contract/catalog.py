@@ -32,6 +32,8 @@ from dcmharness.contract.ops_models import (
     EchoRequest,
     FindOptions,
     FindRequest,
+    FromJsonOptions,
+    FromJsonRequest,
     HistogramOptions,
     HistogramRequest,
     InfoOptions,
@@ -107,6 +109,9 @@ OPS: dict[str, OpSpec] = {
     ),
     "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
     "modify": OpSpec("modify", ModifyRequest, ModifyOptions, "Set, insert or erase attributes; regenerate UIDs."),
+    "from_json": OpSpec(
+        "from_json", FromJsonRequest, FromJsonOptions, "Build a DICOM file from DICOM JSON (PS3.18 F.2)."
+    ),
 }
 OPS.update(  # DICOMweb (PS3.18): contract/dicomweb_models.py
     {

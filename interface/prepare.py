@@ -29,6 +29,7 @@ from dcmharness.contract.ops_models import (
     DumpRequest,
     EchoRequest,
     FindRequest,
+    FromJsonRequest,
     HistogramRequest,
     InfoRequest,
     ModifyRequest,
@@ -216,6 +217,21 @@ def prepare_find(request: RequestBase, ctx: RunContext) -> Prepared:
     return None, plan
 
 
+def prepare_from_json(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``from_json`` reads a DICOM JSON document (checked whole here, bulk data files resolved inside its folder:
+    ``backends/dicom_json.load_document``) and writes ``<input stem>.dcm`` by default."""
+    from dcmharness.backends.dicom_json import load_document
+
+    assert isinstance(request, FromJsonRequest)
+    path = _input(request, ctx)
+    doc = load_document(path, request.options.transfer_syntax)
+    stem = path.name[: -len(".json")] if path.name.lower().endswith(".json") else path.name
+    out = confine(resolve_path(request.output or f"{stem}.dcm", ctx, "output"), ctx.root, "output")
+    if same_file(out, path) or any(same_file(out, ref.file) for ref in doc.bulk.values()):
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "output is an input file: an input is never modified", "output")
+    return doc, plan_outputs([(out, None)], request.overwrite)  # type: ignore[return-value]
+
+
 PREPARERS: dict[str, Preparer] = {
     "to_image": prepare_to_image,
     "dump": prepare_dump,
@@ -229,6 +245,7 @@ PREPARERS: dict[str, Preparer] = {
     "echo": prepare_echo,
     "store": prepare_store,
     "find": prepare_find,
+    "from_json": prepare_from_json,
 }
 
 
@@ -238,8 +255,9 @@ def _series_output(request: RequestBase, ctx: RunContext, input_path: Path, suff
     default = default_output_name(str(input_path.name or "series"), suffix)
     out = confine(resolve_path(request.output or default, ctx, "output"), ctx.root, "output")
     if input_path.is_dir() and (out.resolve() == input_path.resolve() or input_path.resolve() in out.resolve().parents):
-        raise HarnessError(ErrorCode.INVALID_REQUEST, "output is inside the input folder: an input is never modified",
-                           "output")
+        raise HarnessError(
+            ErrorCode.INVALID_REQUEST, "output is inside the input folder: an input is never modified", "output"
+        )
     if same_file(out, input_path):
         raise HarnessError(ErrorCode.INVALID_REQUEST, "output is the input file: an input is never modified", "output")
     return out
@@ -346,6 +364,8 @@ def output_suffix(request: RequestBase) -> str | None:
         return ".npy"
     if isinstance(request, ModifyRequest):
         return ".modified.dcm"
+    if isinstance(request, FromJsonRequest):
+        return ".dcm"
     if isinstance(request, SplitMultiframeRequest):
         return "_frames"  # a folder per file (prepare_split's default ``<stem>_frames``)
     return None
