@@ -15,7 +15,7 @@ from dcmharness.contract.models import RequestBase
 from dcmharness.contract.options import OptionError
 
 ValueSpace = Literal["modality", "stored"]
-BulkData = Literal["omit", "inline"]
+BulkData = Literal["omit", "inline", "uri"]
 
 #: Transfer syntaxes ``transcode`` can target: contract name -> UID.
 TRANSFER_SYNTAXES: dict[str, str] = {
@@ -74,7 +74,9 @@ class DumpOptions(_OpOptions):
     bulk_data: BulkData = Field(
         "omit",
         description='Binary values (OB/OD/OF/OL/OV/OW/UN) longer than bulk_threshold bytes: "omit" writes the '
-        'attribute with its vr only; "inline" writes them base64 (InlineBinary).',
+        'attribute with its vr only; "inline" writes them base64 (InlineBinary); "uri" writes each to a file next '
+        "to the output (<output stem>.bulk0001.bin, ...: the value's bytes as stored) and refers to it by a "
+        "relative BulkDataURI, which from_json reads back.",
     )
     bulk_threshold: int = Field(1024, ge=0, le=1 << 30, description="Bytes above which a binary value is bulk data.")
     include_meta: bool = Field(False, description="Also write the File Meta Information (group 0002).")

@@ -72,12 +72,15 @@ def test_corpus_is_the_sample_files() -> None:
 @pytest.mark.parametrize("mode", ["inline", "uri"])
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
 def test_round_trip(path: Path, mode: str, tmp_path: Path) -> None:
-    dumped = _dump(path, tmp_path / "doc.json")
+    doc = tmp_path / "doc.json"
+    if mode == "uri":  # dump's own BulkDataURI mode: every binary value in a file beside the document
+        (tmp_path / "uri").mkdir()
+        doc = tmp_path / "uri" / "doc.json"
+    dumped = _dump(path, doc, **({"bulk_data": "uri", "bulk_threshold": 0} if mode == "uri" else {}))
     if path.name in DUMP_REFUSES:
         assert not dumped.ok and dumped.error.code == DUMP_REFUSES[path.name]
         return
     assert dumped.ok, dumped.error
-    doc = tmp_path / "doc.json" if mode == "inline" else _by_uri(tmp_path / "doc.json", tmp_path / "uri")
     built = _from_json(doc, tmp_path / "out.dcm")
     if path.name in NO_SOP_CLASS:
         assert not built.ok
@@ -85,9 +88,10 @@ def test_round_trip(path: Path, mode: str, tmp_path: Path) -> None:
         assert not (tmp_path / "out.dcm").exists()
         return
     assert built.ok, built.error
-    if mode == "uri":  # every binary value is a BulkDataURI now
+    if mode == "uri":  # every binary value is a BulkDataURI now, one file each
         assert built.result["inline_binaries"] == 0
-        assert (built.result["bulk_data_uris"] > 0) == ("InlineBinary" in (tmp_path / "doc.json").read_text())
+        assert built.result["bulk_data_uris"] == dumped.result["bulk_files"]
+        assert len(list((tmp_path / "uri").glob("doc.bulk*.bin"))) == dumped.result["bulk_files"]
     diffs = compare_files(path, tmp_path / "out.dcm")
     dropped = DUMP_DROPS.get(path.name, set())
     assert {(d.kind, d.path) for d in diffs} == {("missing", tag) for tag in dropped}
@@ -416,3 +420,29 @@ def test_folder_of_documents(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "ct.dcm").is_file() and (tmp_path / "out" / "mr" / "doc.dcm").is_file()
     assert by_uri.parent == folder / "mr"
     assert compare_files(find("CT_small.dcm"), tmp_path / "out" / "mr" / "doc.dcm") == []
+
+
+def test_dump_uri_mode_writes_bulk_files_all_or_nothing(tmp_path: Path) -> None:
+    """dump's "uri" mode: CT_small's two binary values over 1024 bytes (a private OB element, then the Pixel Data)
+    in ct.bulk0001.bin and ct.bulk0002.bin, referred to by name;
+    an existing bulk file is output_exists and nothing is written; only python_ref offers the mode."""
+    src = find("CT_small.dcm")
+    got = _dump(src, tmp_path / "ct.json", bulk_data="uri")
+    assert got.ok, got.error
+    model = json.loads((tmp_path / "ct.json").read_text())
+    assert model["7FE00010"] == {"vr": "OW", "BulkDataURI": "ct.bulk0002.bin"}
+    assert (tmp_path / "ct.bulk0002.bin").read_bytes() == pydicom.dcmread(src).PixelData
+    assert len((tmp_path / "ct.bulk0002.bin").read_bytes()) == 128 * 128 * 2
+    assert got.result["bulk_files"] == 2 and (tmp_path / "ct.bulk0001.bin").is_file()
+    again = _dump(src, tmp_path / "ct2.json", bulk_data="uri")
+    assert again.ok
+    (tmp_path / "c3.bulk0002.bin").write_bytes(b"mine")
+    refused = _dump(src, tmp_path / "c3.json", bulk_data="uri")
+    assert refused.error is not None and refused.error.code == "output_exists"
+    assert not (tmp_path / "c3.json").exists() and not (tmp_path / "c3.bulk0001.bin").exists()
+    assert (tmp_path / "c3.bulk0002.bin").read_bytes() == b"mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    other = run({"op": "dump", "backend": "dcmtk", "input": str(src), "output": str(tmp_path / "d.json"),
+                 "options": {"bulk_data": "uri"}})
+    assert other.error is not None and (other.error.code, other.error.field) == (
+        "unsupported_option", "options.bulk_data")

@@ -55,7 +55,7 @@ DCM4CHE_NO_ENCODER = {
 
 def dcm4che_capabilities() -> dict[str, dict[str, Capability]]:
     return {
-        "dump": {"bulk_data": True, "bulk_threshold": True, "include_meta": True},
+        "dump": {"bulk_data": ("omit", "inline"), "bulk_threshold": True, "include_meta": True},
         "info": {"include_private": True},
         "transcode": {
             "transfer_syntax": DCM2DCM_TARGETS,

@@ -78,7 +78,7 @@ CHARSET_UNSUPPORTED = "is not supported by the utilized character set conversion
 def ops_capabilities() -> dict[str, dict[str, Capability]]:
     """The capability table of the extra ops (the same for every dcmtk 3.6.x)."""
     return {
-        "dump": {"bulk_data": True, "bulk_threshold": True, "include_meta": True},
+        "dump": {"bulk_data": ("omit", "inline"), "bulk_threshold": True, "include_meta": True},
         "info": {"include_private": True},
         "transcode": {
             "transfer_syntax": tuple(ENCODE),
