@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 
 from dcmharness.backends.base import unsupported
-from dcmharness.backends.python_ref import color, decode, modality, output_lut, overlays, presentation, voi
+from dcmharness.backends.python_ref import (
+    color,
+    decode,
+    lookup,
+    modality,
+    output_lut,
+    overlays,
+    presentation,
+    voi,
+)
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.options import ToImageOptions
 
@@ -152,8 +161,14 @@ def stored_voi(ds: Any, frame: int) -> dict[str, Any]:
     return {"centers": [], "widths": [], "function": _first(ds.get("VOILUTFunction"))}
 
 
-def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: str | None) -> Rendered:
-    """Run the whole pipeline on one 0-based frame."""
+def render_frame(
+    ds: Any, frame: int, options: ToImageOptions, transfer_syntax: str | None, by_value: bool = True
+) -> Rendered:
+    """Run the whole pipeline on one 0-based frame.
+
+    ``by_value``: run the grayscale stages once per distinct stored value and look each pixel up
+    (``lookup.py``: the same output); False runs them on every pixel (the definition the tests compare with).
+    """
     ymax = 255 if options.bit_depth == 8 else 65535
     lay = decode.layout_of(ds)
     little = decode.little_endian_of(ds, transfer_syntax)
@@ -169,9 +184,36 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
     fill = overlay_fill(options.overlay_value, ymax, colour=pseudo)
     decoded = decode.decode_words(ds, frame, transfer_syntax)
     stored = decode.stored_values(decoded.words, lay)
-    values, mod = modality.apply_modality(stored, ds, frame, options.modality_lut, little)
-    y, voi_info = select_voi(values, ds, frame, options, ymax, little)
-    invert = presentation.should_invert(lay.photometric, _first(ds.get("PresentationLUTShape")), options.presentation)
+    distinct = lookup.distinct_values(stored) if by_value else None
+    pixels = distinct.values if distinct is not None else stored
+    gray = gray_stages(pixels, ds, frame, options, ymax, little, lay.photometric)
+    image = distinct.expand(gray.image) if distinct is not None else gray.image
+    image, shown = _burn_overlays(ds, frame, options, image, decoded.words, fill, little)
+    return Rendered(
+        image=image,
+        frame=frame,
+        mode=gray.mode,
+        voi=gray.voi,
+        modality=gray.modality,
+        inverted=gray.inverted,
+        overlays=shown,
+    )
+
+
+def gray_stages(
+    stored: np.ndarray,
+    ds: Any,
+    frame: int,
+    options: ToImageOptions,
+    ymax: int,
+    little_endian: bool,
+    photometric: str,
+) -> Rendered:
+    """Modality, VOI, Presentation LUT and quantization (or the pseudo-colour palette) of stored values, each
+    value on its own (the min-max window aside: the values' own range); no overlays."""
+    values, mod = modality.apply_modality(stored, ds, frame, options.modality_lut, little_endian)
+    y, voi_info = select_voi(values, ds, frame, options, ymax, little_endian)
+    invert = presentation.should_invert(photometric, _first(ds.get("PresentationLUTShape")), options.presentation)
     if invert:
         y = presentation.invert(y, ymax)
     if options.colormap is not None:
@@ -180,16 +222,7 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
     else:
         image = quantize(y, ymax)
         mode = "L" if ymax == 255 else "I;16"
-    image, shown = _burn_overlays(ds, frame, options, image, decoded.words, fill, little)
-    return Rendered(
-        image=image,
-        frame=frame,
-        mode=mode,
-        voi=voi_info,
-        modality=mod,
-        inverted=invert,
-        overlays=shown,
-    )
+    return Rendered(image=image, frame=frame, mode=mode, voi=voi_info, modality=mod, inverted=invert)
 
 
 def to_rgb(decoded: decode.Decoded, lay: decode.PixelLayout, ds: Any, little_endian: bool) -> tuple[np.ndarray, int]:
