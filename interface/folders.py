@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dcmharness.adapters.base import ToolAdapter
 from dcmharness.backends.preflight import read_dataset
 from dcmharness.contract.catalog import OPS
 from dcmharness.contract.errors import ErrorCode, HarnessError
@@ -228,6 +227,8 @@ def anonymize_options(request: AnonymizeRequest) -> AnonymizeOptions:
 def _check_anonymize_backend(request: AnonymizeRequest) -> None:
     """Only a backend that takes ``uid_secret`` keeps one mapping across files (the others draw new UIDs per
     call: gdcmanon gave two slices of one study two Study Instance UIDs, run one file at a time)."""
+    from dcmharness.adapters.base import ToolAdapter  # only a folder anonymize asks (start-up time of every run)
+
     backend = registry.get(request.backend)
     if not isinstance(backend, ToolAdapter):
         return  # in-process (python_ref): every option honoured
