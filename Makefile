@@ -79,7 +79,7 @@ $(STAMPS)/npm-cornerstone: $(CORNERSTONE)/package.json $(CORNERSTONE)/package-lo
 schema: $(STAMPS)/venv
 	$(PY) -m dcmharness.contract.schema --write
 
-OPS := dump info stats histogram transcode anonymize validate decode nifti volume network dicomweb modify
+OPS := dump info stats histogram transcode anonymize validate decode nifti volume network dicomweb modify from_json
 
 # The main job: a batch of requests through `dcmharness run` (out/demo), then the conformance run of every
 # available backend over the real and synthetic files (out/conform/report.html), then that of each other op

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -29,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.bench_speed import Row, _skip, dcmj2pnm, format_table
+from benchmarks.bench_speed import Row, _skip, dcmj2pnm, format_table, interleaved
 
 SERIES = Path("/work/shared/data/ct-head-series")
 AIM = 4.0
@@ -62,19 +59,6 @@ def max_difference(ours: Path, peer: Path) -> int:
     return worst
 
 
-def cpu_of_children() -> float:
-    """User + system seconds of every finished, waited-for descendant (workers and tools included)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, float]:
-    """(wall, CPU) seconds of one call of ``fn``."""
-    cpu, t0 = cpu_of_children(), time.perf_counter()
-    fn()
-    return time.perf_counter() - t0, cpu_of_children() - cpu
-
-
 def bench_series(repeat: int) -> list[Row]:
     aim = f">= {AIM:g}x"
     tool = dcmj2pnm()
@@ -98,18 +82,9 @@ def bench_series(repeat: int) -> list[Row]:
                 subprocess.run([tool, "+on", "+Wm", str(p), str(work / "peer" / f"{p.stem}.png")], check=False)
 
         # interleaved (a warm-up round first), so that a change of the machine's load hits every side alike
-        sides: dict[str, Callable[[], None]] = {"jobs2": lambda: ours(2), "peer": peer, "jobs1": lambda: ours(1)}
-        walls: dict[str, list[float]] = {k: [] for k in sides}
-        cpus: dict[str, list[float]] = {k: [] for k in sides}
-        for round_ in range(repeat + 1):
-            for name, fn in sides.items():
-                wall, cpu = timed(fn)
-                if round_:
-                    walls[name].append(wall)
-                    cpus[name].append(cpu)
+        sides: dict[str, Callable[[], object]] = {"jobs2": lambda: ours(2), "peer": peer, "jobs1": lambda: ours(1)}
+        t, c = interleaved(sides, repeat)
         worst = max_difference(work / "ours1", work / "peer")
-    t = {k: statistics.median(v) for k, v in walls.items()}
-    c = {k: statistics.median(v) for k, v in cpus.items()}
     n = len(files)
     ratio = t["peer"] / t["jobs2"]
     failed = {k: v for k, v in counts[2].items() if k != "ok"}

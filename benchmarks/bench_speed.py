@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,6 +87,8 @@ def _skip(name: str, aim: str, why: str) -> Row:
 
 
 def bench_batch(repeat: int) -> list[Row]:
+    """Both sides in turn, ``repeat`` rounds after a warm-up round (a change of the machine's load hits both
+    alike); medians of the wall and of the CPU seconds (user + system of the processes started)."""
     aim = ">= 3x"
     tool = dcmj2pnm()
     if tool is None:
@@ -122,22 +125,48 @@ def bench_batch(repeat: int) -> list[Row]:
             for i, p in enumerate(files):
                 _run([tool, "+on", "+Wm", str(p), str(out / f"peer_{i}.png")])
 
-        t_ours = median_time(ours, repeat)
-        t_peer = median_time(peer, repeat)
-    ratio = t_peer / t_ours
+        walls, cpus = interleaved({"ours": ours, "peer": peer}, repeat)
+    ratio = walls["peer"] / walls["ours"]
     return [
         Row(
             f"batch ({len(files)} files)",
-            t_ours,
-            t_peer,
+            walls["ours"],
+            walls["peer"],
             ratio,
             aim,
             ratio >= 3,
             "dcmharness run --request batch.jsonl  (python_ref, voi minmax on grayscale, png)",
             "for f in files: dcmj2pnm +on +Wm $f out.png",
-            f"{failed[0]} of our requests failed" if failed[0] else "",
+            f"CPU s ours {cpus['ours']:.2f} vs dcmj2pnm {cpus['peer']:.2f} ({cpus['peer'] / cpus['ours']:.1f}x)"
+            + (f"; {failed[0]} of our requests failed" if failed[0] else ""),
         )
     ]
+
+
+def cpu_of_children() -> float:
+    """User + system seconds of every finished, waited-for descendant (workers and tools included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call of ``fn`` (CPU: of the processes it started)."""
+    cpu, t0 = cpu_of_children(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, cpu_of_children() - cpu
+
+
+def interleaved(sides: dict[str, Callable[[], object]], repeat: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU seconds of each side, run in turn for ``repeat`` rounds after an unmeasured one."""
+    walls: dict[str, list[float]] = {k: [] for k in sides}
+    cpus: dict[str, list[float]] = {k: [] for k in sides}
+    for round_ in range(repeat + 1):
+        for name, fn in sides.items():
+            wall, cpu = timed(fn)
+            if round_:
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+    return {k: statistics.median(v) for k, v in walls.items()}, {k: statistics.median(v) for k, v in cpus.items()}
 
 
 # -- 2. large image ----------------------------------------------------------------------------------------

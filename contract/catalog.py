@@ -32,6 +32,8 @@ from dcmharness.contract.ops_models import (
     EchoRequest,
     FindOptions,
     FindRequest,
+    FromJsonOptions,
+    FromJsonRequest,
     GetOptions,
     GetRequest,
     HistogramOptions,
@@ -110,6 +112,9 @@ OPS: dict[str, OpSpec] = {
     "find": OpSpec("find", FindRequest, FindOptions, "Query a DICOM peer (C-FIND).", writes_output=False),
     "get": OpSpec("get", GetRequest, GetOptions, "Retrieve instances from a DICOM peer into a folder (C-GET)."),
     "modify": OpSpec("modify", ModifyRequest, ModifyOptions, "Set, insert or erase attributes; regenerate UIDs."),
+    "from_json": OpSpec(
+        "from_json", FromJsonRequest, FromJsonOptions, "Build a DICOM file from DICOM JSON (PS3.18 F.2)."
+    ),
 }
 OPS.update(  # DICOMweb (PS3.18): contract/dicomweb_models.py
     {

@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     ASSOCIATION_REJECTED = "association_rejected"
     DIMSE_FAILURE = "dimse_failure"
     HTTP_ERROR = "http_error"
+    INVALID_DICOM_JSON = "invalid_dicom_json"
+    REMOTE_BULK_DATA = "remote_bulk_data"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -67,6 +69,11 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     "presentation context for it); the message gives the status in hex and its meaning.",
     ErrorCode.HTTP_ERROR: "The DICOMweb server answered an HTTP error status (4xx/5xx; a STOW-RS 409 when no "
     "instance was stored); the message gives the status, the request and an excerpt of the body.",
+    ErrorCode.INVALID_DICOM_JSON: "The input DICOM JSON document (PS3.18 F.2) is not valid: not UTF-8 JSON, "
+    "a tag key that is not 8 hex digits, an unknown VR, a value unlike its VR, bad base64, or Pixel Data "
+    "unlike its transfer syntax; `field` gives the place in the document (`input:00540016[0].00181071`).",
+    ErrorCode.REMOTE_BULK_DATA: "A BulkDataURI names a network location (http, https, ...): bulk data is "
+    "never fetched over a network; give it inline or as a file beside the document. `field` names the element.",
 }
 
 

@@ -15,7 +15,7 @@ from dcmharness.contract.models import RequestBase
 from dcmharness.contract.options import OptionError
 
 ValueSpace = Literal["modality", "stored"]
-BulkData = Literal["omit", "inline"]
+BulkData = Literal["omit", "inline", "uri"]
 
 #: Transfer syntaxes ``transcode`` can target: contract name -> UID.
 TRANSFER_SYNTAXES: dict[str, str] = {
@@ -74,7 +74,9 @@ class DumpOptions(_OpOptions):
     bulk_data: BulkData = Field(
         "omit",
         description='Binary values (OB/OD/OF/OL/OV/OW/UN) longer than bulk_threshold bytes: "omit" writes the '
-        'attribute with its vr only; "inline" writes them base64 (InlineBinary).',
+        'attribute with its vr only; "inline" writes them base64 (InlineBinary); "uri" writes each to a file next '
+        "to the output (<output stem>.bulk0001.bin, ...: the value's bytes as stored) and refers to it by a "
+        "relative BulkDataURI, which from_json reads back.",
     )
     bulk_threshold: int = Field(1024, ge=0, le=1 << 30, description="Bytes above which a binary value is bulk data.")
     include_meta: bool = Field(False, description="Also write the File Meta Information (group 0002).")
@@ -595,3 +597,40 @@ class ModifyRequest(RequestBase):
 
     op: Literal["modify"]
     options: ModifyOptions
+# --- from_json (issue 15): a DICOM JSON document -> a DICOM file ------------------------------------------------
+
+
+class FromJsonOptions(_OpOptions):
+    """Options of ``from_json``: a DICOM JSON document (PS3.18 F.2: one object, or an array of exactly one, as
+    ``dump`` writes it) -> a DICOM file (Part 10, preamble and File Meta Information), written to ``output``
+    (.dcm). The inverse of ``dump`` with ``bulk_data: "inline"`` (and ``include_meta`` for the file meta).
+
+    Binary values are ``InlineBinary`` (base64) or ``BulkDataURI``: a path or ``file:`` URI relative to the JSON
+    document's folder (absolute ones must lie inside it), optionally with ``?offset=N&length=N``; a URI with any
+    other scheme (http, https, ...) is never fetched (``remote_bulk_data``, ``field`` names the element).
+
+    File meta: the document's (0002,xxxx) elements when present (missing required ones are derived:
+    Media Storage SOP Class/Instance UID from the data set, the implementation UID of the writer); otherwise
+    built with ``transfer_syntax`` (default Explicit VR Little Endian). Pixel Data in encapsulated
+    (compressed) form needs a declared encapsulated transfer syntax, and native Pixel Data a native one.
+    Nothing is re-encoded: the transfer syntax declares how the values are written.
+
+    Result: ``{"attributes": <top-level data set attributes>, "transfer_syntax": uid, "meta_from_document":
+    bool, "bulk_data_uris": n (resolved), "inline_binaries": n, "size_bytes": int}``.
+    """
+
+    transfer_syntax: TransferSyntaxName | None = Field(
+        None,
+        description="The transfer syntax to write when the document has no Transfer Syntax UID (0002,0010); "
+        "default Explicit VR Little Endian. Refused when it contradicts the document's.",
+    )
+
+
+class FromJsonRequest(RequestBase):
+    """Build a DICOM file from a DICOM JSON document (PS3.18 F.2)."""
+
+    op: Literal["from_json"]
+    input: str = Field(  # type: ignore[assignment]
+        ..., min_length=1, max_length=4096, description="Path of the DICOM JSON document (.json)."
+    )
+    options: FromJsonOptions = Field(default_factory=FromJsonOptions)

@@ -23,7 +23,6 @@ from dcmharness.contract.models import Response
 from dcmharness.contract.validation import parse_request
 from dcmharness.interface.api import RunContext, error_response, run
 from dcmharness.interface.folders import Expansion, expand, folder_input, make_folders, summary
-from dcmharness.interface.pool import execute
 
 
 @dataclass(frozen=True)
@@ -140,6 +139,8 @@ def answers(
                 index += 1
             yield from _release(order, state.ready)
         return
+    from dcmharness.interface.pool import execute  # multiprocessing: imported by the runs that fork (start-up time)
+
     # closed on every way out (an interrupt raised here, or a consumer that stops early): the workers stop at once
     with contextlib.closing(execute(state.requests(items), state.ctx, jobs)) as finished:
         for index, resp in finished:

@@ -23,6 +23,7 @@ from dcmharness.backends.base import Backend
 from dcmharness.backends.batch import BatchBackend, Job, JobResult
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import Response, ToImageRequest
+from dcmharness.contract.ops_models import FromJsonRequest
 from dcmharness.contract.validation import parse_request
 from dcmharness.interface import input_warnings, registry
 from dcmharness.interface.api import PREPARERS, RunContext, error_response, run
@@ -42,7 +43,7 @@ def _prepare(index: int, data: Any, ctx: RunContext) -> _Pending | None:
     started = time.perf_counter()
     try:
         request = parse_request(data)
-        if not isinstance(request, ToImageRequest):
+        if not isinstance(request, ToImageRequest | FromJsonRequest):  # the ops a batch backend runs many of
             return None
         backend = registry.get(request.backend)
         if not isinstance(backend, BatchBackend):
@@ -58,7 +59,8 @@ def _prepare(index: int, data: Any, ctx: RunContext) -> _Pending | None:
         warnings = backend.check(request, info)
     except HarnessError:
         return None  # api.run answers it, with the same error
-    return _Pending(index, Job(request, info, plan, warnings), backend, avail.version, started)
+    job = Job(request, info, plan, warnings)  # type: ignore[arg-type]  # a from_json job: its document as info
+    return _Pending(index, job, backend, avail.version, started)
 
 
 def _respond(pending: _Pending, result: JobResult) -> Response:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dcmharness.adapters.base import ToolAdapter
 from dcmharness.backends.preflight import read_dataset
 from dcmharness.contract.catalog import OPS
 from dcmharness.contract.errors import ErrorCode, HarnessError
@@ -185,6 +184,13 @@ def _dicom_files(found: list[tuple[str, Path]], skipped: list[str]) -> list[tupl
     return kept
 
 
+def _json_documents(found: list[tuple[str, Path]], skipped: list[str]) -> list[tuple[str, Path]]:
+    """``from_json``'s inputs in a folder: its ``.json`` files (bulk data files beside them are not inputs)."""
+    kept = [(rel, path) for rel, path in found if path.name.lower().endswith(".json")]
+    skipped += [f"skipped {rel}: not a .json document" for rel, path in found if (rel, path) not in kept]
+    return kept
+
+
 def _output_dir(request: RequestBase, ctx: RunContext, input_dir: Path) -> Path | None:
     op: str = request.op  # type: ignore[attr-defined]
     if output_suffix(request) is None:
@@ -221,6 +227,8 @@ def anonymize_options(request: AnonymizeRequest) -> AnonymizeOptions:
 def _check_anonymize_backend(request: AnonymizeRequest) -> None:
     """Only a backend that takes ``uid_secret`` keeps one mapping across files (the others draw new UIDs per
     call: gdcmanon gave two slices of one study two Study Instance UIDs, run one file at a time)."""
+    from dcmharness.adapters.base import ToolAdapter  # only a folder anonymize asks (start-up time of every run)
+
     backend = registry.get(request.backend)
     if not isinstance(backend, ToolAdapter):
         return  # in-process (python_ref): every option honoured
@@ -256,7 +264,8 @@ def expand(request: RequestBase, ctx: RunContext) -> Expansion:
     _check_backend(request)
     output_dir = _output_dir(request, ctx, input_dir)
     found, skipped = list_folder(input_dir, request.recursive)
-    files = _dicom_files(found, skipped)
+    from_json = request.op == "from_json"  # type: ignore[attr-defined]
+    files = _json_documents(found, skipped) if from_json else _dicom_files(found, skipped)
     expansion = Expansion(request, input_dir, output_dir, skipped=skipped)
     common: dict[str, Any] = {"recursive": False, "output": None}
     if isinstance(request, AnonymizeRequest):
@@ -266,7 +275,10 @@ def expand(request: RequestBase, ctx: RunContext) -> Expansion:
     for rel, path in files:
         update = {**common, "id": sub_id(request.id, rel), "input": str(path)}
         if output_dir is not None and suffix is not None:
-            out = output_dir / Path(rel).parent / default_output_name(Path(rel).name, suffix)
+            name = Path(rel).name
+            if from_json and name.lower().endswith(".json"):
+                name = name[: -len(".json")]  # <stem>.json -> <stem>.dcm, as prepare_from_json names it
+            out = output_dir / Path(rel).parent / default_output_name(name, suffix)
             if out in owners:
                 skipped.append(f"skipped {rel}: its output {out.name} is also that of {owners[out]}")
                 continue

@@ -29,6 +29,7 @@ from dcmharness.contract.ops_models import (
     DumpRequest,
     EchoRequest,
     FindRequest,
+    FromJsonRequest,
     GetRequest,
     HistogramRequest,
     InfoRequest,
@@ -228,6 +229,21 @@ def prepare_get(request: RequestBase, ctx: RunContext) -> Prepared:
     return None, retrieve_plan(folder, request.overwrite)
 
 
+def prepare_from_json(request: RequestBase, ctx: RunContext) -> Prepared:
+    """``from_json`` reads a DICOM JSON document (checked whole here, bulk data files resolved inside its folder:
+    ``backends/dicom_json.load_document``) and writes ``<input stem>.dcm`` by default."""
+    from dcmharness.backends.dicom_json import load_document
+
+    assert isinstance(request, FromJsonRequest)
+    path = _input(request, ctx)
+    doc = load_document(path, request.options.transfer_syntax)
+    stem = path.name[: -len(".json")] if path.name.lower().endswith(".json") else path.name
+    out = confine(resolve_path(request.output or f"{stem}.dcm", ctx, "output"), ctx.root, "output")
+    if same_file(out, path) or any(same_file(out, ref.file) for ref in doc.bulk.values()):
+        raise HarnessError(ErrorCode.INVALID_REQUEST, "output is an input file: an input is never modified", "output")
+    return doc, plan_outputs([(out, None)], request.overwrite)  # type: ignore[return-value]
+
+
 PREPARERS: dict[str, Preparer] = {
     "to_image": prepare_to_image,
     "dump": prepare_dump,
@@ -242,6 +258,7 @@ PREPARERS: dict[str, Preparer] = {
     "store": prepare_store,
     "find": prepare_find,
     "get": prepare_get,
+    "from_json": prepare_from_json,
 }
 
 
@@ -360,6 +377,8 @@ def output_suffix(request: RequestBase) -> str | None:
         return ".npy"
     if isinstance(request, ModifyRequest):
         return ".modified.dcm"
+    if isinstance(request, FromJsonRequest):
+        return ".dcm"
     if isinstance(request, SplitMultiframeRequest):
         return "_frames"  # a folder per file (prepare_split's default ``<stem>_frames``)
     return None

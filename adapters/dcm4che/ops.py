@@ -55,7 +55,7 @@ DCM4CHE_NO_ENCODER = {
 
 def dcm4che_capabilities() -> dict[str, dict[str, Capability]]:
     return {
-        "dump": {"bulk_data": True, "bulk_threshold": True, "include_meta": True},
+        "dump": {"bulk_data": ("omit", "inline"), "bulk_threshold": True, "include_meta": True},
         "info": {"include_private": True},
         "transcode": {
             "transfer_syntax": DCM2DCM_TARGETS,
@@ -131,3 +131,24 @@ DCM4CHE = Toolkit(
     transcode_argv=_transcode,
     anonymize_argv=dcm4che_anonymize_argv,
 )
+
+
+#: Transfer syntaxes ``json2dcm -t`` is given: the native ones. dcm4che's JSONReader takes an encapsulated
+#: Pixel Data InlineBinary as one plain value; writing it in an encapsulated syntax is not verified, so refused.
+JSON2DCM_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2")
+
+
+def dcm4che_from_json_argv(tool: str, document: str, output: str, transfer_syntax: str) -> list[str]:
+    """``json2dcm -f -t <uid> -j <document> -o <output>`` (dcm4che-tool-json2dcm README: ``-f`` always writes
+    a Part 10 file with File Meta Information, ``-t`` the transfer syntax; without ``-i`` nothing is merged).
+    The document is the inlined one (``backends/dicom_json.write_inlined``). Golden-tested only: dcm4che is
+    not installable here, so ``from_json`` is not in its ops. Pure."""
+    from dcmharness.contract.errors import ErrorCode, HarnessError
+
+    if transfer_syntax not in JSON2DCM_SYNTAXES:
+        raise HarnessError(
+            ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+            f"dcm4che json2dcm: writing encapsulated pixel data ({transfer_syntax}) from JSON is not verified",
+            "input",
+        )
+    return [tool, "-f", "-t", transfer_syntax, "-j", document, "-o", output]

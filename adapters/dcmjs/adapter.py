@@ -43,6 +43,7 @@ from dcmharness.backends.outputs import OutputPlan
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
+from dcmharness.contract.ops_models import FromJsonRequest
 from dcmharness.contract.options import format_for
 
 HERE = Path(__file__).resolve().parent
@@ -143,6 +144,28 @@ def grayscale_refusal(request: ToImageRequest, ds: Any, photometric: str) -> Har
     return None
 
 
+#: from_json: what dcmjs 0.50's DicomDict.write writes faithfully from a JSON model (observed over pydicom's test
+#: files, the worker given the dumped documents): Implicit and Explicit VR Little Endian.
+FROM_JSON_SYNTAXES = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+ENCAPSULATED = "it wraps the encapsulated Pixel Data value in a new item of its own (20 bytes more than the original)"
+FROM_JSON_REFUSED = {
+    "1.2.840.10008.1.2.2": "it throws on Explicit VR Big Endian (observed with ExplVR_BigEnd.dcm)",
+    "1.2.840.10008.1.2.1.99": "its deflated output does not inflate (observed with image_dfl.dcm: "
+    "'invalid stored block lengths')",
+}
+
+
+def from_json_request(ident: int, document: Path, output: Path, transfer_syntax: str) -> dict[str, Any]:
+    """One JSON Lines request of ``worker.mjs``'s from_json (pure; paths absolute)."""
+    return {
+        "id": ident,
+        "op": "from_json",
+        "input": os.path.abspath(str(document)),
+        "output": os.path.abspath(str(output)),
+        "transfer_syntax": transfer_syntax,
+    }
+
+
 def worker_argv(node: str) -> list[str]:
     return [node, f"--max-old-space-size={HEAP_MB}", str(WORKER)]
 
@@ -191,11 +214,14 @@ def package_version(path: Path = PACKAGE) -> str | None:
 
 class DcmjsAdapter(ToolAdapter):
     name = "dcmjs"
-    description = "dcmjs-imaging (npm) in Node.js: the rendering of web viewers, as long-lived JSON Lines workers."
+    description = (
+        "dcmjs-imaging (npm) in Node.js: the rendering of web viewers, as long-lived JSON Lines workers; "
+        "from_json with dcmjs's DicomDict."
+    )
     tools = ("node",)
     env_var = "DCMHARNESS_NODE"
     install_hint = "make setup (npm ci in adapters/dcmjs; needs Node.js >= 20)"
-    ops = ("to_image",)
+    ops = ("to_image", "from_json")
 
     def __init__(self) -> None:
         super().__init__()
@@ -223,15 +249,26 @@ class DcmjsAdapter(ToolAdapter):
         return Availability(True, info.version, location=f"{info.path} {WORKER}")
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return capability_table()
+        return {**capability_table(), "from_json": {"transfer_syntax": True}}
 
     def capabilities(self) -> dict[str, Any]:
         caps = super().capabilities()
         caps["to_image"]["transfer_syntaxes"] = sorted(RENDERABLE)
         caps["to_image"]["formats"] = ["png/8", "pnm/8"]
+        caps["from_json"]["transfer_syntaxes"] = sorted(FROM_JSON_SYNTAXES)
         return caps
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, FromJsonRequest):
+            tsyntax = str(getattr(info, "transfer_syntax", ""))
+            if tsyntax not in FROM_JSON_SYNTAXES:
+                raise HarnessError(
+                    ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+                    f"dcmjs's DicomDict.write cannot write {tsyntax} from JSON: "
+                    + FROM_JSON_REFUSED.get(tsyntax, ENCAPSULATED),
+                    "options.transfer_syntax" if request.options.transfer_syntax else "input",
+                )
+            return []
         if not isinstance(request, ToImageRequest) or info is None:
             return []
         fmt = format_for(request.output, request.options)
@@ -269,15 +306,52 @@ class DcmjsAdapter(ToolAdapter):
             raise HarnessError(
                 ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: node or dcmjs-imaging not found", "backend"
             )
+        if isinstance(request, FromJsonRequest):
+            return self.from_json(request, info, plan, tool)
         if not isinstance(request, ToImageRequest) or info is None:
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"dcmjs does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         with self._lock:
             self._ids += 1
             ident = self._ids
         line = build_worker_request(request, info, plan, ident)
+        answer, command = self.ask(tool, line, request.timeout)
+        result = verify_images(plan, command)
+        tool_result = answer.get("result") or {}
+        result["dcmjs"] = {
+            "window": tool_result.get("window"),
+            "voi_function": tool_result.get("voi_function"),
+            "ms": answer.get("ms"),
+        }
+        return Outcome(result=result, command=command)
+
+    def from_json(self, request: FromJsonRequest, doc: object, plan: OutputPlan, tool: ToolInfo) -> Outcome:
+        """The document, every bulk value inline, through the worker's dcmjs DicomDict."""
+        import tempfile
+
+        from dcmharness.backends.dicom_json import JsonDocument, verify_written, write_inlined
+
+        assert isinstance(doc, JsonDocument)
+        with self._lock:
+            self._ids += 1
+            ident = self._ids
+        with tempfile.TemporaryDirectory(prefix="dcmharness-dcmjs-json-") as tmp:
+            document = write_inlined(doc, Path(tmp))
+            line = from_json_request(ident, document, plan.targets[0].temp, doc.transfer_syntax)
+            answer, command = self.ask(tool, line, request.timeout)
+        try:
+            result = verify_written(doc, plan.targets[0].temp)
+        except HarnessError as exc:
+            raise ToolError(exc.code, f"dcmjs: {exc.message}", command, None) from None
+        result["dcmjs"] = {**(answer.get("result") or {}), "ms": answer.get("ms")}
+        return Outcome(result=result, command=command)
+
+    def ask(
+        self, tool: ToolInfo, line: dict[str, Any], request_timeout: float | None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """One request on a warm worker: (its answer, the command shown); contract errors otherwise."""
         pool = self.pool(tool.path)
         command = [*pool.argv, json.dumps(line)]
-        timeout = request.timeout if request.timeout is not None else DEFAULT_TIMEOUT
+        timeout = request_timeout if request_timeout is not None else DEFAULT_TIMEOUT
         try:
             worker = pool.take()
         except (TimeoutError, WorkerGone, OSError) as exc:
@@ -306,14 +380,7 @@ class DcmjsAdapter(ToolAdapter):
             pool.discard(worker)
             raise answer_error(answer, command)
         pool.give_back(worker)
-        result = verify_images(plan, command)
-        tool_result = answer.get("result") or {}
-        result["dcmjs"] = {
-            "window": tool_result.get("window"),
-            "voi_function": tool_result.get("voi_function"),
-            "ms": answer.get("ms"),
-        }
-        return Outcome(result=result, command=command)
+        return answer, command
 
     def execute_batch(self, jobs: Sequence[Job]) -> list[JobResult]:
         """The batch protocol (``dcmharness.backends.batch``): the jobs one after another on a warm worker."""

@@ -2,6 +2,8 @@
 //
 // Request: {"id", "input", "outputs": [{"frame", "path"}], "format": "png"|"pnm", "png_compression",
 //           "window": [center, width] | null, "voi": "auto"|"window", "voi_index", "voi_function", "overlays"}
+//      or   {"id", "op": "from_json", "input": DICOM JSON with every bulk value inline, "output", "transfer_syntax"}
+//           (dcmjs's DicomDict writes the data set: see fromJson below)
 // Answer:  {"id", "ok": true, "result": {...}, "ms": {...}} or {"id", "ok": false, "error": {"code", "message"}}
 //
 // Rendering is dcmjs-imaging's own DicomImage.render (RGBA out); the worker only selects what to ask for and
@@ -14,6 +16,7 @@ import zlib from 'node:zlib';
 
 const require = createRequire(import.meta.url);
 const { DicomImage, NativePixelDecoder, WindowLevel, version } = require('dcmjs-imaging');
+const dcmjs = require('dcmjs');
 
 const answerOut = process.stdout.write.bind(process.stdout);
 for (const name of ['log', 'info', 'debug', 'warn', 'trace']) {
@@ -159,6 +162,55 @@ function handle(req) {
   return { ok: true, result, ms };
 }
 
+// from_json: the DICOM JSON model -> dcmjs's own dict form (binary values as ArrayBuffers, AT values as numbers,
+// every attribute with a Value array), then new dcmjs.data.DicomDict(meta) + dict.write(). dcmjs writes every
+// string as UTF-8 whatever the Specific Character Set says; when the document has non-ASCII text, its Specific
+// Character Set (and an item's) becomes ISO_IR 192 so that the declared set describes the bytes (as dcmtk's
+// json2dcm --charset-replace does).
+function nonAscii(model) {
+  for (const el of Object.values(model)) {
+    for (const v of el.Value ?? []) {
+      if (el.vr === 'SQ' ? nonAscii(v) : JSON.stringify(v ?? '').match(/[^\x00-\x7f]/)) return true;
+    }
+  }
+  return false;
+}
+
+function toDcmjs(model, utf8) {
+  const out = {};
+  for (const [tag, el] of Object.entries(model)) {
+    const e = { vr: el.vr };
+    if ('InlineBinary' in el) {
+      const b = Buffer.from(el.InlineBinary, 'base64');
+      e.Value = [b.buffer.slice(b.byteOffset, b.byteOffset + b.length)];
+    } else if (el.vr === 'SQ') {
+      e.Value = (el.Value ?? []).map((item) => toDcmjs(item, utf8));
+    } else if (el.vr === 'AT') {
+      e.Value = (el.Value ?? []).map((v) => parseInt(v, 16));
+    } else {
+      e.Value = el.Value ?? [];
+    }
+    out[tag] = e;
+  }
+  if (utf8 && out['00080005']) out['00080005'] = { vr: 'CS', Value: ['ISO_IR 192'] };
+  return out;
+}
+
+function fromJson(req) {
+  const t0 = performance.now();
+  const doc = JSON.parse(fs.readFileSync(req.input, 'utf8'));
+  const utf8 = nonAscii(doc);
+  const meta = {};
+  const dataset = {};
+  for (const [tag, el] of Object.entries(toDcmjs(doc, utf8))) (tag.startsWith('0002') ? meta : dataset)[tag] = el;
+  if (utf8 && !dataset['00080005']) dataset['00080005'] = { vr: 'CS', Value: ['ISO_IR 192'] };
+  meta['00020010'] = { vr: 'UI', Value: [req.transfer_syntax] };
+  const dict = new dcmjs.data.DicomDict(meta);
+  dict.dict = dataset;
+  fs.writeFileSync(req.output, Buffer.from(dict.write()), { flag: 'wx' });
+  return { ok: true, result: { charset_replaced: utf8 }, ms: { total: performance.now() - t0 } };
+}
+
 function errorOf(err) {
   if (err instanceof RequestError) return { code: err.code, message: err.message };
   if (err && err.code === 'EEXIST') return { code: 'output_exists', message: String(err.message) };
@@ -181,7 +233,7 @@ for await (const line of lines) {
   }
   let answer;
   try {
-    answer = handle(req);
+    answer = req.op === 'from_json' ? fromJson(req) : handle(req);
   } catch (err) {
     answer = { ok: false, error: errorOf(err) };
   }

@@ -38,13 +38,14 @@ from dcmharness.contract.models import RequestBase
 from dcmharness.contract.ops_models import (
     DecodeRequest,
     DumpRequest,
+    FromJsonRequest,
     InfoRequest,
     ModifyRequest,
     TranscodeOptions,
     TranscodeRequest,
 )
 
-EXTRA_OPS = ("dump", "info", "transcode", "modify", "decode")
+EXTRA_OPS = ("dump", "info", "transcode", "modify", "decode", "from_json")  # from_json: json2dcm, dcmtk >= 3.7.0
 
 #: Contract target -> (tool, flags) for an uncompressed input.
 ENCODE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -77,7 +78,7 @@ CHARSET_UNSUPPORTED = "is not supported by the utilized character set conversion
 def ops_capabilities() -> dict[str, dict[str, Capability]]:
     """The capability table of the extra ops (the same for every dcmtk 3.6.x)."""
     return {
-        "dump": {"bulk_data": True, "bulk_threshold": True, "include_meta": True},
+        "dump": {"bulk_data": ("omit", "inline"), "bulk_threshold": True, "include_meta": True},
         "info": {"include_private": True},
         "transcode": {
             "transfer_syntax": tuple(ENCODE),
@@ -87,6 +88,7 @@ def ops_capabilities() -> dict[str, dict[str, Capability]]:
         },
         "modify": modify_capabilities(),
         "decode": {"color_space": True},
+        "from_json": {"transfer_syntax": True},
     }
 
 
@@ -294,6 +296,40 @@ def execute_op(adapter: ToolAdapter, request: RequestBase, info: InputInfo | Non
     return Outcome(result=transcode_result(request.options, info, temp), command=argv, stderr=stderr)
 
 
+def execute_from_json(adapter: ToolAdapter, request: FromJsonRequest, doc: object, plan: OutputPlan) -> Outcome:
+    """json2dcm on the document with every bulk value inline (it reads no BulkDataURI)."""
+    import tempfile
+    from pathlib import Path
+
+    from dcmharness.adapters.dcmtk.from_json import JSON2DCM, check_json2dcm, json2dcm_argv
+    from dcmharness.backends.dicom_json import JsonDocument, verify_written, write_inlined
+
+    assert isinstance(doc, JsonDocument)
+    tool = adapter.tool()
+    if tool is None:
+        raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "dcmtk: tool not found", "backend")
+    check_json2dcm(tool.version, doc.transfer_syntax)
+    temp = plan.targets[0].temp
+    with tempfile.TemporaryDirectory(prefix="dcmharness-json2dcm-") as tmp:
+        document = write_inlined(doc, Path(tmp))
+        argv = json2dcm_argv(sibling(tool, JSON2DCM), str(document), os.path.abspath(str(temp)), doc.transfer_syntax)
+        run = run_tool(argv, timeout=request.timeout)
+    adapter.interpret(run, plan)
+    try:
+        result = verify_written(doc, temp)
+    except HarnessError as exc:
+        raise ToolError(exc.code, f"json2dcm: {exc.message}", argv, run.stderr_text) from None
+    return Outcome(result=result, command=argv, stderr=run.stderr_text or None)
+
+
+def check_from_json(adapter: ToolAdapter, doc: object) -> None:
+    """No json2dcm before dcmtk 3.7.0, none for encapsulated data: refused before running."""
+    from dcmharness.adapters.dcmtk.from_json import check_json2dcm
+
+    tool = adapter.tool()
+    check_json2dcm(tool.version if tool else None, str(getattr(doc, "transfer_syntax", "")))
+
+
 def check_json_input(info: InputInfo | None) -> None:
     """dcm2json 3.6.7 stops on encapsulated pixel data ("JSON InlineBinary encoding not supported for
     compressed pixel data", exit 81): refused before running."""
@@ -353,17 +389,32 @@ def with_ops(cls: type[T]) -> type[T]:
             table.update(ops_capabilities())
             return table
 
+        def capabilities(self) -> dict[str, Any]:
+            from dcmharness.adapters.dcmtk.from_json import JSON2DCM_SINCE, json2dcm_available
+
+            caps: dict[str, Any] = super().capabilities()
+            tool = self.tool()
+            if "from_json" in caps and not json2dcm_available(tool.version if tool else None):
+                since = ".".join(map(str, JSON2DCM_SINCE))
+                caps["from_json"] = {"refused": f"json2dcm first appears in DCMTK {since}; this dcmtk has none"}
+            return caps
+
         def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
             if getattr(request, "op", "") not in EXTRA_OPS:
                 warnings: list[str] = super().check_input(request, info)
                 return warnings
-            check_op_input(request, info)
+            if isinstance(request, FromJsonRequest):
+                check_from_json(self, info)
+            else:
+                check_op_input(request, info)
             return []
 
         def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
             if getattr(request, "op", "") not in EXTRA_OPS:
                 outcome: Outcome = super().execute(request, info, plan)
                 return outcome
+            if isinstance(request, FromJsonRequest):
+                return execute_from_json(self, request, info, plan)
             return execute_op(self, request, info, plan)
 
     WithOps.__name__ = cls.__name__
@@ -387,8 +438,13 @@ class DcmtkOpsAdapter(ToolAdapter):
         return ops_capabilities()
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
-        check_op_input(request, info)
+        if isinstance(request, FromJsonRequest):
+            check_from_json(self, info)
+        else:
+            check_op_input(request, info)
         return []
 
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+        if isinstance(request, FromJsonRequest):
+            return execute_from_json(self, request, info, plan)
         return execute_op(self, request, info, plan)

@@ -65,7 +65,7 @@ def no_file_meta(path: Path | str) -> bool:
 
 def dicom_rs_capabilities() -> dict[str, dict[str, Capability]]:
     return {
-        "dump": {"bulk_data": True, "bulk_threshold": True, "include_meta": True},
+        "dump": {"bulk_data": ("omit", "inline"), "bulk_threshold": True, "include_meta": True},
         "info": {"include_private": True},
         "transcode": {
             "transfer_syntax": DICOM_RS_TARGETS,

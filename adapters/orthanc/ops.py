@@ -106,7 +106,7 @@ CANNOT_TRANSCODE = "Cannot transcode to transfer syntax"
 def ops_capabilities() -> dict[str, dict[str, Capability]]:
     """The capability table of the extra ops (Orthanc 1.10 with the DICOMweb plugin)."""
     return {
-        "dump": {"bulk_data": True, "bulk_threshold": True, "include_meta": (False,)},
+        "dump": {"bulk_data": ("omit", "inline"), "bulk_threshold": True, "include_meta": (False,)},
         "info": {"include_private": True},
         "transcode": {
             "transfer_syntax": TRANSCODE_TARGETS,

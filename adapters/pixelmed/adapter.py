@@ -39,6 +39,14 @@ from dcmharness.adapters import header
 from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
 from dcmharness.adapters.jvm import decoded_bytes, heap_flag, max_heap_mb
 from dcmharness.adapters.network_client import with_client
+from dcmharness.adapters.pixelmed.from_json import (
+    FROM_JSON_CLASS,
+    JSONP_JAR,
+    WRITABLE,
+    first_at_value,
+    from_json_argv,
+    from_json_job,
+)
 from dcmharness.adapters.pixelmed.launcher import (
     BATCH_CLASS,
     BATCH_CLASSES,
@@ -64,7 +72,7 @@ from dcmharness.backends.outputs import OutputPlan, OutputTarget
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.models import RequestBase, ToImageRequest
-from dcmharness.contract.ops_models import ValidateRequest
+from dcmharness.contract.ops_models import FromJsonRequest, ValidateRequest
 from dcmharness.contract.options import ToImageOptions, format_for
 
 MAIN_CLASS = "com.pixelmed.display.ConsumerFormatImageMaker"
@@ -232,12 +240,12 @@ class PixelMedAdapter(ToolAdapter):
     name = "pixelmed"
     description = (
         "PixelMed (Debian pixelmed-apps): com.pixelmed.display.ConsumerFormatImageMaker, "
-        "com.pixelmed.validate.DicomInstanceValidator."
+        "com.pixelmed.validate.DicomInstanceValidator, com.pixelmed.dicom.JSONRepresentationOfDicomObjectFactory."
     )
     tools = ("java",)
     env_var = "PIXELMED_JAR"
     install_hint = "apt-get install pixelmed-apps default-jre-headless"
-    ops = ("to_image", "validate")
+    ops = ("to_image", "validate", "from_json")
 
     def __init__(self) -> None:
         super().__init__()
@@ -283,7 +291,7 @@ class PixelMedAdapter(ToolAdapter):
         return str(BATCH_CLASSES) if (BATCH_CLASSES / f"{NETWORK_CLASS}.class").is_file() else None
 
     def capabilities_for(self, version: str | None) -> dict[str, dict[str, Capability]]:
-        return {**capability_table(), "validate": {"include_warnings": True}}
+        return {**capability_table(), "validate": {"include_warnings": True}, "from_json": {"transfer_syntax": True}}
 
     def capabilities(self) -> dict[str, Any]:
         caps = super().capabilities()
@@ -291,9 +299,15 @@ class PixelMedAdapter(ToolAdapter):
         caps["to_image"]["batch"] = "PixelMedBatch (one JVM)" if self.launcher_classes() else "not built"
         caps["validate"]["sop_classes"] = sorted(KNOWN_SOP_CLASSES)
         caps["validate"]["batch"] = f"{VALIDATE_CLASS} (one JVM per run)" if self.launcher_classes() else "not built"
+        caps["from_json"]["transfer_syntaxes"] = sorted(WRITABLE)
+        caps["from_json"]["batch"] = (
+            f"{FROM_JSON_CLASS} (one JVM per batch)" if self.launcher_classes() else "not built"
+        )
         return caps
 
     def check_input(self, request: RequestBase, info: InputInfo | None) -> list[str]:
+        if isinstance(request, FromJsonRequest):
+            return self.check_from_json(request, info)
         if isinstance(request, ValidateRequest) and info is not None:
             sop_class = header.text(info.dataset, "SOPClassUID")
             tool = self.tool()
@@ -358,11 +372,87 @@ class PixelMedAdapter(ToolAdapter):
             raise HarnessError(ErrorCode.UNSUPPORTED_OPTION, f"pixelmed does not implement op {request.op!r}", "op")  # type: ignore[attr-defined]
         return build_to_image_argv(request, info, plan, tool.path, self.jar)
 
+    # -- from_json --------------------------------------------------------------------------------------
+    def check_from_json(self, request: FromJsonRequest, info: object) -> list[str]:
+        from dcmharness.backends.dicom_json import JsonDocument
+
+        assert isinstance(info, JsonDocument)
+        if self.launcher_classes() is None or not os.path.isfile(JSONP_JAR):
+            raise HarnessError(
+                ErrorCode.BACKEND_UNAVAILABLE,
+                f"pixelmed from_json needs the launcher (bash adapters/pixelmed/build.sh) and {JSONP_JAR} "
+                "(libjsonp-java)",
+                "backend",
+            )
+        if info.transfer_syntax not in WRITABLE:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+                f"PixelMed's JSON reader makes Pixel Data one plain value: it cannot write the encapsulated "
+                f"transfer syntax {info.transfer_syntax}",
+                "options.transfer_syntax" if request.options.transfer_syntax else "input",
+            )
+        at_value = first_at_value(info.model)
+        if at_value is not None:
+            raise HarnessError(
+                ErrorCode.UNSUPPORTED_OPTION,
+                "PixelMed's JSON reader parses an AT value only as '(0xgggg,0xeeee)' (AttributeTag(String)), not as "
+                "PS3.18's 'ggggeeee': this document has one",
+                f"input:{at_value}",
+            )
+        return []
+
+    def from_json_jobs(self, jobs: Sequence[Job], tool: ToolInfo) -> list[JobResult]:
+        """Every document through ONE launcher JVM (heap from the largest inlined document)."""
+        import tempfile
+
+        from dcmharness.backends.dicom_json import JsonDocument, verify_written, write_inlined
+
+        classes = self.launcher_classes()
+        assert self.jar is not None and classes is not None
+        with tempfile.TemporaryDirectory(prefix="dcmharness-pixelmed-json-") as tmp:
+            lines: list[str] = []
+            sizes: list[int] = []
+            for k, job in enumerate(jobs):
+                doc = job.info
+                assert isinstance(doc, JsonDocument)
+                inlined = write_inlined(doc, Path(tmp), f"document{k}.json")
+                sizes.append(inlined.stat().st_size)
+                lines.append(from_json_job(inlined, job.plan.targets[0].temp, doc.transfer_syntax))
+            argv = from_json_argv(tool.path, self.jar, classes, heap_flag(max(sizes)))
+            timeout = sum(job.request.timeout or DEFAULT_TIMEOUT for job in jobs)
+            try:
+                run = run_tool(argv, timeout=timeout, stdin="".join(line + "\n" for line in lines).encode("utf-8"))
+            except HarnessError as exc:
+                return [exc for _ in jobs]
+        answers = parse_answers(run.stdout_text)
+        results: list[JobResult] = []
+        for k, job in enumerate(jobs):
+            ok, payload = answers.get(k, (False, [f"the launcher did not answer ({run.stderr_text[-300:]})"]))
+            try:
+                if not ok:
+                    message = payload[0] if payload else "no message"
+                    raise ToolError(ErrorCode.BACKEND_FAILED, f"PixelMed failed: {message}"[:600], argv, None)
+                assert isinstance(job.info, JsonDocument)
+                result = verify_written(job.info, job.plan.targets[0].temp)
+                if len(jobs) > 1:
+                    result["batch"] = {"launcher": FROM_JSON_CLASS, "jobs": len(jobs), "job": k}
+                results.append(Outcome(result=result, command=argv))
+            except HarnessError as exc:
+                if not isinstance(exc, ToolError):
+                    exc = ToolError(exc.code, f"PixelMed: {exc.message}", argv, run.stderr_text[-2000:] or None)
+                results.append(exc)
+        return results
+
     # -- running one request -------------------------------------------------------------------------
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         tool = self.tool()
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "pixelmed: java or the jar not found", "backend")
+        if isinstance(request, FromJsonRequest):
+            outcome = self.from_json_jobs([Job(request, info, plan)], tool)[0]  # type: ignore[arg-type]
+            if isinstance(outcome, HarnessError):
+                raise outcome
+            return outcome
         if isinstance(request, ValidateRequest) and info is not None:
             return self.validate(request, info, tool)
         if isinstance(request, ToImageRequest) and info is not None and per_frame(request, info):
@@ -473,6 +563,15 @@ class PixelMedAdapter(ToolAdapter):
         if tool is None or self.jar is None:
             err = HarnessError(ErrorCode.BACKEND_UNAVAILABLE, "pixelmed: java or the jar not found", "backend")
             return [err for _ in jobs]
+        if any(isinstance(job.request, FromJsonRequest) for job in jobs):
+            documents = [k for k, job in enumerate(jobs) if isinstance(job.request, FromJsonRequest)]
+            others = [k for k in range(len(jobs)) if k not in documents]
+            answered: dict[int, JobResult] = dict(
+                zip(documents, self.from_json_jobs([jobs[k] for k in documents], tool), strict=True)
+            )
+            if others:
+                answered.update(zip(others, self.execute_batch([jobs[k] for k in others]), strict=True))
+            return [answered[k] for k in range(len(jobs))]
         split = [job_args(job.request, job.info, job.plan) for job in jobs]
         if classes is None or (len(jobs) < 2 and len(split[0]) < 2):
             return [self._one(job) for job in jobs]

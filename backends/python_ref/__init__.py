@@ -36,6 +36,7 @@ class PythonRefBackend(Backend):
         "split_multiframe",
         "validate",
         "decode",
+        "from_json",
         "echo",
         "store",
         "find",

@@ -121,7 +121,7 @@ def write_png(image: np.ndarray, out: BinaryIO, level: int | None = None) -> Non
     rows = up_filtered_rows(samples)
     step = max(1, PNG_BLOCK_BYTES // max(1, rows.shape[1]))
     for top in range(0, h, step):
-        data = compressor.compress(rows[top : top + step].tobytes())
+        data = compressor.compress(rows[top : top + step].data)  # C-contiguous rows: their buffer, no copy
         if data:
             out.write(_chunk(b"IDAT", data))
     out.write(_chunk(b"IDAT", compressor.flush()) + _chunk(b"IEND", b""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +136,17 @@ def apply_modality(
     if params is not None:
         return rescale(values, *params), "rescale"
     return values.astype(np.float64), "identity"
+
+
+def is_monotone(ds: Any, frame: int, enabled: bool = True) -> bool:
+    """Whether ``apply_modality`` keeps (or reverses) the order of the values: no transform, or a rescale with
+    a finite slope and intercept (float rounding is monotone); a Modality LUT may map in any order."""
+    if not enabled:
+        return True
+    if modality_lut_item(ds) is not None:
+        return False
+    params = rescale_params(ds, frame)
+    return params is None or all(math.isfinite(v) for v in params)
 
 
 def stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:

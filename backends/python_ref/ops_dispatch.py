@@ -11,6 +11,7 @@ from dcmharness.contract.ops_models import (
     AnonymizeRequest,
     DecodeRequest,
     DumpRequest,
+    FromJsonRequest,
     HistogramRequest,
     InfoRequest,
     ModifyRequest,
@@ -34,10 +35,17 @@ EXTRA_OPS = (
     "validate",
     "decode",
     "modify",
+    "from_json",
 )
 
 
 def execute_op(request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
+    if isinstance(request, FromJsonRequest):
+        from dcmharness.backends.dicom_json import JsonDocument
+        from dcmharness.backends.python_ref.ops_from_json import from_json
+
+        assert isinstance(info, JsonDocument)
+        return from_json(request, info, plan)
     if info is None:
         raise HarnessError(ErrorCode.INTERNAL_ERROR, "the dispatcher gave no input description")
     if isinstance(request, DumpRequest):

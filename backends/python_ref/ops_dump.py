@@ -7,10 +7,11 @@ JSON (pydicom, dcmtk ``dcm2json``) gives its summary through the same pure funct
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dcmharness.backends.base import Outcome
-from dcmharness.backends.outputs import OutputPlan
+from dcmharness.backends.outputs import OutputPlan, plan_outputs
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.ops_models import DumpOptions, DumpRequest, InfoRequest
@@ -20,12 +21,16 @@ BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _OMITTED = "dcmharness:omitted"
 
 
-def dataset_json(ds: Any, options: DumpOptions) -> dict[str, Any]:
-    """The DICOM JSON model of ``ds`` (and its meta when asked), bulk data omitted or inlined."""
-    threshold = options.bulk_threshold if options.bulk_data == "omit" else 1 << 62
+def dataset_json(ds: Any, options: DumpOptions, bulk_uri: Callable[[bytes], str] | None = None) -> dict[str, Any]:
+    """The DICOM JSON model of ``ds`` (and its meta when asked), bulk data omitted, inlined, or handed to
+    ``bulk_uri`` (``bulk_data: "uri"``: it stores the value's bytes and returns the BulkDataURI)."""
+    threshold = options.bulk_threshold if options.bulk_data != "inline" else 1 << 62
 
-    def handler(_elem: Any) -> str:
-        return _OMITTED
+    def handler(elem: Any) -> str:
+        if bulk_uri is None or options.bulk_data != "uri":
+            return _OMITTED
+        value = elem.value
+        return bulk_uri(value if isinstance(value, bytes) else b"".join(value))
 
     try:
         model: dict[str, Any] = ds.to_json_dict(threshold, handler, suppress_invalid_tags=True)
@@ -46,17 +51,44 @@ def strip_omitted(value: Any) -> Any:
     return value
 
 
+class BulkWriter:
+    """``bulk_data: "uri"``: each value becomes one more planned output next to the JSON,
+    ``<stem>.bulk0001.bin``, ...; the URI is its name, relative to the JSON's folder (PS3.18 F.2.6: a
+    BulkDataURI may be relative). The files are committed with the JSON, all or nothing. A refusal (an existing
+    file) is kept and raised after the conversion: pydicom's converter would swallow it."""
+
+    def __init__(self, plan: OutputPlan) -> None:
+        self.plan = plan
+        self.refusal: HarnessError | None = None
+
+    def __call__(self, value: bytes) -> str:
+        main = self.plan.targets[0].final
+        final = main.with_name(f"{main.stem}.bulk{len(self.plan.targets):04d}.bin")
+        try:
+            extra = plan_outputs([(final, None)], self.plan.overwrite).targets[0]
+        except HarnessError as exc:
+            self.refusal = self.refusal or exc
+            return _OMITTED
+        self.plan.targets.append(extra)
+        extra.temp.write_bytes(value)
+        return final.name
+
+
 def dump(request: DumpRequest, info: InputInfo, plan: OutputPlan) -> Outcome:
-    model = dataset_json(info.dataset, request.options)
+    writer = BulkWriter(plan)
+    model = dataset_json(info.dataset, request.options, writer)
+    if writer.refusal is not None:
+        raise writer.refusal
     text = json.dumps(model, indent=1, ensure_ascii=False, allow_nan=False)
     plan.targets[0].temp.write_text(text + "\n", encoding="utf-8")
-    return Outcome(
-        result={
-            "attributes": len(model),
-            "transfer_syntax": info.transfer_syntax,
-            "bulk_data": request.options.bulk_data,
-        }
-    )
+    result: dict[str, Any] = {
+        "attributes": len(model),
+        "transfer_syntax": info.transfer_syntax,
+        "bulk_data": request.options.bulk_data,
+    }
+    if request.options.bulk_data == "uri":
+        result["bulk_files"] = len(plan.targets) - 1
+    return Outcome(result=result)
 
 
 def _first(model: dict[str, Any], tag: str) -> Any:

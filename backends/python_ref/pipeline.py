@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 
 from dcmharness.backends.base import unsupported
-from dcmharness.backends.python_ref import color, decode, modality, output_lut, overlays, presentation, voi
+from dcmharness.backends.python_ref import (
+    color,
+    decode,
+    lookup,
+    modality,
+    output_lut,
+    overlays,
+    presentation,
+    voi,
+)
 from dcmharness.contract.errors import ErrorCode, HarnessError
 from dcmharness.contract.options import ToImageOptions
 
@@ -152,8 +161,14 @@ def stored_voi(ds: Any, frame: int) -> dict[str, Any]:
     return {"centers": [], "widths": [], "function": _first(ds.get("VOILUTFunction"))}
 
 
-def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: str | None) -> Rendered:
-    """Run the whole pipeline on one 0-based frame."""
+def render_frame(
+    ds: Any, frame: int, options: ToImageOptions, transfer_syntax: str | None, by_value: bool = True
+) -> Rendered:
+    """Run the whole pipeline on one 0-based frame.
+
+    ``by_value``: run the grayscale stages once per stored value and look each pixel up
+    (``lookup.py``: the same output); False runs them on every pixel (the definition the tests compare with).
+    """
     ymax = 255 if options.bit_depth == 8 else 65535
     lay = decode.layout_of(ds)
     little = decode.little_endian_of(ds, transfer_syntax)
@@ -162,16 +177,46 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
         fill = overlay_fill(options.overlay_value, ymax, colour=True)
         decoded = decode.decode_words(ds, frame, transfer_syntax)
         rgb, bits = to_rgb(decoded, lay, ds, little)
-        image = quantize(color.scale_samples(rgb, bits, ymax), ymax)
+        image = colour_output(rgb, bits, ymax, by_value)
         image, shown = _burn_overlays(ds, frame, options, image, None, fill, little)
         return Rendered(image=image, frame=frame, mode="RGB" if ymax == 255 else "RGB;16", overlays=shown)
     pseudo = options.colormap is not None
     fill = overlay_fill(options.overlay_value, ymax, colour=pseudo)
     decoded = decode.decode_words(ds, frame, transfer_syntax)
     stored = decode.stored_values(decoded.words, lay)
-    values, mod = modality.apply_modality(stored, ds, frame, options.modality_lut, little)
-    y, voi_info = select_voi(values, ds, frame, options, ymax, little)
-    invert = presentation.should_invert(lay.photometric, _first(ds.get("PresentationLUTShape")), options.presentation)
+    table = None
+    if by_value:
+        monotone = modality.is_monotone(ds, frame, options.modality_lut)
+        table = lookup.value_table(stored, present_only=not monotone)
+    pixels = table.values if table is not None else stored
+    gray = gray_stages(pixels, ds, frame, options, ymax, little, lay.photometric)
+    image = table.expand(gray.image) if table is not None else gray.image
+    image, shown = _burn_overlays(ds, frame, options, image, decoded.words, fill, little)
+    return Rendered(
+        image=image,
+        frame=frame,
+        mode=gray.mode,
+        voi=gray.voi,
+        modality=gray.modality,
+        inverted=gray.inverted,
+        overlays=shown,
+    )
+
+
+def gray_stages(
+    stored: np.ndarray,
+    ds: Any,
+    frame: int,
+    options: ToImageOptions,
+    ymax: int,
+    little_endian: bool,
+    photometric: str,
+) -> Rendered:
+    """Modality, VOI, Presentation LUT and quantization (or the pseudo-colour palette) of stored values, each
+    value on its own (the min-max window aside: the values' own range); no overlays."""
+    values, mod = modality.apply_modality(stored, ds, frame, options.modality_lut, little_endian)
+    y, voi_info = select_voi(values, ds, frame, options, ymax, little_endian)
+    invert = presentation.should_invert(photometric, _first(ds.get("PresentationLUTShape")), options.presentation)
     if invert:
         y = presentation.invert(y, ymax)
     if options.colormap is not None:
@@ -180,29 +225,28 @@ def render_frame(ds: Any, frame: int, options: ToImageOptions, transfer_syntax: 
     else:
         image = quantize(y, ymax)
         mode = "L" if ymax == 255 else "I;16"
-    image, shown = _burn_overlays(ds, frame, options, image, decoded.words, fill, little)
-    return Rendered(
-        image=image,
-        frame=frame,
-        mode=mode,
-        voi=voi_info,
-        modality=mod,
-        inverted=invert,
-        overlays=shown,
-    )
+    return Rendered(image=image, frame=frame, mode=mode, voi=voi_info, modality=mod, inverted=invert)
 
 
 def to_rgb(decoded: decode.Decoded, lay: decode.PixelLayout, ds: Any, little_endian: bool) -> tuple[np.ndarray, int]:
-    """Colour samples as float64 RGB and their bit depth: palette lookup, YBR_FULL -> RGB, or RGB as is."""
+    """Colour samples and their bit depth: palette lookup, RGB as is (integers), YBR_FULL -> RGB (float64)."""
     unsigned = replace(lay, signed=False)
     if lay.photometric == "PALETTE COLOR":
         indices = decode.stored_values(decoded.words, unsigned)
-        rgb, bits = color.apply_palette(indices, ds, little_endian)
-        return rgb.astype(np.float64), bits
+        return color.apply_palette(indices, ds, little_endian)
     samples = decode.stored_values(decoded.words, unsigned)
     if decoded.photometric.startswith("YBR_FULL"):
         return color.ybr_full_to_rgb(samples, float(1 << (lay.bits_stored - 1))), lay.bits_stored
-    return samples.astype(np.float64), lay.bits_stored
+    return samples, lay.bits_stored
+
+
+def colour_output(rgb: np.ndarray, bits: int, ymax: int, by_value: bool = True) -> np.ndarray:
+    """Colour samples of ``bits`` bits onto ``[0, ymax]``, rounded; integer samples once per sample value and
+    looked up (``lookup.py``: the same output), when ``by_value``."""
+    table = lookup.value_table(rgb) if by_value else None
+    if table is None:
+        return quantize(color.scale_samples(rgb, bits, ymax), ymax)
+    return table.expand(quantize(color.scale_samples(table.values, bits, ymax), ymax))
 
 
 def _burn_overlays(

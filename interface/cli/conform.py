@@ -30,6 +30,7 @@ OPS = (
     "network",
     "dicomweb",
     "modify",
+    "from_json",
 )
 
 

@@ -26,6 +26,7 @@ from dcmharness.interface.conform.case import ATTENTION
 from dcmharness.interface.conform.ops import (
     anonymize,
     decode,
+    from_json,
     modify,
     network,
     results,
@@ -52,6 +53,7 @@ CHECKS: dict[str, OpCheck] = {
     "network": network.NETWORK,  # echo, store, find: every client against every server (ops/network.py)
     "dicomweb": dicomweb_check.DICOMWEB,  # stow, qido, wado: every DICOMweb client against Orthanc (ops/dicomweb.py)
     "modify": modify.MODIFY,
+    "from_json": from_json.FROM_JSON,  # dump, then every backend rebuilds the file (ops/from_json.py)
 }
 OPS = tuple(CHECKS)
 REPORT_JSON = "report.json"
