@@ -400,6 +400,11 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 _NO_LENGTH = {0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9}
 
 
+#: The largest sample precision of a JPEG (T.81 B.2.2: P is 8 or 12, lossless 2-16) or JPEG-LS (T.87 C.2.2)
+#: frame.
+JPEG_MAX_PRECISION = 16
+
+
 def codestream_size(fragment: bytes) -> tuple[int, int] | None:
     """(columns, rows) the codestream at the start of ``fragment`` declares: a JPEG / JPEG-LS frame header
     (SOFn: T.81 B.2.2, T.87 C.2.2) or a JPEG 2000 SIZ segment (T.800 A.5.1); None when there is none to read
@@ -439,6 +444,19 @@ def check_codestream_size(ds: Any, info: InputInfo) -> None:
 
     if info.transfer_syntax not in _JPEG_FAMILY | _J2K_FAMILY:
         return
+    if info.transfer_syntax in _JPEG_FAMILY and max(info.bits_stored, info.bits_allocated) > JPEG_MAX_PRECISION:
+        # GDCM (pydicom's gdcm plugin: python_gdcm; python_ref before it left GDCM out) throws an uncaught
+        # gdcm::Exception out of its JPEG codec ("gdcmJPEGCodec.cxx:149 (): An invalid logic behavior
+        # occurred") and the process aborts (SIGABRT): fuzz seed 77123 case 904, Bits Allocated 64 / Bits
+        # Stored 33, and Bits Allocated 32 or 64 with Bits Stored 8 alike
+        which = "Stored" if info.bits_stored > JPEG_MAX_PRECISION else "Allocated"
+        value = info.bits_stored if which == "Stored" else info.bits_allocated
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            f"Bits {which} {value} is more than a JPEG or JPEG-LS frame holds (its samples have at most "
+            f"{JPEG_MAX_PRECISION} bits: T.81 B.2.2, T.87 C.2.2)",
+            "input",
+        )
     fragments = generate_fragments(ds.PixelData)
     next(fragments, None)  # the Basic Offset Table
     first = next(fragments, None)

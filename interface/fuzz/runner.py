@@ -259,6 +259,22 @@ def load_seeds(names: tuple[str, ...] = SEEDS) -> dict[str, bytes]:
     return seeds
 
 
+def warm_imports(seeds: dict[str, bytes]) -> None:
+    """Render every seed file once with python_ref in this (the parent) process, before any fork: the lazily
+    imported decoders, numpy, Pillow and the encoders are then loaded once, not again in every case's worker
+    (measured under load: 3.8-5.3 s for a forked worker's first three renders cold, 0.15-0.28 s warm).
+    python_ref is in-process: no server, pool or thread is started here for the workers to inherit."""
+    from dcmharness.interface.api import run
+
+    with tempfile.TemporaryDirectory(prefix="dcmharness-fuzz-warm-") as folder:
+        for name, data in sorted(seeds.items()):
+            path = Path(folder) / name
+            path.write_bytes(data)
+            with contextlib.suppress(Exception):
+                run({"op": "to_image", "input": str(path), "output": str(path.with_suffix(".png")),
+                     "backend": "python_ref", "overwrite": True})  # fmt: skip
+
+
 @dataclass
 class _Running:
     proc: Any
@@ -344,6 +360,7 @@ def run_fuzz(
     usable, skipped = available_backends(backends)
     report = FuzzReport(backends=usable, skipped=skipped)
     seeds = load_seeds()
+    warm_imports(seeds)
     ctx = multiprocessing.get_context("fork")
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="dcmharness-fuzz-"))
