@@ -278,9 +278,9 @@ def test_native_cap_from_the_environment() -> None:
 
 #: fuzz seed 4101: dicom-toimage reserved each damaged declared length (1.07-1.80 GB) before reading it
 DICOM_RS_CASES = [
-    (31, "image_dfl.dcm", "bit_flip", "1230128452 bytes"),
-    (44, "MR_small_implicit.dcm", "transfer_syntax", "1795168512 bytes"),
-    (179, "SC_rgb_small_odd.dcm", "vr", "1073741856 bytes"),
+    (44, "MR_small_implicit.dcm", "transfer_syntax", "(1230128452 bytes)"),
+    (141, "CT_small.dcm", "bit_flip", "(1795168512 bytes)"),
+    (179, "SC_rgb_small_odd.dcm", "vr", "(1073741856 bytes)"),
 ]
 
 
@@ -288,17 +288,23 @@ DICOM_RS_CASES = [
 @pytest.mark.parametrize(
     ("index", "seed_file", "kind", "words"), DICOM_RS_CASES, ids=[str(c[0]) for c in DICOM_RS_CASES]
 )
-def test_dicom_rs_fails_within_its_cap_on_a_damaged_length(index: int, seed_file: str, kind: str, words: str) -> None:
+def test_dicom_rs_fails_within_its_cap_on_a_damaged_length(
+    tmp_path: Path, index: int, seed_file: str, kind: str, words: str
+) -> None:
     from dcmharness.interface import registry
 
     if not registry.get("dicom_rs").availability().available:
         pytest.skip("dicom_rs not installed (make setup)")
-    spec, _data = fuzz.make_case(index, 4101, fuzz.load_seeds())
+    spec, data = fuzz.make_case(index, 4101, fuzz.load_seeds())
     assert (spec.seed_file, spec.kind) == (seed_file, kind)
     report = fuzz.run_fuzz(0, ["dicom_rs"], seed=4101, jobs=1, only=[index], rss_limit_mb=400)
     assert report.failures == [], fuzz.format_report(report)  # was: 1.0-1.7 GB, killed over the 1024 MB limit
     assert report.codes == {"dicom_rs": {"backend_failed": 1}}
     assert report.peak_tree_rss_mb < 400
+    path = tmp_path / f"case_{index}.dcm"
+    path.write_bytes(data)
+    resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": "dicom_rs"})
+    assert resp.error is not None and f"Could not reserve memory for data value {words}" in resp.error.message
 
 
 @pytest.mark.live
