@@ -9,6 +9,7 @@ import os
 import random
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -295,6 +296,17 @@ def test_a_cases_temporary_folders_are_inside_its_own_and_removed(monkeypatch: p
     folder, tmpdir, case = report.failures[0]["message"].split("|")
     assert Path(folder).parent == Path(tmpdir) == Path(case) / "tmp"
     assert not Path(case).exists()  # removed with the case, whatever the worker left
+
+
+def test_the_parent_loads_the_decoders_before_forking() -> None:
+    """Every case's worker is a fork: what the parent imported it does not import again (seconds per case)."""
+    code = (
+        "import sys; from dcmharness.interface.fuzz import runner as f; "
+        "before = 'PIL.PngImagePlugin' in sys.modules; f.warm_imports(f.load_seeds()); "
+        "print(before, 'PIL.PngImagePlugin' in sys.modules, 'pydicom.pixels.decoders.rle' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["False", "True", "True"]
 
 
 # -- the CI run --------------------------------------------------------------------------------------------
