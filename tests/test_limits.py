@@ -422,3 +422,47 @@ def test_python_gdcm_decode_of_case_904_is_a_structured_error(tmp_path: Path) ->
     assert answer["error"]["code"] == "decode_failed"
     assert answer["error"]["message"].startswith("Bits Stored 33 is more than a JPEG or JPEG-LS frame holds")
     assert not (tmp_path / "o.npy").exists()
+
+
+# -- a tool that exists but cannot be started ---------------------------------------------------------------
+def _unstartable(tmp_path: Path) -> list[tuple[Path, str]]:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x00\x01 not a program")
+    garbage.chmod(0o755)
+    return [(loop, "Too many levels of symbolic links"), (garbage, "Exec format error")]
+
+
+def test_a_tool_that_cannot_be_started_is_backend_unavailable(tmp_path: Path) -> None:
+    from dcmharness.adapters.runner import ToolError
+
+    for path, words in _unstartable(tmp_path):
+        with pytest.raises(ToolError) as caught:
+            run_tool([str(path), "--version"], timeout=5)
+        assert caught.value.code.value == "backend_unavailable"
+        assert caught.value.message == f"tool cannot be started: {path}: {words}"
+
+
+@pytest.mark.parametrize("requests", [1, 2], ids=["one-shot", "batch"])
+def test_rust_render_with_an_unstartable_binary_answers_backend_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requests: int
+) -> None:
+    """Fuzz seed 20261207 cases 1712-2081: the shared rust_render build was replaced while the run used it
+    ('Too many levels of symbolic links' for target/release/dicom-render): 99 ``internal_error`` answers."""
+    from dcmharness.adapters.base import ToolInfo
+    from dcmharness.adapters.rust_render import RustRenderAdapter
+    from dcmharness.interface import registry
+
+    for path, words in _unstartable(tmp_path):
+        adapter = RustRenderAdapter()
+        adapter._tool, adapter._searched = ToolInfo(str(path), "0.1.0"), True
+        monkeypatch.setitem(registry._instances, "rust_render", adapter)
+        for k in range(requests):  # the second request of a process goes to a --batch worker
+            out = tmp_path / f"o{k}.png"
+            resp = run(
+                {"op": "to_image", "input": str(find("CT_small.dcm")), "output": str(out), "backend": "rust_render"}
+            )
+            assert resp.error is not None and resp.error.code == "backend_unavailable", resp.error
+            assert words in resp.error.message
+            assert not out.exists()
