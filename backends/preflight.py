@@ -7,6 +7,7 @@ backend is asked. ``InputInfo`` also carries what adapters route on (transfer sy
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 from dataclasses import dataclass, field
@@ -318,6 +319,7 @@ def _check_pixel_container(ds: Any, info: InputInfo) -> None:
             ErrorCode.DECODE_FAILED, f"the encapsulated pixel data is damaged: {_short(exc)}", "input"
         ) from None
     check_codestream_size(ds, info)
+    check_rle_segments(ds, info)
 
 
 #: Sequences deeper than this are not walked for element lengths (pydicom parses them; a deeper one is rare
@@ -468,6 +470,50 @@ def check_codestream_size(ds: Any, info: InputInfo) -> None:
             "(Columns x Rows)",
             "input",
         )
+
+
+RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+#: An RLE segment decodes to at most 64 times its length: a replicate run turns 2 bytes into at most 128
+#: (PS3.5 G.3.1: header byte -1 to -127 repeats the next byte 2 to 128 times; a literal run is longer coded).
+RLE_MAX_EXPANSION = 64
+
+
+def rle_segment_lengths(fragment: bytes) -> list[int] | None:
+    """The lengths of the segments of one RLE frame (PS3.5 G.5: a 64-byte header, the number of segments
+    and 15 offsets); None when the header is unreadable (pydicom's decoder says why)."""
+    if len(fragment) < 64:
+        return None
+    count, *offsets = struct.unpack_from("<16I", fragment, 0)
+    if not 1 <= count <= 15:
+        return None
+    starts = [*offsets[:count], len(fragment)]
+    if any(b < a for a, b in itertools.pairwise(starts)) or starts[0] < 64:
+        return None
+    return [b - a for a, b in itertools.pairwise(starts)]
+
+
+def check_rle_segments(ds: Any, info: InputInfo) -> None:
+    """Every segment of the first RLE frame must be long enough for Rows x Columns bytes: a decoder sized
+    by the header and fed far less data grew Chromium (cornerstone) to 2.65 GB for a 39 MB frame and ran
+    into the timeout (fuzz seed 20261207 case 1528: OBXXXX1A_rle with Columns 65535)."""
+    from pydicom.encaps import generate_fragments
+
+    if info.transfer_syntax != RLE_LOSSLESS or info.rows <= 0 or info.columns <= 0:
+        return
+    fragments = generate_fragments(ds.PixelData)
+    next(fragments, None)  # the Basic Offset Table
+    first = next(fragments, None)
+    lengths = rle_segment_lengths(first) if first else None
+    wanted = info.rows * info.columns
+    for k, length in enumerate(lengths or []):
+        if length * RLE_MAX_EXPANSION < wanted:
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED,
+                f"RLE segment {k + 1} of the first frame has {length} bytes: it decodes to at most "
+                f"{length * RLE_MAX_EXPANSION}, not the {info.rows}x{info.columns} bytes the data set declares "
+                "(PS3.5 G.3.1)",
+                "input",
+            )
 
 
 def check_fragment_lengths(data: bytes, little: bool = True) -> None:

@@ -235,6 +235,16 @@ def test_a_crashing_worker_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "exit 3" in report.failures[0]["message"]
 
 
+def test_rle_segment_lengths_from_the_header() -> None:
+    from dcmharness.backends.preflight import rle_segment_lengths
+
+    header = struct.pack("<16I", 3, 64, 100, 250, *([0] * 12))
+    assert rle_segment_lengths(header + bytes(300)) == [36, 150, 114]
+    assert rle_segment_lengths(struct.pack("<16I", 0, *([0] * 15)) + bytes(10)) is None  # no segment
+    assert rle_segment_lengths(struct.pack("<16I", 2, 64, 40, *([0] * 13)) + bytes(10)) is None  # backwards
+    assert rle_segment_lengths(b"short") is None
+
+
 # -- single-case replay, the time budget, leftovers, temporary folders -------------------------------------
 def test_a_replay_runs_exactly_the_named_cases() -> None:
     report = fuzz.run_fuzz(0, ["python_ref"], seed=3, jobs=2, only=[17, 18])
@@ -414,6 +424,12 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
         ),
         "decode_failed",
         "Bits Allocated 32 is more than a JPEG or JPEG-LS frame holds",
+    ),
+    (  # seed 20261207 case 1528: Cornerstone's decoder, sized by the header, took Chromium to 2.65 GB (timeout)
+        "rle-segment-too-short-for-the-declared-size",
+        lambda: fuzz.make_case(1528, 20261207, fuzz.load_seeds())[1],
+        "decode_failed",
+        "RLE segment 1 of the first frame has 42768 bytes: it decodes to at most 2737152, not the 600x65535 bytes",
     ),
     (
         "palette-without-descriptors",

@@ -356,6 +356,17 @@ def test_cornerstone_renders_in_a_fuzz_worker_and_its_browser_is_measured() -> N
 
 
 @pytest.mark.live
+def test_cornerstone_gets_no_rle_frame_its_data_cannot_fill() -> None:
+    """Seed 20261207 case 1528 (OBXXXX1A_rle, Columns 65535): the case's processes reached 1119 MB (Chromium
+    791 MB) and were killed; with a higher limit Chromium's tree reached 2.65 GB and the render timed out."""
+    if not _cornerstone_available():
+        pytest.skip("cornerstone not built (make setup)")
+    report = fuzz.run_fuzz(0, ["cornerstone"], seed=20261207, jobs=1, only=[1528])
+    assert report.failures == [], fuzz.format_report(report)
+    assert report.codes == {"cornerstone": {"decode_failed": 1}}
+
+
+@pytest.mark.live
 def test_the_memory_limit_covers_chromium() -> None:
     if not _cornerstone_available():
         pytest.skip("cornerstone not built (make setup)")
