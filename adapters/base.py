@@ -196,12 +196,17 @@ class ToolAdapter(Backend):
         returns ``adapters.jvm.heap_env(...)``: every JVM the project starts has a capped heap."""
         return None
 
+    def run_argv(self, argv: list[str], info: InputInfo | None) -> list[str]:
+        """The command line actually run for ``argv`` (default: itself). A native tool without a memory bound
+        of its own returns it behind an address-space cap (``adapters.native_memory.capped_argv``)."""
+        return argv
+
     def execute(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan) -> Outcome:
         tool = self.tool()
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: tool not found", "backend")
         argv = self.build_argv(request, info, plan, tool)
-        run = run_tool(argv, timeout=request.timeout, env=self.tool_env(info))
+        run = run_tool(self.run_argv(argv, info), timeout=request.timeout, env=self.tool_env(info))
         self.interpret(run, plan)
         self.collect(request, plan, argv, run)
         result = verify_images(plan, argv, run) if isinstance(request, ToImageRequest) else {}

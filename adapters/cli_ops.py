@@ -210,7 +210,7 @@ def execute_op(
         raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{kit.backend}: tool not found", "backend")
     assert info is not None
     argv = build_ops_argv(kit, request, info, plan_temp(plan), tool)
-    run = run_tool(argv, timeout=request.timeout, env=adapter.tool_env(info))
+    run = run_tool(adapter.run_argv(argv, info), timeout=request.timeout, env=adapter.tool_env(info))
     _check_exit(kit, argv, run)
     stderr = run.stderr_text or None
     if isinstance(request, InfoRequest):

@@ -98,6 +98,10 @@ def run_tool(
         raise ToolError(ErrorCode.BACKEND_UNAVAILABLE, f"tool not found: {args[0]}", args, None) from None
     except PermissionError:
         raise ToolError(ErrorCode.BACKEND_UNAVAILABLE, f"tool not executable: {args[0]}", args, None) from None
+    except OSError as exc:  # exec failed otherwise: a symlink loop, a half-written binary (ENOEXEC), ...
+        raise ToolError(
+            ErrorCode.BACKEND_UNAVAILABLE, f"tool cannot be started: {args[0]}: {exc.strerror or exc}", args, None
+        ) from None
     with _live_lock:
         _live.add(proc.pid)
     pumps = _Pumps(proc, stdin)

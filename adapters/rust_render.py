@@ -442,7 +442,12 @@ class RustRenderAdapter(ToolAdapter):
                 self._idle = [w for w in self._idle if w.owner == os.getpid()]
             if self._idle:
                 return self._idle.pop()
-            worker = _Worker(path)
+            try:
+                worker = _Worker(path)
+            except OSError as exc:  # missing, a symlink loop, a half-written binary (ENOEXEC), ...
+                raise HarnessError(
+                    ErrorCode.BACKEND_UNAVAILABLE, f"rust_render: {path} cannot be started: {exc.strerror or exc}"
+                ) from None
             self._workers.append(worker)
             return worker
 

@@ -7,6 +7,7 @@ backend is asked. ``InputInfo`` also carries what adapters route on (transfer sy
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 from dataclasses import dataclass, field
@@ -318,6 +319,7 @@ def _check_pixel_container(ds: Any, info: InputInfo) -> None:
             ErrorCode.DECODE_FAILED, f"the encapsulated pixel data is damaged: {_short(exc)}", "input"
         ) from None
     check_codestream_size(ds, info)
+    check_rle_segments(ds, info)
 
 
 #: Sequences deeper than this are not walked for element lengths (pydicom parses them; a deeper one is rare
@@ -400,6 +402,11 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 _NO_LENGTH = {0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9}
 
 
+#: The largest sample precision of a JPEG (T.81 B.2.2: P is 8 or 12, lossless 2-16) or JPEG-LS (T.87 C.2.2)
+#: frame.
+JPEG_MAX_PRECISION = 16
+
+
 def codestream_size(fragment: bytes) -> tuple[int, int] | None:
     """(columns, rows) the codestream at the start of ``fragment`` declares: a JPEG / JPEG-LS frame header
     (SOFn: T.81 B.2.2, T.87 C.2.2) or a JPEG 2000 SIZ segment (T.800 A.5.1); None when there is none to read
@@ -439,6 +446,19 @@ def check_codestream_size(ds: Any, info: InputInfo) -> None:
 
     if info.transfer_syntax not in _JPEG_FAMILY | _J2K_FAMILY:
         return
+    if info.transfer_syntax in _JPEG_FAMILY and max(info.bits_stored, info.bits_allocated) > JPEG_MAX_PRECISION:
+        # GDCM (pydicom's gdcm plugin: python_gdcm; python_ref before it left GDCM out) throws an uncaught
+        # gdcm::Exception out of its JPEG codec ("gdcmJPEGCodec.cxx:149 (): An invalid logic behavior
+        # occurred") and the process aborts (SIGABRT): fuzz seed 77123 case 904, Bits Allocated 64 / Bits
+        # Stored 33, and Bits Allocated 32 or 64 with Bits Stored 8 alike
+        which = "Stored" if info.bits_stored > JPEG_MAX_PRECISION else "Allocated"
+        value = info.bits_stored if which == "Stored" else info.bits_allocated
+        raise HarnessError(
+            ErrorCode.DECODE_FAILED,
+            f"Bits {which} {value} is more than a JPEG or JPEG-LS frame holds (its samples have at most "
+            f"{JPEG_MAX_PRECISION} bits: T.81 B.2.2, T.87 C.2.2)",
+            "input",
+        )
     fragments = generate_fragments(ds.PixelData)
     next(fragments, None)  # the Basic Offset Table
     first = next(fragments, None)
@@ -450,6 +470,50 @@ def check_codestream_size(ds: Any, info: InputInfo) -> None:
             "(Columns x Rows)",
             "input",
         )
+
+
+RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+#: An RLE segment decodes to at most 64 times its length: a replicate run turns 2 bytes into at most 128
+#: (PS3.5 G.3.1: header byte -1 to -127 repeats the next byte 2 to 128 times; a literal run is longer coded).
+RLE_MAX_EXPANSION = 64
+
+
+def rle_segment_lengths(fragment: bytes) -> list[int] | None:
+    """The lengths of the segments of one RLE frame (PS3.5 G.5: a 64-byte header, the number of segments
+    and 15 offsets); None when the header is unreadable (pydicom's decoder says why)."""
+    if len(fragment) < 64:
+        return None
+    count, *offsets = struct.unpack_from("<16I", fragment, 0)
+    if not 1 <= count <= 15:
+        return None
+    starts = [*offsets[:count], len(fragment)]
+    if any(b < a for a, b in itertools.pairwise(starts)) or starts[0] < 64:
+        return None
+    return [b - a for a, b in itertools.pairwise(starts)]
+
+
+def check_rle_segments(ds: Any, info: InputInfo) -> None:
+    """Every segment of the first RLE frame must be long enough for Rows x Columns bytes: a decoder sized
+    by the header and fed far less data grew Chromium (cornerstone) to 2.65 GB for a 39 MB frame and ran
+    into the timeout (fuzz seed 20261207 case 1528: OBXXXX1A_rle with Columns 65535)."""
+    from pydicom.encaps import generate_fragments
+
+    if info.transfer_syntax != RLE_LOSSLESS or info.rows <= 0 or info.columns <= 0:
+        return
+    fragments = generate_fragments(ds.PixelData)
+    next(fragments, None)  # the Basic Offset Table
+    first = next(fragments, None)
+    lengths = rle_segment_lengths(first) if first else None
+    wanted = info.rows * info.columns
+    for k, length in enumerate(lengths or []):
+        if length * RLE_MAX_EXPANSION < wanted:
+            raise HarnessError(
+                ErrorCode.DECODE_FAILED,
+                f"RLE segment {k + 1} of the first frame has {length} bytes: it decodes to at most "
+                f"{length * RLE_MAX_EXPANSION}, not the {info.rows}x{info.columns} bytes the data set declares "
+                "(PS3.5 G.3.1)",
+                "input",
+            )
 
 
 def check_fragment_lengths(data: bytes, little: bool = True) -> None:

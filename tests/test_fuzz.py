@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import random
 import struct
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -232,6 +235,90 @@ def test_a_crashing_worker_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "exit 3" in report.failures[0]["message"]
 
 
+def test_rle_segment_lengths_from_the_header() -> None:
+    from dcmharness.backends.preflight import rle_segment_lengths
+
+    header = struct.pack("<16I", 3, 64, 100, 250, *([0] * 12))
+    assert rle_segment_lengths(header + bytes(300)) == [36, 150, 114]
+    assert rle_segment_lengths(struct.pack("<16I", 0, *([0] * 15)) + bytes(10)) is None  # no segment
+    assert rle_segment_lengths(struct.pack("<16I", 2, 64, 40, *([0] * 13)) + bytes(10)) is None  # backwards
+    assert rle_segment_lengths(b"short") is None
+
+
+# -- single-case replay, the time budget, leftovers, temporary folders -------------------------------------
+def test_a_replay_runs_exactly_the_named_cases() -> None:
+    report = fuzz.run_fuzz(0, ["python_ref"], seed=3, jobs=2, only=[17, 18])
+    seeds = fuzz.load_seeds()
+    assert report.cases == 2 and report.requests == 2
+    kinds = [fuzz.make_case(i, 3, seeds)[0].kind for i in (17, 18)]
+    assert sum(report.kinds.values()) == 2 and set(report.kinds) == set(kinds)
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "3,y"])
+def test_unusable_case_numbers_exit_2(value: str) -> None:
+    assert fuzz.main(["--case", value, "--backends", "python_ref"]) == 2
+
+
+def test_the_time_budget_stops_starting_cases() -> None:
+    report = fuzz.run_fuzz(500, ["python_ref"], seed=3, jobs=1, max_seconds=1.0)
+    assert report.budget_reached
+    assert 1 <= report.cases < 500 and report.failures == []
+    assert "the --max-seconds budget ended the run" in fuzz.format_report(report)
+
+
+def _orphaning_case(path: Path, options: dict[str, Any], backends: list[str], timeout: float) -> list[fuzz.Answer]:
+    """A backend that leaves its helper running (own session, never waited for): it outlives the worker."""
+    subprocess.Popen(["sleep", "120"], start_new_session=True)  # noqa: S607
+    return [fuzz.Answer(b, "ok") for b in backends]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"  # a zombie waits for init to reap it: it holds no memory
+
+
+def test_a_process_that_outlives_its_case_is_a_failure_and_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _orphaning_case)  # inherited by the forked workers
+    report = fuzz.run_fuzz(1, ["python_ref"], jobs=1)
+    assert [(f["backend"], f["status"]) for f in report.failures] == [("(case)", "leftover")]
+    message = report.failures[0]["message"]
+    assert message.startswith("1 process(es) outlived the case's worker by 2 s (killed): sleep ")
+    pid = int(message.rsplit(" ", 1)[1])
+    deadline = time.monotonic() + 5
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pid_alive(pid)
+    assert report.requests == 1 and report.codes["python_ref"] == {"ok": 1}
+
+
+def _temp_folder_case(path: Path, options: dict[str, Any], backends: list[str], timeout: float) -> list[fuzz.Answer]:
+    """Reports (as a failure, to get the message back) where a temporary folder of a backend would go."""
+    folder = tempfile.mkdtemp(prefix="dcmharness-orthanc-")
+    return [fuzz.Answer(b, "internal", None, f"{folder}|{os.environ.get('TMPDIR')}|{path.parent}") for b in backends]
+
+
+def test_a_cases_temporary_folders_are_inside_its_own_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _temp_folder_case)
+    report = fuzz.run_fuzz(1, ["python_ref"], jobs=1)
+    folder, tmpdir, case = report.failures[0]["message"].split("|")
+    assert Path(folder).parent == Path(tmpdir) == Path(case) / "tmp"
+    assert not Path(case).exists()  # removed with the case, whatever the worker left
+
+
+def test_the_parent_loads_the_decoders_before_forking() -> None:
+    """Every case's worker is a fork: what the parent imported it does not import again (seconds per case)."""
+    code = (
+        "import sys; from dcmharness.interface.fuzz import runner as f; "
+        "before = 'PIL.PngImagePlugin' in sys.modules; f.warm_imports(f.load_seeds()); "
+        "print(before, 'PIL.PngImagePlugin' in sys.modules, 'pydicom.pixels.decoders.rle' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
 # -- the CI run --------------------------------------------------------------------------------------------
 
 CI_BACKENDS = ["python_ref", "dcmtk", "rust_render"]
@@ -320,6 +407,29 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
         lambda: set_element(find("JPEGLSNearLossless_16.dcm").read_bytes(), 0x00280011, "US", _us(32767)),
         "decode_failed",
         "the compressed frame is 10x50 but the data set says 32767x50 (Columns x Rows)",
+    ),
+    (  # seed 77123 case 904: pydicom's GDCM plugin aborted the worker (SIGABRT, gdcmJPEGCodec.cxx:149)
+        "jpeg-with-64-bits-allocated",
+        lambda: fuzz.make_case(904, 77123, fuzz.load_seeds())[1],
+        "decode_failed",
+        "Bits Stored 33 is more than a JPEG or JPEG-LS frame holds (its samples have at most 16 bits",
+    ),
+    (  # the same abort with a plausible Bits Stored
+        "jpeg-with-32-bits-allocated",
+        lambda: set_element(
+            set_element(find("SC_rgb_jpeg_dcmtk.dcm").read_bytes(), 0x00280100, "US", _us(32)),
+            0x00280101,
+            "US",
+            _us(8),
+        ),
+        "decode_failed",
+        "Bits Allocated 32 is more than a JPEG or JPEG-LS frame holds",
+    ),
+    (  # seed 20261207 case 1528: Cornerstone's decoder, sized by the header, took Chromium to 2.65 GB (timeout)
+        "rle-segment-too-short-for-the-declared-size",
+        lambda: fuzz.make_case(1528, 20261207, fuzz.load_seeds())[1],
+        "decode_failed",
+        "RLE segment 1 of the first frame has 42768 bytes: it decodes to at most 2737152, not the 600x65535 bytes",
     ),
     (
         "palette-without-descriptors",

@@ -3,10 +3,13 @@ whole process tree, and pydicom's warnings kept in the responses instead of the 
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dcmharness.adapters import jvm
+from dcmharness.adapters import jvm, native_memory
 from dcmharness.adapters.dcm4che.render import Dcm4cheAdapter
 from dcmharness.adapters.pixelmed.adapter import PixelMedAdapter, build_to_image_argv
 from dcmharness.adapters.runner import run_tool
@@ -128,7 +131,9 @@ def test_tree_rss_counts_a_child() -> None:
             time.sleep(0.05)
         total, pids = memory.tree_rss(os.getpid())
         assert child.pid in pids and os.getpid() in pids
-        assert total >= memory.rss_bytes(os.getpid()) + 64 * MIB
+        # proportional set sizes: the child's 64 MiB are its own (a shared page would count in part)
+        assert memory.pss_bytes(child.pid) >= 64 * MIB
+        assert total >= memory.pss_bytes(child.pid) + memory.pss_bytes(os.getpid()) // 2
     finally:
         memory.kill_all([child.pid])
         child.wait(5)
@@ -247,3 +252,228 @@ def test_orthanc_runs_out_of_its_own_memory_not_the_machines(tmp_path: Path) -> 
     ok = run({"op": "to_image", "input": str(find("CT_small.dcm")), "output": str(tmp_path / "ct.png"),
               "backend": "orthanc"})  # fmt: skip
     assert ok.ok, ok.error
+
+
+# -- the newer to_image backends under the fuzzer: dicom_rs, dcmjs, cornerstone (and python_gdcm's decode) ----
+def test_native_tool_cap_follows_the_input() -> None:
+    assert native_memory.address_space_mb(0, 0, cap=4096) == 512
+    assert native_memory.address_space_mb(5 * MIB, 32768, cap=4096) == 512 + 3 * 5 + 4 * 1
+    assert native_memory.address_space_mb(2 * 10**9, 10**9, cap=4096) == 4096
+    assert native_memory.capped_argv(["dicom-toimage", "-o", "x.png"], 600, "/usr/bin/prlimit") == [
+        "/usr/bin/prlimit",
+        f"--as={600 * MIB}",
+        "--",
+        "dicom-toimage",
+        "-o",
+        "x.png",
+    ]
+    assert native_memory.capped_argv(["dicom-toimage"], 600, None) == ["dicom-toimage"]
+
+
+def test_native_cap_from_the_environment() -> None:
+    assert native_memory.max_mb({"DCMHARNESS_NATIVE_MAX_MEMORY_MB": "1000"}) == 1000
+    assert native_memory.max_mb({"DCMHARNESS_NATIVE_MAX_MEMORY_MB": "lots"}) == 4096
+    assert native_memory.max_mb({}) == 4096
+
+
+#: fuzz seed 4101: dicom-toimage reserved each damaged declared length (1.07-1.80 GB) before reading it
+DICOM_RS_CASES = [
+    (44, "MR_small_implicit.dcm", "transfer_syntax", "(1230128452 bytes)"),
+    (141, "CT_small.dcm", "bit_flip", "(1795168512 bytes)"),
+    (179, "SC_rgb_small_odd.dcm", "vr", "(1073741856 bytes)"),
+]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("index", "seed_file", "kind", "words"), DICOM_RS_CASES, ids=[str(c[0]) for c in DICOM_RS_CASES]
+)
+def test_dicom_rs_fails_within_its_cap_on_a_damaged_length(
+    tmp_path: Path, index: int, seed_file: str, kind: str, words: str
+) -> None:
+    from dcmharness.interface import registry
+
+    if not registry.get("dicom_rs").availability().available:
+        pytest.skip("dicom_rs not installed (make setup)")
+    spec, data = fuzz.make_case(index, 4101, fuzz.load_seeds())
+    assert (spec.seed_file, spec.kind) == (seed_file, kind)
+    report = fuzz.run_fuzz(0, ["dicom_rs"], seed=4101, jobs=1, only=[index], rss_limit_mb=400)
+    assert report.failures == [], fuzz.format_report(report)  # was: 1.0-1.7 GB, killed over the 1024 MB limit
+    assert report.codes == {"dicom_rs": {"backend_failed": 1}}
+    assert report.peak_tree_rss_mb < 400
+    path = tmp_path / f"case_{index}.dcm"
+    path.write_bytes(data)
+    resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": "dicom_rs"})
+    assert resp.error is not None and f"Could not reserve memory for data value {words}" in resp.error.message
+
+
+@pytest.mark.live
+def test_dicom_rs_says_it_could_not_reserve_the_memory(tmp_path: Path) -> None:
+    from dcmharness.interface import registry
+
+    if not registry.get("dicom_rs").availability().available:
+        pytest.skip("dicom_rs not installed (make setup)")
+    path = tmp_path / "case_179.dcm"
+    path.write_bytes(fuzz.make_case(179, 4101, fuzz.load_seeds())[1])
+    resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": "dicom_rs"})
+    assert resp.error is not None and resp.error.code == "backend_failed"
+    assert "Could not reserve memory for data value (1073741856 bytes)" in resp.error.message
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_chromium_gets_prlimit_only_under_a_soft_address_space_limit() -> None:
+    from dcmharness.adapters.cornerstone.session import address_space_wrapper, chromium_argv
+    from dcmharness.contract.errors import HarnessError
+
+    infinity = resource.RLIM_INFINITY
+    assert address_space_wrapper((infinity, infinity), "/usr/bin/prlimit") is None
+    assert address_space_wrapper((16 * 1024 * MIB, infinity), "/usr/bin/prlimit") == "/usr/bin/prlimit"
+    with pytest.raises(HarnessError, match=r"hard RLIMIT_AS \(16384 MiB\) cannot be lifted"):
+        address_space_wrapper((16 * 1024 * MIB, 16 * 1024 * MIB), "/usr/bin/prlimit")
+    with pytest.raises(HarnessError, match=r"prlimit \(util-linux\) is not on PATH"):
+        address_space_wrapper((16 * 1024 * MIB, infinity), None)
+    argv = chromium_argv("/usr/bin/chromium", Path("/t/p"), "/usr/bin/prlimit")
+    assert argv[:4] == ["/usr/bin/prlimit", "--as=unlimited:", "--", "/usr/bin/chromium"]
+    assert argv[-2:] == ["--user-data-dir=/t/p", "about:blank"]
+
+
+def _cornerstone_available() -> bool:
+    from dcmharness.interface import registry
+
+    return registry.get("cornerstone").availability().available
+
+
+@pytest.mark.live
+def test_cornerstone_renders_in_a_fuzz_worker_and_its_browser_is_measured() -> None:
+    """Seed 1 case 13: under the worker's RLIMIT_AS Chromium died at start ("chromium exited with status -5",
+    backend_failed); the fuzzer then measured nothing of the browser."""
+    if not _cornerstone_available():
+        pytest.skip("cornerstone not built (make setup)")
+    report = fuzz.run_fuzz(0, ["cornerstone"], seed=1, jobs=1, only=[13])
+    assert report.failures == [], fuzz.format_report(report)
+    assert report.codes == {"cornerstone": {"ok": 1}}
+    assert report.peak_tree_rss_mb > 100  # Chromium's processes and the Node driver are in the sum
+
+
+@pytest.mark.live
+def test_cornerstone_gets_no_rle_frame_its_data_cannot_fill() -> None:
+    """Seed 20261207 case 1528 (OBXXXX1A_rle, Columns 65535): the case's processes reached 1119 MB (Chromium
+    791 MB) and were killed; with a higher limit Chromium's tree reached 2.65 GB and the render timed out."""
+    if not _cornerstone_available():
+        pytest.skip("cornerstone not built (make setup)")
+    report = fuzz.run_fuzz(0, ["cornerstone"], seed=20261207, jobs=1, only=[1528])
+    assert report.failures == [], fuzz.format_report(report)
+    assert report.codes == {"cornerstone": {"decode_failed": 1}}
+
+
+@pytest.mark.live
+def test_the_memory_limit_covers_chromium() -> None:
+    if not _cornerstone_available():
+        pytest.skip("cornerstone not built (make setup)")
+    report = fuzz.run_fuzz(0, ["cornerstone"], seed=1, jobs=1, only=[13], rss_limit_mb=120)
+    assert [f["status"] for f in report.failures] == ["memory"]
+    assert "> 120 MB (killed; largest: chromium" in report.failures[0]["message"]
+
+
+@pytest.mark.live
+def test_the_memory_limit_covers_node() -> None:
+    """The dcmjs worker (Node) is one of the case's processes (its worker pool lives in the case's worker)."""
+    from dcmharness.interface import registry
+
+    if not registry.get("dcmjs").availability().available:
+        pytest.skip("dcmjs not installed (make setup)")
+    ok = run(
+        {
+            "op": "to_image",
+            "input": str(find("CT_small.dcm")),
+            "output": str(Path(tempfile.mkdtemp()) / "ct.png"),
+            "backend": "dcmjs",
+        }
+    )
+    assert ok.ok, ok.error
+    try:
+        total, pids = memory.tree_rss(os.getpid())
+        names = {memory.command_name(p) for p in pids}
+        assert "node" in names
+        node = [p for p in pids if memory.command_name(p) == "node"]
+        assert total >= sum(memory.pss_bytes(p) for p in node) > 10 * MIB
+    finally:
+        registry.get("dcmjs").close()
+
+
+def test_marked_finds_a_process_by_its_environment() -> None:
+    env = {**os.environ, "DCMHARNESS_FUZZ_CASE": "test-1"}
+    child = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)  # noqa: S607
+    try:
+        pids = list(memory.parent_map())
+        assert memory.marked(b"DCMHARNESS_FUZZ_CASE=test-1", pids) == [child.pid]
+        assert memory.marked(b"DCMHARNESS_FUZZ_CASE=test-2", pids) == []
+        assert 0 < memory.pss_bytes(os.getpid()) <= memory.rss_bytes(os.getpid())
+    finally:
+        memory.kill_all([child.pid])
+        child.wait(5)
+
+
+@pytest.mark.live
+def test_python_gdcm_decode_of_case_904_is_a_structured_error(tmp_path: Path) -> None:
+    """Seed 77123 case 904 (SC_rgb_jpeg_dcmtk with Bits Allocated 64, Bits Stored 33): pydicom's gdcm plugin
+    threw out of GDCM's JPEG codec and the whole process aborted (exit status 134, SIGABRT). Run as a CLI
+    process, so that an abort would fail this test instead of ending pytest."""
+    from dcmharness.interface import registry
+
+    if not registry.get("python_gdcm").availability().available:
+        pytest.skip("python-gdcm not installed")
+    path = tmp_path / "case_904.dcm"
+    path.write_bytes(fuzz.make_case(904, 77123, fuzz.load_seeds())[1])
+    argv = [sys.executable, "-m", "dcmharness", "run", "--op", "decode", "--input", str(path)]
+    argv += ["--output", str(tmp_path / "o.npy"), "--backend", "python_gdcm"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr[-500:]
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["error"]["code"] == "decode_failed"
+    assert answer["error"]["message"].startswith("Bits Stored 33 is more than a JPEG or JPEG-LS frame holds")
+    assert not (tmp_path / "o.npy").exists()
+
+
+# -- a tool that exists but cannot be started ---------------------------------------------------------------
+def _unstartable(tmp_path: Path) -> list[tuple[Path, str]]:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x00\x01 not a program")
+    garbage.chmod(0o755)
+    return [(loop, "Too many levels of symbolic links"), (garbage, "Exec format error")]
+
+
+def test_a_tool_that_cannot_be_started_is_backend_unavailable(tmp_path: Path) -> None:
+    from dcmharness.adapters.runner import ToolError
+
+    for path, words in _unstartable(tmp_path):
+        with pytest.raises(ToolError) as caught:
+            run_tool([str(path), "--version"], timeout=5)
+        assert caught.value.code.value == "backend_unavailable"
+        assert caught.value.message == f"tool cannot be started: {path}: {words}"
+
+
+@pytest.mark.parametrize("requests", [1, 2], ids=["one-shot", "batch"])
+def test_rust_render_with_an_unstartable_binary_answers_backend_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requests: int
+) -> None:
+    """Fuzz seed 20261207 cases 1712-2081: the shared rust_render build was replaced while the run used it
+    ('Too many levels of symbolic links' for target/release/dicom-render): 99 ``internal_error`` answers."""
+    from dcmharness.adapters.base import ToolInfo
+    from dcmharness.adapters.rust_render import RustRenderAdapter
+    from dcmharness.interface import registry
+
+    for path, words in _unstartable(tmp_path):
+        adapter = RustRenderAdapter()
+        adapter._tool, adapter._searched = ToolInfo(str(path), "0.1.0"), True
+        monkeypatch.setitem(registry._instances, "rust_render", adapter)
+        for k in range(requests):  # the second request of a process goes to a --batch worker
+            out = tmp_path / f"o{k}.png"
+            resp = run(
+                {"op": "to_image", "input": str(find("CT_small.dcm")), "output": str(out), "backend": "rust_render"}
+            )
+            assert resp.error is not None and resp.error.code == "backend_unavailable", resp.error
+            assert words in resp.error.message
+            assert not out.exists()

@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -53,9 +54,37 @@ CHROMIUM_FLAGS = (
 )
 
 
-def chromium_argv(binary: str, profile: Path) -> list[str]:
-    """The browser's command line (pure)."""
-    return [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
+def chromium_argv(binary: str, profile: Path, prlimit: str | None = None) -> list[str]:
+    """The browser's command line (pure); behind ``prlimit --as=unlimited:`` when ``prlimit`` is given."""
+    argv = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
+    return [prlimit, "--as=unlimited:", "--", *argv] if prlimit else argv
+
+
+def address_space_wrapper(limits: tuple[int, int], prlimit: str | None) -> str | None:
+    """The ``prlimit`` Chromium must start behind under these RLIMIT_AS (soft, hard) limits, or None (pure).
+
+    Chromium dies at start-up with SIGTRAP under any address-space limit tried (16 GiB: the fuzzer's worker
+    limit; exit status -5): it reserves address space far beyond what it touches. Its memory is bounded by
+    the preflight (absurd declared sizes never reach it) and, in the fuzzer, by the case's resident memory
+    limit, which covers the browser's processes. A soft limit under an unlimited hard one is lifted for the
+    browser alone; a finite hard limit cannot be lifted: ``backend_failed`` says so before starting.
+    """
+    soft, hard = limits
+    if soft == resource.RLIM_INFINITY:
+        return None
+    if hard != resource.RLIM_INFINITY:
+        raise HarnessError(
+            ErrorCode.BACKEND_FAILED,
+            f"cornerstone: chromium does not start under an address-space limit and this process's hard "
+            f"RLIMIT_AS ({hard // (1024 * 1024)} MiB) cannot be lifted for it",
+        )
+    if prlimit is None:
+        raise HarnessError(
+            ErrorCode.BACKEND_FAILED,
+            f"cornerstone: chromium does not start under an address-space limit (RLIMIT_AS "
+            f"{soft // (1024 * 1024)} MiB) and prlimit (util-linux) is not on PATH to lift it",
+        )
+    return prlimit
 
 
 def driver_argv(node: str, endpoint: str) -> list[str]:
@@ -119,9 +148,10 @@ class BrowserSession:
         deathsig = _set_pdeathsig if threading.current_thread() is threading.main_thread() else None
         _live.add(self)
         try:
+            wrapper = address_space_wrapper(resource.getrlimit(resource.RLIMIT_AS), shutil.which("prlimit"))
             with open(self.folder / "chromium.log", "wb") as log:
                 self.browser = subprocess.Popen(
-                    chromium_argv(self.chromium, profile),
+                    chromium_argv(self.chromium, profile, wrapper),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,

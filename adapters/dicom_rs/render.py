@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_i
 from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op
 from dcmharness.adapters.dicom_rs.decode import build_decode_argv, check_decode_input, execute_decode
 from dcmharness.adapters.dicom_rs.ops import DICOM_RS, no_file_meta
+from dcmharness.adapters.jvm import decoded_bytes
+from dcmharness.adapters.native_memory import address_space_mb, capped_argv
 from dcmharness.adapters.runner import ToolError, ToolRun, describe_exit, run_tool
 from dcmharness.backends.base import Outcome, unsupported
 from dcmharness.backends.outputs import OutputPlan
@@ -213,6 +216,15 @@ def check_decodable(info: InputInfo) -> None:
         raise refuse_input("dicom-toimage reads native YBR_FULL_422 as if it had 3 samples per pixel")
 
 
+def memory_cap_mb(info: InputInfo | None) -> int:
+    """The address-space cap (MiB) of a DICOM-rs tool run on this input (``adapters/native_memory.py``)."""
+    size = 0
+    if info is not None:
+        with contextlib.suppress(OSError):
+            size = os.path.getsize(info.path)
+    return address_space_mb(size, decoded_bytes(info))
+
+
 def tool_message(run: ToolRun) -> str:
     """The last line dicom-toimage logged (on stdout, ANSI colours removed), else stderr's. Pure."""
     for text in (run.stdout_text, run.stderr_text):
@@ -303,6 +315,10 @@ class DicomRsAdapter(ToolAdapter):
                 )
         return warnings
 
+    def run_argv(self, argv: list[str], info: InputInfo | None) -> list[str]:
+        """Behind an address-space cap: DICOM-rs reserves a damaged declared length before reading it."""
+        return capped_argv(argv, memory_cap_mb(info), shutil.which("prlimit"))
+
     def build_argv(self, request: RequestBase, info: InputInfo | None, plan: OutputPlan, tool: ToolInfo) -> list[str]:
         if getattr(request, "op", "") in DICOM_RS.ops:
             out = str(plan.targets[0].temp) if plan.targets else None
@@ -338,7 +354,7 @@ class DicomRsAdapter(ToolAdapter):
         if tool is None:
             raise HarnessError(ErrorCode.BACKEND_UNAVAILABLE, f"{self.name}: tool not found", "backend")
         argv = self.build_argv(request, info, plan, tool)
-        run = run_tool(argv, timeout=request.timeout)
+        run = run_tool(self.run_argv(argv, info), timeout=request.timeout)
         self.interpret(run, plan)
         self.collect(request, plan, argv, run)
         if info is not None and not info.is_color and "--overlays" in argv:

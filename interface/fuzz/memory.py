@@ -1,7 +1,11 @@
 """The resident memory of a process and all its descendants, read from /proc (Linux); pure readers + a kill.
 
-The fuzzer's memory limit covers what a case starts (a JVM, dcmtk, Orthanc), not only its worker: the
-parent samples each worker's tree and kills the tree when the sum goes over the limit.
+The fuzzer's memory limit covers what a case starts (a JVM, dcmtk, Orthanc, Node, Chromium), not only its
+worker: the parent samples each worker's tree (its descendants, and the processes carrying the case's marker
+in their environment: Chromium's crash handler double-forks out of the tree) and kills the tree when the sum
+of their proportional set sizes goes over the limit. Proportional, because a sum of resident sizes counts
+a page shared by several processes once per process: Chromium's seven processes share most of their pages
+(observed: a browser session and Orthanc summed 1121 MB resident, far less in PSS).
 """
 
 from __future__ import annotations
@@ -48,10 +52,26 @@ def rss_bytes(pid: int, proc: str = "/proc") -> int:
     return 0
 
 
-def tree_rss(root: int, parents: Mapping[int, int] | None = None) -> tuple[int, list[int]]:
-    """(summed resident bytes, pids) of ``root`` and its descendants."""
+def pss_bytes(pid: int, proc: str = "/proc") -> int:
+    """Proportional set size of one process (``smaps_rollup``: a shared page counts 1/n in each of its n
+    processes); its resident size where the kernel has no ``smaps_rollup``; 0 when it is gone."""
+    try:
+        with open(f"{proc}/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        return rss_bytes(pid, proc) if os.path.exists(f"{proc}/{pid}") else 0
+    except (OSError, ValueError, IndexError):
+        return 0
+    return rss_bytes(pid, proc)
+
+
+def tree_rss(root: int, parents: Mapping[int, int] | None = None, extra: Iterable[int] = ()) -> tuple[int, list[int]]:
+    """(summed proportional set bytes, pids) of ``root``, its descendants and the ``extra`` pids."""
     pids = descendants(root, parents if parents is not None else parent_map())
-    return sum(rss_bytes(p) for p in pids), pids
+    pids += [p for p in extra if p not in pids]
+    return sum(pss_bytes(p) for p in pids), pids
 
 
 def command_name(pid: int, proc: str = "/proc") -> str:
@@ -75,3 +95,18 @@ def kill_all(pids: Iterable[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+
+
+def environ_has(pid: int, entry: bytes, proc: str = "/proc") -> bool:
+    """Whether ``entry`` (``NAME=value``) is in the process's environment (False when gone or unreadable)."""
+    try:
+        with open(f"{proc}/{pid}/environ", "rb") as f:
+            return entry in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def marked(entry: bytes, pids: Iterable[int], proc: str = "/proc") -> list[int]:
+    """Those of ``pids`` whose environment holds ``entry``: a case's processes, found even after their parent
+    died (they are reparented then, out of the parent's tree) or when they double-forked."""
+    return [pid for pid in pids if environ_has(pid, entry, proc)]

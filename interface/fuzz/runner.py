@@ -6,13 +6,18 @@ Each case takes a real sample file, applies one structure-aware mutation (``dcmh
 truncation at every kind of boundary, bit flips, corrupted lengths and VRs, absurd rows/columns/frames/
 bits, broken encapsulation, a lying transfer syntax) and sends one ``to_image`` request per backend
 through the dispatcher (``dcmharness.interface.api.run``), in a forked worker (its peak resident memory, the
-external tools' included, is checked against ``--rss-limit-mb``; RLIMIT_AS is only a safety net).
+external tools' included, is checked against ``--rss-limit-mb``; RLIMIT_AS is only a safety net, a soft limit
+that the cornerstone backend lifts for Chromium alone, which does not start under any). The worker's temporary
+folders (Orthanc's storage, Chromium's profile) are inside the case's folder, removed after the case whatever
+happened, and every process it started carries ``DCMHARNESS_FUZZ_CASE`` in its environment: the worker stops
+its backends before it answers, and a process of the case still alive after that is a failure (``leftover``).
+``--case N`` replays single cases of a run (``--seed``) exactly.
 
 A case *fails* for a backend when: the worker crashed (a segfault in a decoder would take a whole run
 down), it did not answer within its deadline (hang), the response is not a valid contract response,
 the error is ``internal_error`` (a bug), memory ran out or the peak resident memory went over the
 limit (an absurd size was allocated instead of refused), the input file changed, or ``ok`` came with
-an output file that does not exist.
+an output file that does not exist, or a process it started outlived it.
 Exit status: 0 no failure, 1 failures, 2 unusable arguments.
 """
 
@@ -73,7 +78,11 @@ OPTION_SETS: tuple[dict[str, Any], ...] = (
     {"frame": "all"},
 )
 
-FAILURES = ("crash", "hang", "unstructured", "internal", "memory", "input_modified", "missing_output")
+FAILURES = ("crash", "hang", "unstructured", "internal", "memory", "input_modified", "missing_output", "leftover")
+#: Set in each case's worker: every process the case starts inherits it (leftovers are found by it).
+CASE_ENV = "DCMHARNESS_FUZZ_CASE"
+#: How long a case's processes may take to vanish after its worker ended (s) before they count as leftovers.
+LEFTOVER_GRACE_S = 2.0
 OOM_MESSAGE = "out of memory while processing the input"
 
 
@@ -108,7 +117,8 @@ class FuzzReport:
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     peak_rss_mb: float = 0.0  # the largest single process (worker or a tool it waited for): ru_maxrss
-    peak_tree_rss_mb: float = 0.0  # a case's processes together (worker + children), sampled every SAMPLE_S
+    budget_reached: bool = False  # --max-seconds ended the run before --cases were done
+    peak_tree_rss_mb: float = 0.0  # a case's processes together (worker + children; PSS), sampled every SAMPLE_S
 
     @property
     def failed(self) -> int:
@@ -194,12 +204,23 @@ def _worker(
     timeout: float,
     address_space_mb: int,
     rss_limit_mb: int,
+    marker: str = "",
 ) -> None:
+    from dcmharness.interface import registry
+
+    if marker:
+        os.environ[CASE_ENV] = marker
+    scratch = Path(path).parent / "tmp"  # removed with the case's folder, even when the worker is killed
+    scratch.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
     if address_space_mb > 0:  # a safety net only: decoders reserve far more address space than they touch
         limit = address_space_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     try:
-        answers = run_case(Path(path), options, backends, timeout)
+        try:
+            answers = run_case(Path(path), options, backends, timeout)
+        finally:  # servers, browsers, worker pools: a forked worker ends in os._exit, atexit would not run
+            registry.close_all()
         rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
         rss_mb = rss / 1024
         if rss_limit_mb > 0 and rss_mb > rss_limit_mb:
@@ -238,6 +259,22 @@ def load_seeds(names: tuple[str, ...] = SEEDS) -> dict[str, bytes]:
     return seeds
 
 
+def warm_imports(seeds: dict[str, bytes]) -> None:
+    """Render every seed file once with python_ref in this (the parent) process, before any fork: the lazily
+    imported decoders, numpy, Pillow and the encoders are then loaded once, not again in every case's worker
+    (measured under load: 3.8-5.3 s for a forked worker's first three renders cold, 0.15-0.28 s warm).
+    python_ref is in-process: no server, pool or thread is started here for the workers to inherit."""
+    from dcmharness.interface.api import run
+
+    with tempfile.TemporaryDirectory(prefix="dcmharness-fuzz-warm-") as folder:
+        for name, data in sorted(seeds.items()):
+            path = Path(folder) / name
+            path.write_bytes(data)
+            with contextlib.suppress(Exception):
+                run({"op": "to_image", "input": str(path), "output": str(path.with_suffix(".png")),
+                     "backend": "python_ref", "overwrite": True})  # fmt: skip
+
+
 @dataclass
 class _Running:
     proc: Any
@@ -246,6 +283,7 @@ class _Running:
     data: bytes
     workdir: Path
     deadline: float
+    marker: str = ""
     peak_tree_mb: float = 0.0  # the case's processes together (worker, tools, JVM, server), as sampled
 
 
@@ -258,7 +296,8 @@ def _watch_memory(running: list[_Running], rss_limit_mb: int) -> dict[int, tuple
     parents = memory.parent_map()
     over = {}
     for r in running:
-        total, pids = memory.tree_rss(r.proc.pid, parents)
+        marked = memory.marked(f"{CASE_ENV}={r.marker}".encode(), parents) if r.marker else []
+        total, pids = memory.tree_rss(r.proc.pid, parents, marked)
         mb = total / 1024 / 1024
         r.peak_tree_mb = max(r.peak_tree_mb, mb)
         if rss_limit_mb > 0 and mb > rss_limit_mb:
@@ -271,10 +310,29 @@ def _culprit(pids: list[int]) -> str:
     return f"largest: {name} {size / 1024 / 1024:.0f} MB"
 
 
+def _case_processes(marker: str) -> list[int]:
+    """The live processes carrying the case's marker (the worker itself does not: it set it after starting)."""
+    return memory.marked(f"{CASE_ENV}={marker}".encode(), memory.parent_map()) if marker else []
+
+
 def _kill_tree(r: _Running) -> None:
-    """The worker and everything it started (a tool in its own process group included)."""
+    """The worker and everything it started (a tool in its own process group, a reparented one included)."""
     memory.kill_all(memory.descendants(r.proc.pid, memory.parent_map()))
+    memory.kill_all(_case_processes(r.marker))
     r.proc.kill()
+
+
+def leftovers(marker: str, grace: float = LEFTOVER_GRACE_S) -> list[tuple[int, str]]:
+    """(pid, command name) of the case's processes still alive ``grace`` seconds after its worker ended;
+    they are killed (the run goes on clean) and reported."""
+    end = time.monotonic() + grace
+    pids = _case_processes(marker)
+    while pids and time.monotonic() < end:
+        time.sleep(0.05)
+        pids = _case_processes(marker)
+    found = [(pid, memory.command_name(pid)) for pid in pids]
+    memory.kill_all(pids)
+    return found
 
 
 def run_fuzz(
@@ -289,8 +347,11 @@ def run_fuzz(
     keep: Path | None = None,
     progress: bool = False,
     deadline: float | None = None,
+    only: list[int] | None = None,
+    max_seconds: float | None = None,
 ) -> FuzzReport:
-    """Run ``cases`` mutated inputs through ``backends`` (unavailable ones are skipped, with the reason)."""
+    """Run ``cases`` mutated inputs through ``backends`` (unavailable ones are skipped, with the reason);
+    with ``only``, just those case indices of the run ``seed`` (a replay)."""
     import dcmharness.interface.api  # noqa: F401 - imported before forking: workers start warm
     from dcmharness.interface.input_warnings import quiet_terminal
 
@@ -299,6 +360,7 @@ def run_fuzz(
     usable, skipped = available_backends(backends)
     report = FuzzReport(backends=usable, skipped=skipped)
     seeds = load_seeds()
+    warm_imports(seeds)
     ctx = multiprocessing.get_context("fork")
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="dcmharness-fuzz-"))
@@ -306,12 +368,20 @@ def run_fuzz(
     kinds: Counter[str] = Counter()
     # an in-process backend has no timeout of its own: the worker's deadline is the guard
     deadline_s = deadline if deadline is not None else timeout * max(1, len(usable)) + 30
-    pending = iter(range(cases))
+    pending = iter(only if only is not None else range(cases))
+    total = len(only) if only is not None else cases
     running: list[_Running] = []
     done = 0
     try:
         while True:
             while len(running) < max(1, jobs):
+                if (
+                    max_seconds is not None
+                    and not report.budget_reached
+                    and time.perf_counter() - started > max_seconds
+                ):
+                    report.budget_reached = next(pending, None) is not None
+                    pending = iter(())
                 index = next(pending, None)
                 if index is None:
                     break
@@ -321,13 +391,14 @@ def run_fuzz(
                 path = workdir / "input.dcm"
                 path.write_bytes(data)
                 parent, child = ctx.Pipe(duplex=False)
+                marker = f"{os.getpid()}-{index}"
                 proc = ctx.Process(
                     target=_worker,
-                    args=(child, str(path), spec.options, usable, timeout, address_space_mb, rss_limit_mb),
+                    args=(child, str(path), spec.options, usable, timeout, address_space_mb, rss_limit_mb, marker),
                 )
                 proc.start()
                 child.close()
-                running.append(_Running(proc, parent, spec, data, workdir, time.monotonic() + deadline_s))
+                running.append(_Running(proc, parent, spec, data, workdir, time.monotonic() + deadline_s, marker))
             if not running:
                 break
             ready = wait([r.conn for r in running], timeout=SAMPLE_S)
@@ -339,10 +410,15 @@ def run_fuzz(
                     mb, pids = over[r.spec.index]
                     culprit = _culprit(pids)
                     memory.kill_all(pids)
-                    r.proc.kill()
+                    _kill_tree(r)
                     answers = [
-                        Answer(b, "memory", None, f"the case's {len(pids)} processes reached {mb:.0f} MB "
-                               f"> {rss_limit_mb} MB (killed; {culprit})")
+                        Answer(
+                            b,
+                            "memory",
+                            None,
+                            f"the case's {len(pids)} processes reached {mb:.0f} MB "
+                            f"> {rss_limit_mb} MB (killed; {culprit})",
+                        )
                         for b in usable
                     ]
                 elif r.conn in ready:
@@ -362,9 +438,21 @@ def run_fuzz(
                 report.peak_tree_rss_mb = max(report.peak_tree_rss_mb, r.peak_tree_mb)
                 r.proc.join(5)
                 r.conn.close()
+                left = leftovers(r.marker)
+                if left:
+                    names = ", ".join(f"{name} {pid}" for pid, name in left)
+                    answers.append(
+                        Answer(
+                            "(case)",
+                            "leftover",
+                            None,
+                            f"{len(left)} process(es) outlived the "
+                            f"case's worker by {LEFTOVER_GRACE_S:g} s (killed): {names}",
+                        )
+                    )
                 kinds[r.spec.kind] += 1
                 for a in answers:
-                    codes[a.backend][a.code or a.status] += 1
+                    codes.setdefault(a.backend, Counter())[a.code or a.status] += 1
                     if a.status in FAILURES:
                         report.failures.append({**asdict(r.spec), **asdict(a)})
                         if keep is not None:
@@ -375,9 +463,9 @@ def run_fuzz(
                             )
                 shutil.rmtree(r.workdir, ignore_errors=True)
                 done += 1
-                report.requests += len(answers)
+                report.requests += sum(a.backend in usable for a in answers)
                 if progress and done % 500 == 0:
-                    print(f"fuzz: {done}/{cases} cases, {len(report.failures)} failures", file=sys.stderr)
+                    print(f"fuzz: {done}/{total} cases, {len(report.failures)} failures", file=sys.stderr)
     finally:
         for r in running:
             _kill_tree(r)
@@ -395,7 +483,12 @@ def format_report(report: FuzzReport) -> str:
     lines = [
         f"fuzz: {report.cases} cases, {report.requests} requests, {report.failed} failures, "
         f"{report.seconds} s, peak RSS {report.peak_rss_mb} MB (one process), "
-        f"{report.peak_tree_rss_mb} MB (a case's worker and children together)",
+        f"{report.peak_tree_rss_mb} MB (a case's worker and children together, proportional set sizes)",
+        *(
+            ["(the --max-seconds budget ended the run: the cases above are those done, 0 to N-1 in order)"]
+            if report.budget_reached
+            else []
+        ),
         "mutations: " + ", ".join(f"{k} {v}" for k, v in report.kinds.items()),
     ]
     for backend, counts in report.codes.items():
@@ -421,6 +514,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address-space-mb", type=int, default=16384, help="RLIMIT_AS per worker (0 = none)")
     parser.add_argument("--keep", metavar="DIR", help="write each failing input and its answer to DIR")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="start no case after this many seconds (the report gives the cases done)",
+    )
+    parser.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="N[,N...]",
+        help="replay only these case indices of the run --seed (repeatable); --cases is then ignored",
+    )
     args = parser.parse_args(argv)
     from dcmharness.interface import registry
 
@@ -428,6 +534,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [b for b in names if b not in registry.names()]
     if unknown or args.cases < 0:
         print(f"fuzz: unknown backend(s) {unknown}; known: {', '.join(registry.names())}", file=sys.stderr)
+        return 2
+    try:
+        only = [int(n) for item in args.case for n in item.split(",") if n.strip()] or None
+    except ValueError:
+        print(f"fuzz: --case takes case indices (integers), not {args.case}", file=sys.stderr)
+        return 2
+    if only is not None and min(only) < 0:
+        print("fuzz: --case indices start at 0", file=sys.stderr)
         return 2
     report = run_fuzz(
         args.cases,
@@ -439,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         rss_limit_mb=args.rss_limit_mb,
         keep=Path(args.keep) if args.keep else None,
         progress=not args.json,
+        only=only,
+        max_seconds=args.max_seconds,
     )
     print(json.dumps(asdict(report), indent=2) if args.json else format_report(report))
     return 1 if report.failures else 0
