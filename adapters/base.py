@@ -46,6 +46,14 @@ class ToolInfo:
     version: str | None
 
 
+def sibling(tool: ToolInfo, name: str) -> str:
+    """``name`` next to the backend's main binary if it is there, else on PATH, else the bare name."""
+    candidate = os.path.join(os.path.dirname(tool.path), name)
+    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate
+    return shutil.which(name) or name
+
+
 def option_value(options: Any, name: str) -> Any:
     return getattr(options, name)
 

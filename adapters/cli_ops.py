@@ -15,13 +15,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
+from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, sibling
 from dcmharness.adapters.runner import ToolError, ToolRun, describe_exit, run_tool
 from dcmharness.backends.base import Outcome, unsupported
 from dcmharness.backends.outputs import OutputPlan
@@ -125,14 +124,6 @@ class Toolkit:
     anonymize_argv: Callable[[str, str, str, AnonymizeOptions], list[str]] | None = None
     #: stderr text of a failed run -> the message of an ``unsupported_transfer_syntax`` answer on ``input``
     unsupported_input: Mapping[str, str] = field(default_factory=dict)
-
-
-def sibling(tool: ToolInfo, name: str) -> str:
-    """``name`` next to the backend's main binary if it is there, else on PATH, else the bare name."""
-    candidate = os.path.join(os.path.dirname(tool.path), name)
-    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-        return candidate
-    return shutil.which(name) or name
 
 
 def build_ops_argv(

@@ -19,7 +19,7 @@ BACKENDS: dict[str, str] = {
     "dcm4che": "dcmharness.adapters.dcm4che.render:Dcm4cheAdapter",
     "dcmtk": "dcmharness.adapters.dcmtk.render:DcmtkAdapter",
     "orthanc": "dcmharness.adapters.orthanc.adapter:OrthancAdapter",
-    "gdcm": "dcmharness.adapters.gdcm:GdcmAdapter",
+    "gdcm": "dcmharness.adapters.gdcm.adapter:GdcmAdapter",
     "rust_render": "dcmharness.adapters.rust_render:RustRenderAdapter",
     "dicom_rs": "dcmharness.adapters.dicom_rs.render:DicomRsAdapter",
     "dcmjs": "dcmharness.adapters.dcmjs.adapter:DcmjsAdapter",

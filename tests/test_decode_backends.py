@@ -14,7 +14,7 @@ import pytest
 
 from dcmharness.adapters.base import ToolInfo
 from dcmharness.adapters.dcmtk.ops import build_decode_argv, check_op_input, decode_tool
-from dcmharness.adapters.gdcm import build_decode_argv as gdcm_decode_argv
+from dcmharness.adapters.gdcm.adapter import build_decode_argv as gdcm_decode_argv
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import HarnessError
 from dcmharness.contract.ops_models import DecodeRequest
@@ -409,7 +409,7 @@ def test_cornerstone_decodes_like_the_reference(tmp_path: Path) -> None:
 
 def test_float_pixel_data_is_refused_by_the_copy_decoders() -> None:
     from dcmharness.adapters.dicom_rs.decode import check_decode_input as rs_check
-    from dcmharness.adapters.gdcm import GdcmAdapter
+    from dcmharness.adapters.gdcm.adapter import GdcmAdapter
 
     ds = pydicom.Dataset()
     ds.FloatPixelData = b"\0" * 16

@@ -14,10 +14,10 @@ from typing import Any
 import pydicom
 import pytest
 
-from dcmharness.adapters import gdcm
 from dcmharness.adapters.base import check_capabilities
 from dcmharness.adapters.dcm4che import modify as dcm4che_modify
 from dcmharness.adapters.dcmtk import modify as dcmtk_modify
+from dcmharness.adapters.gdcm import adapter as gdcm
 from dcmharness.adapters.orthanc import modify as orthanc_modify
 from dcmharness.backends.base import Outcome
 from dcmharness.backends.modify import Change, check_value, parse_path, resolve

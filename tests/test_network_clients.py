@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dcmharness.adapters.dcm4che.network import findscu_argv, getscu_argv, storescu_argv
-from dcmharness.adapters.gdcm_network import (
+from dcmharness.adapters.gdcm.network import (
     accepted_ids,
     echo_status,
     failure_of,
@@ -120,7 +120,7 @@ def test_recorded_gdcmscu_store_of_three_files() -> None:
 
 
 def test_recorded_gdcmscu_store_aborted_by_the_peer_is_a_network_error() -> None:
-    from dcmharness.adapters.gdcm_network import store_result
+    from dcmharness.adapters.gdcm.network import store_result
 
     text = (LOGS / "gdcmscu_store_aborted.log").read_text()
     req = StoreRequest.model_validate({"op": "store", "input": "/d", "options": {"port": 11112}})

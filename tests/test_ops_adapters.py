@@ -12,7 +12,7 @@ import pytest
 
 from dcmharness.adapters.base import ToolInfo
 from dcmharness.adapters.dcmtk.ops import DcmtkOpsAdapter, build_ops_argv, omit_bulk, transcode_step
-from dcmharness.adapters.gdcm import GdcmAdapter, build_anonymize_argvs, build_transcode_argv, transcode_flags
+from dcmharness.adapters.gdcm.adapter import GdcmAdapter, build_anonymize_argvs, build_transcode_argv, transcode_flags
 from dcmharness.backends.outputs import OutputPlan, OutputTarget
 from dcmharness.backends.preflight import InputInfo
 from dcmharness.contract.errors import HarnessError

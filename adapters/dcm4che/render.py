@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from dcmharness.adapters import header
-from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, verify_images
-from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op, sibling
+from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, sibling, verify_images
+from dcmharness.adapters.cli_ops import build_ops_argv, check_ops_input, execute_op
 from dcmharness.adapters.dcm4che import modify
 from dcmharness.adapters.dcm4che.install import opencv_installed
 from dcmharness.adapters.dcm4che.limits import (

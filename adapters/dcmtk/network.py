@@ -561,7 +561,7 @@ def execute_network(
 ) -> Outcome:
     """Run echoscu / storescu / findscu / getscu (found next to the main dcmtk binary, else on PATH) through the
     shared runner."""
-    from dcmharness.adapters.dcmtk.ops import sibling
+    from dcmharness.adapters.base import sibling
     from dcmharness.backends.network import RetrievePlan
 
     tool = adapter.tool()

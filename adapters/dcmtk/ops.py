@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from typing import Any, TypeVar
 
-from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
+from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, sibling
 from dcmharness.adapters.dcmtk.modify import check_modify, execute_modify, modify_capabilities
 from dcmharness.adapters.runner import ToolError, ToolRun, run_tool
 from dcmharness.backends.base import Outcome, unsupported
@@ -148,14 +147,6 @@ def execute_decode(adapter: ToolAdapter, request: DecodeRequest, info: InputInfo
     outcome.command = argv
     outcome.stderr = stderr
     return outcome
-
-
-def sibling(tool: ToolInfo, name: str) -> str:
-    """``name`` next to the main dcmtk binary if it is there, else on PATH, else the bare name."""
-    candidate = os.path.join(os.path.dirname(tool.path), name)
-    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-        return candidate
-    return shutil.which(name) or name
 
 
 def transcode_step(options: TranscodeOptions, input_ts: str | None) -> tuple[str, list[str]]:

@@ -18,8 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from dcmharness.adapters.base import ToolAdapter, ToolInfo
-from dcmharness.adapters.cli_ops import sibling
+from dcmharness.adapters.base import ToolAdapter, ToolInfo, sibling
 from dcmharness.adapters.runner import ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported
 from dcmharness.backends.outputs import OutputPlan

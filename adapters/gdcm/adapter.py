@@ -35,9 +35,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo
-from dcmharness.adapters.dcmtk.ops import sibling
-from dcmharness.adapters.gdcm_network import GDCM_CLIENT  # echo, store: adapters/gdcm_network.py
+from dcmharness.adapters.base import Capability, ToolAdapter, ToolInfo, sibling
+from dcmharness.adapters.gdcm.network import GDCM_CLIENT  # echo, store: adapters/gdcm/network.py
 from dcmharness.adapters.network_client import with_client
 from dcmharness.adapters.runner import ToolError, run_tool
 from dcmharness.backends.base import Outcome, unsupported

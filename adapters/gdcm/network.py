@@ -253,7 +253,7 @@ def store_result(run: ToolRun, request: StoreRequest, info: StoreInput) -> dict[
 
 
 def execute_gdcm_network(adapter: Any, request: RequestBase, info: InputInfo | None) -> Outcome:
-    from dcmharness.adapters.dcmtk.ops import sibling
+    from dcmharness.adapters.base import sibling
 
     tool = adapter.tool()
     if tool is None:

@@ -1,0 +1,1 @@
+"""GDCM: gdcmconv, gdcmanon (``adapter.py``) and gdcmscu (``network.py``)."""
