@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -88,6 +89,12 @@ def largest(pids: Iterable[int]) -> tuple[str, int]:
     sizes = [(rss_bytes(p), p) for p in pids]
     size, pid = max(sizes) if sizes else (0, 0)
     return command_name(pid), size
+
+
+def census(pids: Iterable[int]) -> str:
+    """The command names of ``pids``, counted: ``chromium x5, node, python3`` (sorted by name)."""
+    counts = Counter(command_name(p) for p in pids)
+    return ", ".join(name if n == 1 else f"{name} x{n}" for name, n in sorted(counts.items()))
 
 
 def kill_all(pids: Iterable[int]) -> None:

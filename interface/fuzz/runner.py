@@ -306,8 +306,9 @@ def _watch_memory(running: list[_Running], rss_limit_mb: int) -> dict[int, tuple
 
 
 def _culprit(pids: list[int]) -> str:
+    """``largest: chromium 791 MB; chromium x5, node, python3``: the largest process and every one counted."""
     name, size = memory.largest(pids)
-    return f"largest: {name} {size / 1024 / 1024:.0f} MB"
+    return f"largest: {name} {size / 1024 / 1024:.0f} MB; {memory.census(pids)}"
 
 
 def _case_processes(marker: str) -> list[int]:
