@@ -173,3 +173,43 @@ def test_cli_scp_backend_stops_its_peer_on_ctrl_c(backend: str) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(info["pid"], 0)
     assert listening(info["port"]) == set()
+
+
+def test_orthanc_peer_serves_dicomweb_over_the_same_store(tmp_path: Path) -> None:
+    """`scp --backend orthanc` is a DICOM and a DICOMweb peer of one store: a file sent by C-STORE is found by
+    QIDO-RS and retrieved by WADO-RS, byte for byte the file stored (same transfer syntax)."""
+    if not _has_orthanc():
+        pytest.skip("Orthanc not installed")
+    from dcmharness.adapters.orthanc.server import find_plugins
+
+    if "dicomweb" not in find_plugins():
+        pytest.skip("Orthanc's DICOMweb plugin is not installed (apt-get install orthanc-dicomweb)")
+    import pydicom
+
+    ct = sample("CT_small.dcm")
+    ds = pydicom.dcmread(ct, stop_before_pixels=True)
+    with _orthanc() as orthanc:
+        assert orthanc.dicomweb_url == f"{orthanc.http_url}/dicom-web"
+        stored = run({"op": "store", "input": str(ct), "options": net(orthanc)})
+        assert stored.ok, stored.error
+        found = run(
+            {
+                "op": "qido",
+                "options": {"url": orthanc.dicomweb_url, "level": "instance", "query": {"SOPInstanceUID": ""}},
+            }
+        )
+        assert found.ok, found.error
+        assert found.result is not None and found.result["count"] == 1
+        assert found.result["matches"][0]["00080018"]["Value"] == [str(ds.SOPInstanceUID)]
+        got = run(
+            {
+                "op": "wado",
+                "output": str(tmp_path / "w"),
+                "options": {"url": orthanc.dicomweb_url, "study_uid": str(ds.StudyInstanceUID)},
+            }
+        )
+        assert got.ok, got.error
+        files = list((tmp_path / "w").iterdir())
+        assert len(files) == 1
+        back = pydicom.dcmread(files[0])
+        assert back.SOPInstanceUID == ds.SOPInstanceUID and back.PixelData == pydicom.dcmread(ct).PixelData

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ INNER_DICOM_PORT = 4242
 INNER_HTTP_PORT = 8042
 
 
-def dicom_peer_config(folder: Path, aet: str) -> dict[str, Any]:
+def dicom_peer_config(folder: Path, aet: str, plugins: Sequence[str] = ()) -> dict[str, Any]:
     """The configuration of a private Orthanc with its DICOM server on (inside its namespace): the private
-    server's configuration (``server_config``, HTTP loopback-only) plus the DICOM keys. Pure."""
+    server's configuration (``server_config``, HTTP loopback-only; DICOMweb at ``/dicom-web/`` when its plugin
+    is given) plus the DICOM keys. Pure."""
     from dcmharness.adapters.orthanc.server import server_config
 
-    config = server_config(INNER_HTTP_PORT, folder, [])
+    config = server_config(INNER_HTTP_PORT, folder, plugins)
     config.update(
         {
             "Name": "dcmharness-peer",
@@ -56,6 +57,7 @@ def dicom_peer_config(folder: Path, aet: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class OrthancPeer(Peer):
     http_url: str = ""
+    dicomweb_url: str = ""  # its DICOMweb service (the same store), when the plugin is installed
 
 
 def orthanc_binary() -> str:
@@ -74,13 +76,15 @@ def orthanc_peer(aet: str = "ORTHANC-PEER", port: int | None = None) -> Iterator
     """A private Orthanc until the block ends: DICOM at 127.0.0.1:``port`` (a free one by default), its REST API
     at ``http_url``; storage in a temporary folder (removed at the end); stopped by PID."""
     from dcmharness.adapters.loopback_ns import isolated_peer
-    from dcmharness.adapters.orthanc.server import cap_memory
+    from dcmharness.adapters.orthanc.server import cap_memory, find_plugins
 
     binary = orthanc_binary()
+    plugin = find_plugins().get("dicomweb")
+    plugins = [plugin] if plugin else []
     with tempfile.TemporaryDirectory(prefix="dcmharness-orthanc-peer-") as work:
         folder = Path(work)
         config = folder / "orthanc.json"
-        config.write_text(json.dumps(dicom_peer_config(folder, aet), indent=2))
+        config.write_text(json.dumps(dicom_peer_config(folder, aet, plugins), indent=2))
         host_port = port or free_port()
         extra = {INNER_HTTP_PORT: 0}
         with isolated_peer(
@@ -88,6 +92,6 @@ def orthanc_peer(aet: str = "ORTHANC-PEER", port: int | None = None) -> Iterator
             log=str(folder / "orthanc.log"),
         ) as (peer, ports):  # fmt: skip
             cap_memory(peer.pid)
-            yield OrthancPeer(
-                peer.host, peer.port, aet, peer.pid, peer.store_dir, f"http://127.0.0.1:{ports[INNER_HTTP_PORT]}"
-            )
+            http_url = f"http://127.0.0.1:{ports[INNER_HTTP_PORT]}"
+            dicomweb = f"{http_url}/dicom-web" if plugins else ""
+            yield OrthancPeer(peer.host, peer.port, aet, peer.pid, peer.store_dir, http_url, dicomweb)

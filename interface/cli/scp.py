@@ -4,7 +4,7 @@ Ctrl-C / SIGTERM.
 It listens on 127.0.0.1 on a free port unless ``--port`` says otherwise, stores what it receives under
 ``--store`` (a temporary folder, removed at the end, by default) and is stopped by its PID on exit, also on
 error and Ctrl-C. Once it listens, one JSON line on stdout says where: ``{"backend", "host", "port", "aet",
-"store", "pid"}`` (orthanc adds ``http_url``, its REST API).
+"store", "pid"}`` (orthanc adds ``http_url``, its REST API, and ``dicomweb_url``, its DICOMweb service).
 
 Backends: ``python_ref`` (pynetdicom, every storage SOP class in every transfer syntax; ``--host`` may name
 another address); ``orthanc`` (a private Orthanc, DICOM server on) and ``dcmtk`` (``dcmqrscp`` with a generated
@@ -79,6 +79,8 @@ def main(args: argparse.Namespace) -> int:
         where.update({"store": peer.store_dir if args.backend == "orthanc" else str(store), "pid": peer.pid})
         if getattr(peer, "http_url", None):
             where["http_url"] = peer.http_url
+        if getattr(peer, "dicomweb_url", None):
+            where["dicomweb_url"] = peer.dicomweb_url
         print(json.dumps(where), flush=True)
         with contextlib.suppress(KeyboardInterrupt, SystemExit):
             signal.pause()
