@@ -151,6 +151,7 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
     )
     if not is_deflated(ds):  # offsets of a deflated data set are in the inflated bytes, not in the file
         check_element_lengths(ds, info.size_bytes)
+        check_unknown_vr_lengths(p, ds, info.size_bytes)
         keys = list(ds.keys())
         if keys and not hasattr(ds.get_item(keys[-1], keep_deferred=True), "value_tell"):
             check_last_element_length(p, ds, info.size_bytes)
@@ -355,6 +356,48 @@ def check_element_lengths(ds: Any, size: int, depth: int = 0) -> None:
                 continue  # an unparsable sequence no backend reads: its own length was checked above
             for item in items:
                 check_element_lengths(item, size, depth + 1)
+
+
+#: The VRs of PS3.5 Table 6.2-1: any other two letters in an explicit VR data set is an unknown ("future") VR.
+KNOWN_VRS = frozenset(
+    {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV", "OW"}
+    | {"PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"}
+)
+
+
+def check_unknown_vr_lengths(path: Path, ds: Any, size: int) -> None:
+    """A top-level element whose explicit VR is none of PS3.5's, read as dcmtk (and so Orthanc) reads it: an
+    unknown ("future") VR takes the 32-bit length form, 2 reserved bytes then 4 length bytes
+    (dcmdata/libsrc/dcvr.cc: ``EVR_UNKNOWN`` has ``DCMVR_PROP_EXTENDEDLENGTHENCODING``), where pydicom read a
+    16-bit length. A length so read that runs past the end is ``decode_failed``: Orthanc allocated it and grew
+    past 1 GB on a 9844-byte file (fuzz seed 20261209 case 9743: Additional Patient History (0010,21B0) LT -> "ZZ")."""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is not False:
+        return
+    unknown = []
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag, keep_deferred=True)
+        vr, tell = getattr(raw, "VR", None), getattr(raw, "value_tell", None)
+        if isinstance(vr, str) and len(vr) == 2 and vr not in KNOWN_VRS and isinstance(tell, int) and tell >= 4:
+            unknown.append((tag, vr, tell))
+    if not unknown:
+        return
+    with open(path, "rb") as fp:
+        for tag, vr, tell in unknown:
+            fp.seek(tell - 4)  # tag, then the VR's two letters and the 16-bit length pydicom read
+            head = fp.read(8)
+            if len(head) < 8 or head[:2] != vr.encode("latin-1", "replace"):
+                continue  # not a VR written in the file (pydicom's own name for it)
+            word = head[4:]
+            length = int.from_bytes(word, "little" if little is not False else "big")
+            if length != _UNDEFINED and tell + 4 + length > size:
+                raise HarnessError(
+                    ErrorCode.DECODE_FAILED,
+                    f"element {tag} has the unknown VR {vr!r}: read with the 32-bit length of an unknown VR "
+                    f"(as dcmtk reads it) it declares {length} bytes at offset {tell + 4}, past the end of the "
+                    f"file ({max(0, size - tell - 4)} bytes remain)",
+                    "input",
+                )
 
 
 def is_deflated(ds: Any) -> bool:
