@@ -62,15 +62,16 @@ def comm(pid: int) -> str:
 
 
 def kill_parent_and_wait(
-    proc: subprocess.Popen[bytes], wanted: str, settle_s: float = 60.0
+    proc: subprocess.Popen[bytes], wanted: str, settle_s: float = 60.0, at_least: int = 1
 ) -> tuple[set[int], set[int]]:
-    """Wait until a descendant named ``wanted`` runs, SIGKILL the parent, then the descendants still alive
-    after 10 s (none expected) and all that were recorded."""
+    """Wait until a descendant named ``wanted`` runs among at least ``at_least`` descendants (the pool's workers
+    start one after the other), SIGKILL the parent, then the descendants still alive after 10 s (none
+    expected) and all that were recorded."""
     deadline = time.monotonic() + settle_s
     tree: set[int] = set()
     while time.monotonic() < deadline and proc.poll() is None:
         tree = descendants(proc.pid)
-        if any(comm(p) == wanted for p in tree):
+        if any(comm(p) == wanted for p in tree) and len(tree) >= at_least:
             break
         time.sleep(0.2)
     assert any(comm(p) == wanted for p in tree), f"no {wanted} started under {proc.pid}"
@@ -91,7 +92,7 @@ def test_conform_workers_and_their_orthanc_end_with_a_killed_parent(tmp_path: Pa
             "--no-html", "--out", str(tmp_path / "c")]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        left, tree = kill_parent_and_wait(proc, "Orthanc")
+        left, tree = kill_parent_and_wait(proc, "Orthanc", at_least=3)
     finally:
         if proc.poll() is None:
             proc.kill()
