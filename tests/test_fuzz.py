@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -317,6 +318,72 @@ def test_the_parent_loads_the_decoders_before_forking() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["False", "True", "True"]
+
+
+# -- --reuse-workers: one worker per job runs case after case ----------------------------------------------
+def _pid_case(path: Path, options: dict[str, Any], backends: list[str], timeout: float) -> list[fuzz.Answer]:
+    """Reports (as a failure, to get it back) which worker process ran the case."""
+    return [fuzz.Answer(b, "internal", None, str(os.getpid())) for b in backends]
+
+
+@pytest.mark.parametrize(("reuse", "workers"), [(True, 1), (False, 3)])
+def test_reused_workers_run_case_after_case(monkeypatch: pytest.MonkeyPatch, reuse: bool, workers: int) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _pid_case)
+    report = fuzz.run_fuzz(3, ["python_ref"], jobs=1, reuse_workers=reuse)
+    assert [f["index"] for f in report.failures] == [0, 1, 2]
+    assert len({f["message"] for f in report.failures}) == workers
+
+
+def test_reused_workers_answer_as_fresh_ones() -> None:
+    fresh = fuzz.run_fuzz(40, ["python_ref"], seed=5, jobs=2)
+    reused = fuzz.run_fuzz(40, ["python_ref"], seed=5, jobs=2, reuse_workers=True)
+    assert reused.cases == fresh.cases == 40 and reused.failures == fresh.failures == []
+    assert reused.codes == fresh.codes and reused.kinds == fresh.kinds
+    assert sum(reused.codes["python_ref"].values()) == 40
+
+
+def test_a_reused_worker_that_hangs_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _hanging_case)
+    started = time.monotonic()
+    report = fuzz.run_fuzz(2, ["python_ref"], jobs=1, deadline=1.0, reuse_workers=True)
+    assert time.monotonic() - started < 20
+    assert [(f["index"], f["status"]) for f in report.failures] == [(0, "hang"), (1, "hang")]
+
+
+def test_a_reused_worker_that_crashes_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _crashing_case)
+    report = fuzz.run_fuzz(2, ["python_ref"], jobs=1, reuse_workers=True)
+    assert [(f["index"], f["status"]) for f in report.failures] == [(0, "crash"), (1, "crash")]
+    assert all("exit 3" in f["message"] for f in report.failures)
+
+
+def test_what_outlives_a_reused_worker_is_a_failure_of_its_last_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _orphaning_case)
+    report = fuzz.run_fuzz(2, ["python_ref"], jobs=1, reuse_workers=True)
+    assert [(f["index"], f["backend"], f["status"]) for f in report.failures] == [(1, "(case)", "leftover")]
+    message = report.failures[0]["message"]
+    assert message.startswith("2 process(es) outlived the case's worker by 2 s (killed): sleep ")
+    pids = [int(part.rsplit(" ", 1)[1]) for part in message.split(": ", 1)[1].split(", ")]
+    deadline = time.monotonic() + 5
+    while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_pid_alive(p) for p in pids)
+    assert report.codes["python_ref"] == {"ok": 2}
+
+
+@pytest.mark.parametrize("reuse", [[], ["--reuse-workers"]])
+def test_ctrl_c_prints_the_cases_done_and_exits_130(reuse: list[str]) -> None:
+    argv = [sys.executable, "-m", "dcmharness.interface.fuzz", "--cases", "100000", "--backends", "python_ref"]
+    proc = subprocess.Popen(
+        [*argv, "--jobs", "1", *reuse], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    time.sleep(8)  # past the start-up (imports, the seed files rendered once): cases are running
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and b"Traceback" not in out
+    assert b"(interrupted: the cases above are those done before Ctrl-C)" in out
+    assert int(out.split(b" cases,", 1)[0].rsplit(b" ", 1)[1]) > 0
 
 
 # -- the CI run --------------------------------------------------------------------------------------------

@@ -11,14 +11,18 @@ that the cornerstone backend lifts for Chromium alone, which does not start unde
 folders (Orthanc's storage, Chromium's profile) are inside the case's folder, removed after the case whatever
 happened, and every process it started carries ``DCMHARNESS_FUZZ_CASE`` in its environment: the worker stops
 its backends before it answers, and a process of the case still alive after that is a failure (``leftover``).
-``--case N`` replays single cases of a run (``--seed``) exactly.
+``--case N`` replays single cases of a run (``--seed``) exactly. With ``--reuse-workers`` each of the ``--jobs``
+workers runs case after case and keeps its backends' sessions between them, as a conformance run does (a
+browser starts once per worker instead of once per case: five times faster on the cornerstone backend); a
+worker is replaced after a crash, a hang or a memory failure, and its leftovers are looked for when it ends.
+Ctrl-C prints the report of the cases done (exit 130).
 
 A case *fails* for a backend when: the worker crashed (a segfault in a decoder would take a whole run
 down), it did not answer within its deadline (hang), the response is not a valid contract response,
 the error is ``internal_error`` (a bug), memory ran out or the peak resident memory went over the
 limit (an absurd size was allocated instead of refused), the input file changed, or ``ok`` came with
 an output file that does not exist, or a process it started outlived it.
-Exit status: 0 no failure, 1 failures, 2 unusable arguments.
+Exit status: 0 no failure, 1 failures, 2 unusable arguments, 130 interrupted (Ctrl-C) without a failure.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -118,6 +123,7 @@ class FuzzReport:
     seconds: float = 0.0
     peak_rss_mb: float = 0.0  # the largest single process (worker or a tool it waited for): ru_maxrss
     budget_reached: bool = False  # --max-seconds ended the run before --cases were done
+    interrupted: bool = False  # Ctrl-C (SIGINT) ended the run: the report holds the cases done before it
     peak_tree_rss_mb: float = 0.0  # a case's processes together (worker + children; PSS), sampled every SAMPLE_S
 
     @property
@@ -196,6 +202,42 @@ def run_case(path: Path, options: dict[str, Any], backends: list[str], timeout: 
     return answers
 
 
+@contextlib.contextmanager
+def _ctrl_c_held() -> Any:
+    """SIGINT blocked while a worker is forked: a Ctrl-C then reaches the new worker only once it ignores it
+    (else it could land in the fork's own handlers, and be printed there), and the parent right after."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _ignore_ctrl_c() -> None:
+    """In a worker: Ctrl-C is the parent's (it reports and kills the workers); one pending is discarded."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident size, or that of the largest child it waited for (MB)."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+
+
+def _over_limit(answers: list[Answer], rss_mb: float, rss_limit_mb: int) -> list[Answer]:
+    """The answers, each turned into a ``memory`` failure when the peak went over the limit."""
+    if rss_limit_mb <= 0 or rss_mb <= rss_limit_mb:
+        return answers
+    return [
+        Answer(a.backend, "memory", a.code, f"peak RSS {rss_mb:.0f} MB > {rss_limit_mb} MB; {a.message}")
+        for a in answers
+    ]
+
+
+def _crashed(backends: list[str], exc: BaseException) -> list[dict[str, Any]]:
+    return [asdict(Answer(b, "crash", None, f"{type(exc).__name__}: {exc}"[:300])) for b in backends]
+
+
 def _worker(
     conn: Connection,
     path: str,
@@ -208,6 +250,7 @@ def _worker(
 ) -> None:
     from dcmharness.interface import registry
 
+    _ignore_ctrl_c()
     if marker:
         os.environ[CASE_ENV] = marker
     scratch = Path(path).parent / "tmp"  # removed with the case's folder, even when the worker is killed
@@ -221,17 +264,63 @@ def _worker(
             answers = run_case(Path(path), options, backends, timeout)
         finally:  # servers, browsers, worker pools: a forked worker ends in os._exit, atexit would not run
             registry.close_all()
-        rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-        rss_mb = rss / 1024
-        if rss_limit_mb > 0 and rss_mb > rss_limit_mb:
-            answers = [
-                Answer(a.backend, "memory", a.code, f"peak RSS {rss_mb:.0f} MB > {rss_limit_mb} MB; {a.message}")
-                for a in answers
-            ]
-        conn.send(([asdict(a) for a in answers], rss_mb))
+        rss_mb = _peak_rss_mb()
+        conn.send(([asdict(a) for a in _over_limit(answers, rss_mb, rss_limit_mb)], rss_mb))
     except BaseException as exc:  # reported as a crash of every backend of the case
-        conn.send(([asdict(Answer(b, "crash", None, f"{type(exc).__name__}: {exc}"[:300])) for b in backends], 0.0))
+        conn.send((_crashed(backends, exc), 0.0))
     finally:
+        conn.close()
+
+
+def _slot_worker(
+    conn: Connection,
+    folder: str,
+    backends: list[str],
+    timeout: float,
+    address_space_mb: int,
+    rss_limit_mb: int,
+    marker: str,
+    parent_pid: int,
+) -> None:
+    """``--reuse-workers``: one worker runs case after case, keeping its backends' sessions (a browser and its
+    driver, Orthanc, JVM workers) between them, as a conformance run does. It reads ``(input path, options)``
+    and answers like ``_worker``; None, or its parent gone (a sibling worker forked later holds a copy of
+    this pipe: no end of file would come), ends it, stopping its backends. It ends after a
+    case whose peak resident memory went over the limit (the next case gets a fresh worker) or that raised."""
+    from dcmharness.interface import registry
+
+    _ignore_ctrl_c()
+    os.environ[CASE_ENV] = marker
+    scratch = Path(folder) / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
+    if address_space_mb > 0:
+        limit = address_space_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    try:
+        while True:
+            try:
+                while not conn.poll(1.0):
+                    if os.getppid() != parent_pid:
+                        return
+                job = conn.recv()
+            except (EOFError, OSError):
+                break
+            if job is None:
+                break
+            path, options = job
+            try:
+                answers = run_case(Path(path), options, backends, timeout)
+            except BaseException as exc:  # reported as a crash of every backend of the case; the worker ends
+                conn.send((_crashed(backends, exc), 0.0))
+                break
+            rss_mb = _peak_rss_mb()  # over the limit: a peak no earlier case of this worker reached
+            answers = _over_limit(answers, rss_mb, rss_limit_mb)
+            conn.send(([asdict(a) for a in answers], rss_mb))
+            if any(a.status == "memory" for a in answers):
+                break
+    finally:
+        registry.close_all()
         conn.close()
 
 
@@ -285,6 +374,18 @@ class _Running:
     deadline: float
     marker: str = ""
     peak_tree_mb: float = 0.0  # the case's processes together (worker, tools, JVM, server), as sampled
+    slot: _Slot | None = None  # --reuse-workers: the worker, which goes on to the next case
+
+
+@dataclass
+class _Slot:
+    """A worker of ``--reuse-workers``: it runs case after case (``last``: the latest it was given)."""
+
+    proc: Any
+    conn: Connection
+    marker: str
+    folder: Path
+    last: CaseSpec | None = None
 
 
 #: How often the parent samples the memory of each case's process tree (s).
@@ -323,6 +424,12 @@ def _kill_tree(r: _Running) -> None:
     r.proc.kill()
 
 
+def _kill_slot(slot: _Slot) -> None:
+    memory.kill_all(memory.descendants(slot.proc.pid, memory.parent_map()))
+    memory.kill_all(_case_processes(slot.marker))
+    slot.proc.kill()
+
+
 def leftovers(marker: str, grace: float = LEFTOVER_GRACE_S) -> list[tuple[int, str]]:
     """(pid, command name) of the case's processes still alive ``grace`` seconds after its worker ended;
     they are killed (the run goes on clean) and reported."""
@@ -350,9 +457,14 @@ def run_fuzz(
     deadline: float | None = None,
     only: list[int] | None = None,
     max_seconds: float | None = None,
+    reuse_workers: bool = False,
 ) -> FuzzReport:
     """Run ``cases`` mutated inputs through ``backends`` (unavailable ones are skipped, with the reason);
-    with ``only``, just those case indices of the run ``seed`` (a replay)."""
+    with ``only``, just those case indices of the run ``seed`` (a replay). Each case gets a fresh worker,
+    which stops its backends before answering; with ``reuse_workers``, each of the ``jobs`` workers runs
+    case after case with its backends' sessions kept (a browser is started once per worker, not per case),
+    a worker is replaced after a crash, a hang or a memory failure, and leftovers are looked for when a
+    worker ends (the failure names the last case it ran)."""
     import dcmharness.interface.api  # noqa: F401 - imported before forking: workers start warm
     from dcmharness.interface.input_warnings import quiet_terminal
 
@@ -372,7 +484,48 @@ def run_fuzz(
     pending = iter(only if only is not None else range(cases))
     total = len(only) if only is not None else cases
     running: list[_Running] = []
+    idle: list[_Slot] = []  # --reuse-workers: those waiting for a case
+    workers: list[_Slot] = []  # --reuse-workers: every one alive
+    slots = 0
     done = 0
+
+    def new_slot() -> _Slot:
+        nonlocal slots
+        slots += 1
+        folder = root / f"worker_{slots:04d}"
+        parent, child = ctx.Pipe(duplex=True)
+        marker = f"{os.getpid()}-worker{slots}"
+        proc = ctx.Process(
+            target=_slot_worker,
+            args=(child, str(folder), usable, timeout, address_space_mb, rss_limit_mb, marker, os.getpid()),
+        )
+        with _ctrl_c_held():  # a Ctrl-C comes after it is in ``workers`` (killed at the end)
+            proc.start()
+            slot = _Slot(proc, parent, marker, folder)
+            workers.append(slot)
+        child.close()
+        return slot
+
+    def record(spec: CaseSpec, data: bytes, answers: list[Answer]) -> None:
+        for a in answers:
+            codes.setdefault(a.backend, Counter())[a.code or a.status] += 1
+            if a.status in FAILURES:
+                report.failures.append({**asdict(spec), **asdict(a)})
+                if keep is not None:
+                    keep.mkdir(parents=True, exist_ok=True)
+                    (keep / f"case_{spec.index:06d}.dcm").write_bytes(data)
+                    (keep / f"case_{spec.index:06d}.{a.backend}.json").write_text(
+                        json.dumps({**asdict(spec), **asdict(a)}, indent=2)
+                    )
+
+    def leftover_answer(marker: str) -> list[Answer]:
+        left = leftovers(marker)
+        if not left:
+            return []
+        names = ", ".join(f"{name} {pid}" for pid, name in left)
+        message = f"{len(left)} process(es) outlived the case's worker by {LEFTOVER_GRACE_S:g} s (killed): {names}"
+        return [Answer("(case)", "leftover", None, message)]
+
     try:
         while True:
             while len(running) < max(1, jobs):
@@ -391,15 +544,27 @@ def run_fuzz(
                 workdir.mkdir()
                 path = workdir / "input.dcm"
                 path.write_bytes(data)
+                if reuse_workers:
+                    slot = idle.pop() if idle else new_slot()
+                    slot.last = spec
+                    slot.conn.send((str(path), spec.options))
+                    running.append(
+                        _Running(
+                            slot.proc, slot.conn, spec, data, workdir, time.monotonic() + deadline_s, slot.marker,
+                            slot=slot,
+                        )
+                    )  # fmt: skip
+                    continue
                 parent, child = ctx.Pipe(duplex=False)
                 marker = f"{os.getpid()}-{index}"
                 proc = ctx.Process(
                     target=_worker,
                     args=(child, str(path), spec.options, usable, timeout, address_space_mb, rss_limit_mb, marker),
                 )
-                proc.start()
+                with _ctrl_c_held():  # a Ctrl-C comes after it is in ``running`` (killed at the end)
+                    proc.start()
+                    running.append(_Running(proc, parent, spec, data, workdir, time.monotonic() + deadline_s, marker))
                 child.close()
-                running.append(_Running(proc, parent, spec, data, workdir, time.monotonic() + deadline_s, marker))
             if not running:
                 break
             ready = wait([r.conn for r in running], timeout=SAMPLE_S)
@@ -437,39 +602,41 @@ def run_fuzz(
                     continue
                 running.remove(r)
                 report.peak_tree_rss_mb = max(report.peak_tree_rss_mb, r.peak_tree_mb)
-                r.proc.join(5)
-                r.conn.close()
-                left = leftovers(r.marker)
-                if left:
-                    names = ", ".join(f"{name} {pid}" for pid, name in left)
-                    answers.append(
-                        Answer(
-                            "(case)",
-                            "leftover",
-                            None,
-                            f"{len(left)} process(es) outlived the "
-                            f"case's worker by {LEFTOVER_GRACE_S:g} s (killed): {names}",
-                        )
-                    )
+                ended = {"crash", "hang", "memory"} & {a.status for a in answers}
+                if r.slot is not None and not ended and r.proc.is_alive():
+                    idle.append(r.slot)  # it goes on; leftovers are looked for when it ends
+                else:
+                    r.proc.join(30 if r.slot is not None else 5)  # a reused worker stops its backends first
+                    r.conn.close()
+                    answers += leftover_answer(r.marker)
+                    if r.slot is not None:
+                        workers.remove(r.slot)
+                        shutil.rmtree(r.slot.folder, ignore_errors=True)
                 kinds[r.spec.kind] += 1
-                for a in answers:
-                    codes.setdefault(a.backend, Counter())[a.code or a.status] += 1
-                    if a.status in FAILURES:
-                        report.failures.append({**asdict(r.spec), **asdict(a)})
-                        if keep is not None:
-                            keep.mkdir(parents=True, exist_ok=True)
-                            (keep / f"case_{r.spec.index:06d}.dcm").write_bytes(r.data)
-                            (keep / f"case_{r.spec.index:06d}.{a.backend}.json").write_text(
-                                json.dumps({**asdict(r.spec), **asdict(a)}, indent=2)
-                            )
+                record(r.spec, r.data, answers)
                 shutil.rmtree(r.workdir, ignore_errors=True)
                 done += 1
                 report.requests += sum(a.backend in usable for a in answers)
                 if progress and done % 500 == 0:
                     print(f"fuzz: {done}/{total} cases, {len(report.failures)} failures", file=sys.stderr)
+        while idle:  # --reuse-workers: each worker stops its backends; what outlives it is a failure
+            slot = idle[-1]
+            with contextlib.suppress(OSError):
+                slot.conn.send(None)
+            slot.proc.join(60)
+            idle.pop()
+            workers.remove(slot)  # after it ended: a Ctrl-C meanwhile still kills it
+            slot.conn.close()
+            left = leftover_answer(slot.marker)
+            if slot.last is not None:
+                record(slot.last, b"", left)
+    except KeyboardInterrupt:  # Ctrl-C: the report of the cases done, no traceback
+        report.interrupted = True
     finally:
         for r in running:
             _kill_tree(r)
+        for slot in workers:
+            _kill_slot(slot)
         shutil.rmtree(root, ignore_errors=True)
     report.cases = done
     report.codes = {b: dict(sorted(c.items())) for b, c in codes.items()}
@@ -490,6 +657,7 @@ def format_report(report: FuzzReport) -> str:
             if report.budget_reached
             else []
         ),
+        *(["(interrupted: the cases above are those done before Ctrl-C)"] if report.interrupted else []),
         "mutations: " + ", ".join(f"{k} {v}" for k, v in report.kinds.items()),
     ]
     for backend, counts in report.codes.items():
@@ -515,6 +683,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address-space-mb", type=int, default=16384, help="RLIMIT_AS per worker (0 = none)")
     parser.add_argument("--keep", metavar="DIR", help="write each failing input and its answer to DIR")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--reuse-workers",
+        action="store_true",
+        help="each of the --jobs workers runs case after case, keeping its backends' sessions "
+        "(a browser starts once per worker, not per case); a worker is replaced after a crash, hang or "
+        "memory failure",
+    )
     parser.add_argument(
         "--max-seconds",
         type=float,
@@ -544,7 +719,17 @@ def main(argv: list[str] | None = None) -> int:
     if only is not None and min(only) < 0:
         print("fuzz: --case indices start at 0", file=sys.stderr)
         return 2
-    report = run_fuzz(
+    try:
+        report = _run_from_args(args, names, only)
+    except KeyboardInterrupt:  # before the first case (while the seed files were read and rendered)
+        print("fuzz: interrupted before any case ran", file=sys.stderr)
+        return 130
+    print(json.dumps(asdict(report), indent=2) if args.json else format_report(report))
+    return 1 if report.failures else 130 if report.interrupted else 0
+
+
+def _run_from_args(args: argparse.Namespace, names: list[str], only: list[int] | None) -> FuzzReport:
+    return run_fuzz(
         args.cases,
         names,
         seed=args.seed,
@@ -556,9 +741,8 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.json,
         only=only,
         max_seconds=args.max_seconds,
+        reuse_workers=args.reuse_workers,
     )
-    print(json.dumps(asdict(report), indent=2) if args.json else format_report(report))
-    return 1 if report.failures else 0
 
 
 if __name__ == "__main__":
