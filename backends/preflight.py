@@ -141,20 +141,22 @@ def _describe(p: Path, ds: Any, need_pixels: bool) -> InputInfo:
     if not tsyntax:
         tsyntax = infer_transfer_syntax(ds)
     has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    size = p.stat().st_size
+    if not is_deflated(ds):  # offsets of a deflated data set are in the inflated bytes, not in the file
+        # before any element is read through ``ds``: a converted element keeps no offset to check it by
+        check_element_lengths(ds, size)
+        check_unknown_vr_lengths(p, ds, size)
+        keys = list(ds.keys())
+        if keys and not hasattr(ds.get_item(keys[-1], keep_deferred=True), "value_tell"):
+            check_last_element_length(p, ds, size)
     info = InputInfo(
         path=p,
         dataset=ds,
         transfer_syntax=tsyntax or None,
         has_pixel_data=has_pixels,
-        size_bytes=p.stat().st_size,
+        size_bytes=size,
         modality=str(ds.get("Modality", "") or ""),
     )
-    if not is_deflated(ds):  # offsets of a deflated data set are in the inflated bytes, not in the file
-        check_element_lengths(ds, info.size_bytes)
-        check_unknown_vr_lengths(p, ds, info.size_bytes)
-        keys = list(ds.keys())
-        if keys and not hasattr(ds.get_item(keys[-1], keep_deferred=True), "value_tell"):
-            check_last_element_length(p, ds, info.size_bytes)
     if not has_pixels:
         if need_pixels:
             raise HarnessError(ErrorCode.NO_PIXEL_DATA, "the file has no Pixel Data (7FE0,0010)", "input")
@@ -365,37 +367,58 @@ KNOWN_VRS = frozenset(
 )
 
 
+def _reads_32_bit_length(vr: bytes, reserved: bytes) -> str | None:
+    """Which toolkit reads an explicit VR that is none of PS3.5's with the 32-bit length form (pure): dcmtk
+    when it is two capital letters (a "future" VR: dcmdata/libsrc/dcvr.cc, ``EVR_UNKNOWN`` has
+    ``DCMVR_PROP_EXTENDEDLENGTHENCODING``; any other bytes are ``EVR_UNKNOWN2B``, a 16-bit length), Orthanc
+    whatever the bytes when the next two are zero (OrthancFramework DicomStreamReader::HandleDatasetTag: a VR
+    not in its short list takes 2 reserved bytes, which must be 0, then a 32-bit length), else None."""
+    if vr.decode("latin-1") in KNOWN_VRS:
+        return None
+    if all(0x41 <= b <= 0x5A for b in vr):
+        return "dcmtk and Orthanc" if reserved == b"\0\0" else "dcmtk"
+    return "Orthanc" if reserved == b"\0\0" else None
+
+
 def check_unknown_vr_lengths(path: Path, ds: Any, size: int) -> None:
-    """A top-level element whose explicit VR is none of PS3.5's, read as dcmtk (and so Orthanc) reads it: an
-    unknown ("future") VR takes the 32-bit length form, 2 reserved bytes then 4 length bytes
-    (dcmdata/libsrc/dcvr.cc: ``EVR_UNKNOWN`` has ``DCMVR_PROP_EXTENDEDLENGTHENCODING``), where pydicom read a
-    16-bit length. A length so read that runs past the end is ``decode_failed``: Orthanc allocated it and grew
-    past 1 GB on a 9844-byte file (fuzz seed 20261209 case 9743: Additional Patient History (0010,21B0) LT -> "ZZ")."""
+    """A top-level element whose explicit VR is none of PS3.5's, read as dcmtk and Orthanc read it: both may
+    take the 32-bit length form, 2 reserved bytes then 4 length bytes (``_reads_32_bit_length``), where
+    pydicom read a 16-bit length (two capital letters) or the element as implicit VR (any other bytes). A
+    length so read that runs past the end is ``decode_failed``: Orthanc allocated it and grew past 1 GB on
+    files of a few KB (fuzz seed 20261209 case 9743: Additional Patient History (0010,21B0) LT -> "ZZ"; seed
+    995 case 31: Laterality (0020,0060) CS -> two zero bytes, which dcmtk reads with a 16-bit length and
+    Orthanc's stream reader with the 32-bit length 0x40000020, the next element's tag, as dicom-toimage did
+    too: "Could not reserve memory for data value (1073741856 bytes)" on seed 4101 case 179, the same
+    mutation). An implicit VR data set under an explicit transfer syntax is left alone: no VR to misread."""
     implicit, little = getattr(ds, "original_encoding", (None, None))
     if implicit is not False:
         return
-    unknown = []
+    suspects, explicit_seen = [], False
     for tag in list(ds.keys()):
         raw = ds.get_item(tag, keep_deferred=True)
         vr, tell = getattr(raw, "VR", None), getattr(raw, "value_tell", None)
-        if isinstance(vr, str) and len(vr) == 2 and vr not in KNOWN_VRS and isinstance(tell, int) and tell >= 4:
-            unknown.append((tag, vr, tell))
-    if not unknown:
+        explicit_seen |= isinstance(vr, str) and vr in KNOWN_VRS
+        if isinstance(tell, int) and tell >= 8 and (vr is None or (isinstance(vr, str) and vr not in KNOWN_VRS)):
+            suspects.append((tag, tell, vr))  # pydicom's own VR name, or None: read as implicit VR
+    if not explicit_seen:  # an implicit VR data set under an explicit transfer syntax (pydicom's SC_rgb_jpeg.dcm):
+        suspects = [s for s in suspects if s[2] is not None]  # its elements have no VR to misread
+    if not suspects:
         return
     with open(path, "rb") as fp:
-        for tag, vr, tell in unknown:
-            fp.seek(tell - 4)  # tag, then the VR's two letters and the 16-bit length pydicom read
+        for tag, tell, _vr in suspects:
+            fp.seek(tell - 4)  # the VR's two bytes, two more (a 16-bit length or reserved), a 32-bit length
             head = fp.read(8)
-            if len(head) < 8 or head[:2] != vr.encode("latin-1", "replace"):
-                continue  # not a VR written in the file (pydicom's own name for it)
-            word = head[4:]
-            length = int.from_bytes(word, "little" if little is not False else "big")
-            if length != _UNDEFINED and tell + 4 + length > size:
+            if len(head) < 8:
+                continue
+            reader = _reads_32_bit_length(head[:2], head[2:4])
+            length = int.from_bytes(head[4:], "little" if little is not False else "big")
+            if reader is not None and length != _UNDEFINED and tell + 4 + length > size:
+                shown = head[:2].decode("latin-1") if all(0x20 < b < 0x7F for b in head[:2]) else head[:2].hex(" ")
                 raise HarnessError(
                     ErrorCode.DECODE_FAILED,
-                    f"element {tag} has the unknown VR {vr!r}: read with the 32-bit length of an unknown VR "
-                    f"(as dcmtk reads it) it declares {length} bytes at offset {tell + 4}, past the end of the "
-                    f"file ({max(0, size - tell - 4)} bytes remain)",
+                    f"element {tag} has the unknown VR {shown!r}: read with the 32-bit length of an unknown VR "
+                    f"(as read by {reader}) it declares {length} bytes at offset {tell + 4}, past the end of "
+                    f"the file ({max(0, size - tell - 4)} bytes remain)",
                     "input",
                 )
 

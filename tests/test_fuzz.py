@@ -418,6 +418,24 @@ def _patch_vr(data: bytes, tag: int, vr: str) -> bytes:
     return data[: el.offset + 4] + vr.encode() + data[el.offset + 6 :]
 
 
+@pytest.mark.parametrize(
+    ("vr", "reserved", "reader"),
+    [
+        (b"ZZ", b"\0\0", "dcmtk and Orthanc"),  # a future VR: both read 2 reserved bytes and a 32-bit length
+        (b"ZZ", b"\x04\0", "dcmtk"),  # Orthanc throws on reserved bytes that are not zero
+        (b"\0\0", b"\0\0", "Orthanc"),  # dcmtk: EVR_UNKNOWN2B, a 16-bit length
+        (b"??", b"\0\0", "Orthanc"),
+        (b"zz", b"\x02\0", None),
+        (b"CS", b"\0\0", None),  # a VR of PS3.5: its own length form
+        (b"UN", b"\0\0", None),
+    ],
+)
+def test_which_toolkit_reads_an_unknown_vr_with_a_32_bit_length(vr: bytes, reserved: bytes, reader: str | None) -> None:
+    from dcmharness.backends.preflight import _reads_32_bit_length
+
+    assert _reads_32_bit_length(vr, reserved) == reader
+
+
 def _long_bot(data: bytes) -> bytes:
     px = next(e for e in walk(data).elements if e.tag == PIXEL_DATA)
     bot = next(e for e in walk(data).elements if e.tag == ITEM and e.offset > px.offset)
@@ -452,6 +470,14 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
         lambda: _patch_vr(CT, 0x00281052, "DW"),
         "decode_failed",
         "element (0028,1052) has the unknown VR 'DW'",
+    ),
+    (  # seed 995 case 31's kind: dcmtk reads these bytes with a 16-bit length, Orthanc's stream reader with a
+        # 32-bit one (the next element's tag, (0008,0060): 0x00600008), and allocated it (1.09 GB on 3424 bytes)
+        "non-letter-vr-read-by-orthanc",
+        lambda: _patch_vr(CT, 0x00080050, "\x00\x00"),
+        "decode_failed",
+        "element (0008,0050) has the unknown VR '00 00': read with the 32-bit length of an unknown VR (as read by "
+        "Orthanc) it declares 6291464 bytes at offset 662, past the end of the file (38544 bytes remain)",
     ),
     ("frame-of-4-gigabytes", lambda: _rows(MR_SMALL, 0xFFFF, 0xFFFF), "input_too_large", "per frame"),
     ("native-data-shorter-than-a-frame", lambda: _rows(MR_SMALL, 4096, 4096), "decode_failed", "less than one frame"),

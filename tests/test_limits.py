@@ -278,11 +278,11 @@ def test_native_cap_from_the_environment() -> None:
     assert native_memory.max_mb({}) == 4096
 
 
-#: fuzz seed 4101: dicom-toimage reserved each damaged declared length (1.07-1.80 GB) before reading it
+#: fuzz seed 4101: dicom-toimage reserved each damaged declared length (1.07-1.80 GB) before reading it; its
+#: case 179 (a VR of two zero bytes, read with a 32-bit length) is now refused before any backend runs
 DICOM_RS_CASES = [
     (44, "MR_small_implicit.dcm", "transfer_syntax", "(1230128452 bytes)"),
     (141, "CT_small.dcm", "bit_flip", "(1795168512 bytes)"),
-    (179, "SC_rgb_small_odd.dcm", "vr", "(1073741856 bytes)"),
 ]
 
 
@@ -315,11 +315,11 @@ def test_dicom_rs_says_it_could_not_reserve_the_memory(tmp_path: Path) -> None:
 
     if not registry.get("dicom_rs").availability().available:
         pytest.skip("dicom_rs not installed (make setup)")
-    path = tmp_path / "case_179.dcm"
-    path.write_bytes(fuzz.make_case(179, 4101, fuzz.load_seeds())[1])
+    path = tmp_path / "case_44.dcm"
+    path.write_bytes(fuzz.make_case(44, 4101, fuzz.load_seeds())[1])
     resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": "dicom_rs"})
     assert resp.error is not None and resp.error.code == "backend_failed"
-    assert "Could not reserve memory for data value (1073741856 bytes)" in resp.error.message
+    assert "Could not reserve memory for data value (1230128452 bytes)" in resp.error.message
     assert not (tmp_path / "o.png").exists()
 
 
@@ -491,3 +491,24 @@ def test_seed_20261209_case_9743_unknown_vr_read_as_dcmtk_reads_it() -> None:
     report = fuzz.run_fuzz(0, ["python_ref"], seed=20261209, jobs=1, only=[9743])
     assert report.failures == [], fuzz.format_report(report)
     assert report.codes == {"python_ref": {"decode_failed": 1}}
+
+
+def test_seed_995_case_31_a_non_letter_vr_read_as_orthanc_reads_it(tmp_path: Path) -> None:
+    """SC_rgb_jpeg_dcmtk.dcm with Laterality (0020,0060)'s VR turned into two zero bytes: pydicom reads it as an
+    implicit VR element and dcmtk with a 16-bit length (both: 0 bytes), Orthanc's stream reader with a 32-bit
+    length, the next element's tag (0x40000020), which it allocated on upload: 1,089,956 kB peak on 3424 bytes.
+    The shared preflight refuses it, naming the element and Orthanc, before any backend runs."""
+    report = fuzz.run_fuzz(0, ["python_ref"], seed=995, jobs=1, only=[31])
+    assert report.failures == [], fuzz.format_report(report)
+    assert report.codes == {"python_ref": {"decode_failed": 1}}
+    assert report.kinds == {"vr": 1}
+    # seed 4101 case 179, the same mutation of SC_rgb_small_odd.dcm, on which dicom-toimage said "Could not
+    # reserve memory for data value (1073741856 bytes)": it reads those bytes with a 32-bit length too
+    spec, data = fuzz.make_case(179, 4101, fuzz.load_seeds())
+    assert spec.detail == "(0020,0060) CS -> '\\x00\\x00'"
+    path = tmp_path / "case_179.dcm"
+    path.write_bytes(data)
+    resp = run({"op": "to_image", "input": str(path), "output": str(tmp_path / "o.png"), "backend": "python_ref"})
+    assert resp.error is not None and resp.error.code == "decode_failed"
+    assert resp.error.message.startswith("element (0020,0060) has the unknown VR '00 00': read with the 32-bit")
+    assert "(as read by Orthanc) it declares 1073741856 bytes at offset 1002" in resp.error.message
