@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import signal
 import struct
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from dcmharness.contract.models import ErrorInfo, Response
 from dcmharness.interface import registry
+from dcmharness.interface.fuzz import memory
 from dcmharness.interface.fuzz import runner as fuzz
 from dcmharness.interface.fuzz.mutations import (
     ITEM,
@@ -551,3 +553,18 @@ def test_preflight_refuses_what_the_fuzzer_found(tmp_path: Path, make: Any, code
         assert (resp.error.code, resp.error.field) == (code, "input"), resp.error
         assert words in resp.error.message
         assert resp.command is None  # refused before any tool ran
+
+
+def test_a_reused_workers_case_peak_sees_a_kept_server_and_starts_again() -> None:
+    """A kept process (as Orthanc between cases) that peaked and freed its memory: its peak counts for the case
+    it happened in (``VmHWM``), not for the next one (the peaks are started again)."""
+    code = "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); del b; print(1, flush=True); input()"
+    kept = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert kept.stdout is not None and kept.stdout.readline() == b"1\n"  # it peaked, then freed it
+        assert memory.peak_rss_bytes(kept.pid) > 300 * 1024 * 1024
+        assert fuzz._case_peak_mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) > 300
+        assert memory.peak_rss_bytes(kept.pid) < 100 * 1024 * 1024  # started again from what it holds now
+    finally:
+        kept.kill()
+        kept.wait()

@@ -224,6 +224,19 @@ def _peak_rss_mb() -> float:
     return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
+def _case_peak_mb(children_before_kb: int) -> float:
+    """In a reused worker: the largest peak resident size of one process during the case (MB): this worker and
+    the servers, browsers and JVMs it keeps (their ``VmHWM``, started again for the next case), and a tool it
+    waited for when that raised the children's peak. ``ru_maxrss`` alone would keep an earlier case's peak
+    and never see a kept server's (observed: Orthanc's 1.09 GB upload peak, gone between two samples)."""
+    pids = memory.descendants(os.getpid(), memory.parent_map())
+    peak = max((memory.peak_rss_bytes(p) for p in pids), default=0) / 1024 / 1024
+    for pid in pids:
+        memory.reset_peak(pid)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(peak, children / 1024 if children > children_before_kb else 0.0)
+
+
 def _over_limit(answers: list[Answer], rss_mb: float, rss_limit_mb: int) -> list[Answer]:
     """The answers, each turned into a ``memory`` failure when the peak went over the limit."""
     if rss_limit_mb <= 0 or rss_mb <= rss_limit_mb:
@@ -297,6 +310,8 @@ def _slot_worker(
     if address_space_mb > 0:
         limit = address_space_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    _case_peak_mb(children_before)  # the peaks start from here
     try:
         while True:
             try:
@@ -314,7 +329,8 @@ def _slot_worker(
             except BaseException as exc:  # reported as a crash of every backend of the case; the worker ends
                 conn.send((_crashed(backends, exc), 0.0))
                 break
-            rss_mb = _peak_rss_mb()  # over the limit: a peak no earlier case of this worker reached
+            rss_mb = _case_peak_mb(children_before)
+            children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             answers = _over_limit(answers, rss_mb, rss_limit_mb)
             conn.send(([asdict(a) for a in answers], rss_mb))
             if any(a.status == "memory" for a in answers):
