@@ -88,9 +88,24 @@ def kill_parent_and_wait(
 def test_conform_workers_and_their_orthanc_end_with_a_killed_parent(tmp_path: Path) -> None:
     if not registry.get("orthanc").availability().available:
         pytest.skip("orthanc is not installed")
-    argv = [sys.executable, "-m", "dcmharness", "conform", "--backends", "orthanc", "--jobs", "2", "--quiet",
-            "--no-html", "--out", str(tmp_path / "c")]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "dcmharness",
+        "conform",
+        "--backends",
+        "orthanc",
+        "--jobs",
+        "2",
+        "--quiet",
+        "--no-html",
+        "--out",
+        str(tmp_path / "c"),
+    ]
+    scratch = tmp_path / "tmp"  # a SIGKILLed run cannot remove its Orthanc's folder: it goes in the test's own
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     try:
         left, tree = kill_parent_and_wait(proc, "Orthanc", at_least=3)
     finally:
@@ -108,8 +123,22 @@ def test_run_jobs_workers_end_with_a_killed_parent(tmp_path: Path) -> None:
     data = find("CT_small.dcm").read_bytes()
     for i in range(400):
         (src / f"{i:03d}.dcm").write_bytes(data)
-    argv = [sys.executable, "-m", "dcmharness", "run", "--jobs", "2", "--op", "to_image", "--backend", "dcmtk",
-            "--input", str(src), "--output", str(tmp_path / "out")]
+    argv = [
+        sys.executable,
+        "-m",
+        "dcmharness",
+        "run",
+        "--jobs",
+        "2",
+        "--op",
+        "to_image",
+        "--backend",
+        "dcmtk",
+        "--input",
+        str(src),
+        "--output",
+        str(tmp_path / "out"),
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         left, tree = kill_parent_and_wait(proc, "dcmj2pnm")
