@@ -125,6 +125,8 @@ class FuzzReport:
     budget_reached: bool = False  # --max-seconds ended the run before --cases were done
     interrupted: bool = False  # Ctrl-C (SIGINT) ended the run: the report holds the cases done before it
     peak_tree_rss_mb: float = 0.0  # a case's processes together (worker + children; PSS), sampled every SAMPLE_S
+    peak_rss_case: int | None = None  # the case of each peak (replay it with --case)
+    peak_tree_case: int | None = None
 
     @property
     def failed(self) -> int:
@@ -607,7 +609,8 @@ def run_fuzz(
                     try:
                         raw, rss = r.conn.recv()
                         answers = [Answer(**a) for a in raw]
-                        report.peak_rss_mb = max(report.peak_rss_mb, rss)
+                        if rss > report.peak_rss_mb:
+                            report.peak_rss_mb, report.peak_rss_case = rss, r.spec.index
                     except (EOFError, OSError):
                         r.proc.join(5)
                         answers = [Answer(b, "crash", None, f"worker died (exit {r.proc.exitcode})") for b in usable]
@@ -617,7 +620,8 @@ def run_fuzz(
                 if answers is None:
                     continue
                 running.remove(r)
-                report.peak_tree_rss_mb = max(report.peak_tree_rss_mb, r.peak_tree_mb)
+                if r.peak_tree_mb > report.peak_tree_rss_mb:
+                    report.peak_tree_rss_mb, report.peak_tree_case = r.peak_tree_mb, r.spec.index
                 ended = {"crash", "hang", "memory"} & {a.status for a in answers}
                 if r.slot is not None and not ended and r.proc.is_alive():
                     idle.append(r.slot)  # it goes on; leftovers are looked for when it ends
@@ -666,8 +670,9 @@ def run_fuzz(
 def format_report(report: FuzzReport) -> str:
     lines = [
         f"fuzz: {report.cases} cases, {report.requests} requests, {report.failed} failures, "
-        f"{report.seconds} s, peak RSS {report.peak_rss_mb} MB (one process), "
-        f"{report.peak_tree_rss_mb} MB (a case's worker and children together, proportional set sizes)",
+        f"{report.seconds} s, peak RSS {report.peak_rss_mb} MB (one process, case {report.peak_rss_case}), "
+        f"{report.peak_tree_rss_mb} MB (a case's worker and children together, proportional set sizes; "
+        f"case {report.peak_tree_case})",
         *(
             ["(the --max-seconds budget ended the run: the cases above are those done, 0 to N-1 in order)"]
             if report.budget_reached
