@@ -568,3 +568,15 @@ def test_a_reused_workers_case_peak_sees_a_kept_server_and_starts_again() -> Non
     finally:
         kept.kill()
         kept.wait()
+
+
+def test_the_report_keeps_example_cases_of_each_answer() -> None:
+    report = fuzz.run_fuzz(12, ["python_ref"], seed=5, jobs=1)
+    examples = report.examples["python_ref"]
+    assert set(examples) == set(report.codes["python_ref"])
+    for code, count in report.codes["python_ref"].items():
+        assert len(examples[code]) == min(count, fuzz.EXAMPLES)
+    cases = [i for found in examples.values() for i in found]
+    assert len(cases) == len(set(cases)) and set(cases) <= set(range(12))
+    replay = fuzz.run_fuzz(0, ["python_ref"], seed=5, jobs=1, only=cases)  # each case gives that answer again
+    assert replay.examples["python_ref"] == {code: found[: fuzz.EXAMPLES] for code, found in examples.items()}

@@ -118,6 +118,7 @@ class FuzzReport:
     backends: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     codes: dict[str, dict[str, int]] = field(default_factory=dict)  # backend -> status/code -> count
+    examples: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # the first EXAMPLES cases of each
     kinds: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -406,6 +407,11 @@ class _Slot:
     last: CaseSpec | None = None
 
 
+#: How many case indices of each backend's answer (code or failure kind) the report keeps, to replay them.
+EXAMPLES = 5
+#: The answers whose example cases the text report prints (the JSON report has all of them).
+SHOWN_EXAMPLES = ("timeout", "backend_failed")
+
 #: How often the parent samples the memory of each case's process tree (s).
 SAMPLE_S = 0.2
 
@@ -527,6 +533,9 @@ def run_fuzz(
     def record(spec: CaseSpec, data: bytes, answers: list[Answer]) -> None:
         for a in answers:
             codes.setdefault(a.backend, Counter())[a.code or a.status] += 1
+            seen = report.examples.setdefault(a.backend, {}).setdefault(a.code or a.status, [])
+            if len(seen) < EXAMPLES:
+                seen.append(spec.index)
             if a.status in FAILURES:
                 report.failures.append({**asdict(spec), **asdict(a)})
                 if keep is not None:
@@ -682,7 +691,14 @@ def format_report(report: FuzzReport) -> str:
         "mutations: " + ", ".join(f"{k} {v}" for k, v in report.kinds.items()),
     ]
     for backend, counts in report.codes.items():
-        lines.append(f"{backend}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        shown = report.examples.get(backend, {})
+        lines.append(
+            f"{backend}: "
+            + ", ".join(
+                f"{k} {v}" + (f" (cases {', '.join(map(str, shown[k]))})" if k in SHOWN_EXAMPLES and k in shown else "")
+                for k, v in counts.items()
+            )
+        )
     for name, why in report.skipped.items():
         lines.append(f"{name}: skipped ({why})")
     for f in report.failures[:50]:
