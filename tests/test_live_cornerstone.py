@@ -3,6 +3,7 @@
 - CT_small and MR_small render as python_ref renders them (default VOI and an explicit window);
 - every frame of a multi-frame file is written;
 - a render that outlives its timeout is answered ``timeout``, the page replaced, the session goes on;
+- an exception the page throws outside the render fails it at once (``decode_failed``), not at the timeout;
 - the browser and the driver stop by PID on close() and on SIGTERM of the harness; none is left running.
 """
 
@@ -115,6 +116,38 @@ def test_timeout_replaces_the_page_and_the_session_goes_on(tmp_path: Path, ct_sm
     finally:
         adapter.close()
     assert not any(_alive(p) for p in pids)
+
+
+@live
+def test_an_exception_the_page_throws_outside_the_render_fails_it_at_once(tmp_path: Path, ct_small: Path) -> None:
+    """Fuzz seed 20261213 case 53 (SC_rgb_jpeg_dcmtk.dcm relabelled JPEG 2000 lossless): Cornerstone throws in
+    its canvas code ("IndexSizeError ... The source width is zero") outside the render's promise, which then
+    never settles; the page sits idle. The driver answers decode_failed 2 s after the exception, with its
+    message, instead of at the timeout, replaces the page, and the session goes on."""
+    from dcmharness.interface.fuzz import runner as fuzz
+
+    spec, data = fuzz.make_case(53, 20261213, fuzz.load_seeds())
+    assert spec.detail == "1.2.840.10008.1.2.4.50 -> 1.2.840.10008.1.2.4.90"
+    src = tmp_path / "case_53.dcm"
+    src.write_bytes(data)
+    adapter = CornerstoneAdapter()
+    try:
+        request, info, plan = _request(ct_small, tmp_path / "warm.png")
+        adapter.execute(request, info, plan)
+        session = adapter.session()
+        pids = (session.browser.pid, session.driver.pid)  # type: ignore[union-attr]
+        request, info, plan = _request(src, tmp_path / "thrown.png", timeout=60)
+        started = time.monotonic()
+        with pytest.raises(HarnessError) as err:
+            adapter.execute(request, info, plan)
+        assert time.monotonic() - started < 30  # not the 60 s timeout
+        assert err.value.code == ErrorCode.DECODE_FAILED
+        assert "Cornerstone threw and did not answer: IndexSizeError" in err.value.message
+        request, info, plan = _request(ct_small, tmp_path / "after.png")
+        assert adapter.execute(request, info, plan).result["width"] == 128
+        assert (session.browser.pid, session.driver.pid) == pids  # type: ignore[union-attr]
+    finally:
+        adapter.close()
 
 
 @live

@@ -2,7 +2,9 @@
 // line) that renders through Cornerstone3D in a page of the Chromium the harness started.
 //   node driver.mjs <browser WebSocket endpoint>
 // It serves build/ and the requested DICOM files on 127.0.0.1 (a free port; files by token, only those
-// asked for), keeps one page, and replaces the page when a render outlives its timeout.
+// asked for), keeps one page, and replaces the page when a render outlives its timeout. An exception the page
+// throws outside the render's promise (Cornerstone's canvas callbacks: the promise then never settles) fails
+// the request PAGE_ERROR_GRACE_MS later if the render has not answered by then, and the page is replaced.
 // Request:  {"id": 1, "input": "/abs/file.dcm", "frame": 0, "window": [c, w] | null, "timeout_ms": 30000}
 //           or {"id", "op": "decode", "input", "frame", "timeout_ms"}: the decoded frame (window.dcmhDecode)
 // Answer:   {"id": 1, "ok": true, "width", "height", "color", "pixels": base64 RGB}
@@ -38,6 +40,7 @@ const server = createServer((req, res) => {
     size = -1;
   }
   if (size < 0) {
+    process.stderr.write(`not served (404): ${url.pathname}\n`);
     res.writeHead(404).end();
     return;
   }
@@ -49,10 +52,15 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 
 const browser = await puppeteer.connect({ browserWSEndpoint: process.argv[2], protocolTimeout: 60000 });
 let page = null;
+const PAGE_ERROR_GRACE_MS = 2000;
+let onPageError = null; // the running request's: called with the page's first uncaught exception
 
 async function newPage() {
   const p = await browser.newPage();
-  p.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+  p.on('pageerror', (e) => {
+    process.stderr.write(`page error: ${e.message}\n`);
+    if (onPageError) onPageError(e);
+  });
   p.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`page console: ${m.text()}\n`); });
   await p.goto(`${origin}/index.html`, { waitUntil: 'load', timeout: 30000 });
   await p.waitForFunction('window.dcmhReady === true', { timeout: 30000 });
@@ -81,6 +89,15 @@ async function handle(req) {
   files.set(token, req.input);
   const frame = Number.isInteger(req.frame) && req.frame > 0 ? `&frame=${req.frame + 1}` : '';
   const timer = timeoutAfter(req.timeout_ms || 30000);
+  let graceTimer = null;
+  const thrown = new Promise((_, reject) => {
+    onPageError = (e) => {
+      onPageError = null;
+      const message = `Cornerstone threw and did not answer: ${String(e && e.message ? e.message : e).split('\n')[0]}`;
+      graceTimer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'page_error' })), PAGE_ERROR_GRACE_MS);
+    };
+  });
+  thrown.catch(() => {});
   const work = (async () => {
     if (!page) page = await newPage();
     const imageId = `wadouri:${origin}/dicom/${token}${frame}`;
@@ -89,17 +106,19 @@ async function handle(req) {
   })();
   work.catch(() => {}); // a late failure after a timeout is not an unhandled rejection
   try {
-    const out = await Promise.race([work, timer.promise]);
+    const out = await Promise.race([work, timer.promise, thrown]);
     return { id: req.id, ok: true, ...out };
   } catch (e) {
-    if (e.code === 'timeout') {
+    if (e.code === 'timeout' || e.code === 'page_error') {
       await replacePage().catch((err) => process.stderr.write(`page replacement failed: ${err.message}\n`));
-      return { id: req.id, ok: false, code: 'timeout', message: e.message };
+      return { id: req.id, ok: false, code: e.code === 'timeout' ? 'timeout' : 'decode_failed', message: e.message };
     }
     const message = String(e && e.message ? e.message : e).split('\n')[0];
     return { id: req.id, ok: false, code: 'decode_failed', message };
   } finally {
     timer.cancel();
+    clearTimeout(graceTimer);
+    onPageError = null;
     files.delete(token);
   }
 }
