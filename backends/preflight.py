@@ -544,22 +544,38 @@ RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 RLE_MAX_EXPANSION = 64
 
 
-def rle_segment_lengths(fragment: bytes) -> list[int] | None:
-    """The lengths of the segments of one RLE frame (PS3.5 G.5: a 64-byte header, the number of segments
-    and 15 offsets); None when the header is unreadable (pydicom's decoder says why)."""
+def rle_header_problem(fragment: bytes) -> str | None:
+    """What makes one RLE frame's header unreadable (PS3.5 G.5: 64 bytes, the number of segments, 1 to 15,
+    then 15 offsets, the first 64, none decreasing, none past the frame), or None (pure)."""
     if len(fragment) < 64:
-        return None
+        return f"the first frame has {len(fragment)} bytes, less than the 64 of its RLE header (PS3.5 G.5)"
     count, *offsets = struct.unpack_from("<16I", fragment, 0)
     if not 1 <= count <= 15:
-        return None
+        return f"the RLE header of the first frame declares {count} segments, not 1 to 15 (PS3.5 G.5)"
     starts = [*offsets[:count], len(fragment)]
-    if any(b < a for a, b in itertools.pairwise(starts)) or starts[0] < 64:
+    if starts[0] != 64 or any(b < a for a, b in itertools.pairwise(starts)):
+        shown = ", ".join(map(str, offsets[:count]))
+        return (
+            f"the RLE header of the first frame gives segment offsets {shown} in a frame of {len(fragment)} "
+            "bytes: the first must be 64, and none may decrease or pass the end (PS3.5 G.5)"
+        )
+    return None
+
+
+def rle_segment_lengths(fragment: bytes) -> list[int] | None:
+    """The lengths of the segments of one RLE frame (PS3.5 G.5: a 64-byte header, the number of segments
+    and 15 offsets); None when the header is unreadable (``rle_header_problem`` says why)."""
+    if rle_header_problem(fragment) is not None:
         return None
+    count, *offsets = struct.unpack_from("<16I", fragment, 0)
+    starts = [*offsets[:count], len(fragment)]
     return [b - a for a, b in itertools.pairwise(starts)]
 
 
 def check_rle_segments(ds: Any, info: InputInfo) -> None:
-    """Every segment of the first RLE frame must be long enough for Rows x Columns bytes: a decoder sized
+    """The first RLE frame's header must be readable (``rle_header_problem``: cornerstone's decoder looped on
+    JPEG 2000 data relabelled RLE until the timeout, fuzz seed 20261213 cases 22, 267 and 910), and every
+    segment of it long enough for Rows x Columns bytes: a decoder sized
     by the header and fed far less data grew Chromium (cornerstone) to 2.65 GB for a 39 MB frame and ran
     into the timeout (fuzz seed 20261207 case 1528: OBXXXX1A_rle with Columns 65535)."""
     from pydicom.encaps import generate_fragments
@@ -569,6 +585,9 @@ def check_rle_segments(ds: Any, info: InputInfo) -> None:
     fragments = generate_fragments(ds.PixelData)
     next(fragments, None)  # the Basic Offset Table
     first = next(fragments, None)
+    problem = rle_header_problem(first) if first is not None else None
+    if problem is not None:  # cornerstone's decoder looped on such a header until the timeout (seed 20261213, 22)
+        raise HarnessError(ErrorCode.DECODE_FAILED, problem, "input")
     lengths = rle_segment_lengths(first) if first else None
     wanted = info.rows * info.columns
     for k, length in enumerate(lengths or []):

@@ -238,6 +238,27 @@ def test_a_crashing_worker_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "exit 3" in report.failures[0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("header", "size", "words"),
+    [
+        ((3, 64, 100, 250), 364, None),
+        ((1, 64), 64, None),  # one empty segment: readable (its length is checked against the frame next)
+        ((0,), 100, "declares 0 segments, not 1 to 15"),
+        ((16, 64), 100, "declares 16 segments, not 1 to 15"),
+        ((2, 60, 80), 100, "gives segment offsets 60, 80 in a frame of 100 bytes: the first must be 64"),
+        ((2, 64, 40), 100, "gives segment offsets 64, 40 in a frame of 100 bytes"),
+        ((2, 64, 120), 100, "gives segment offsets 64, 120 in a frame of 100 bytes"),
+    ],
+)
+def test_rle_header_problem(header: tuple[int, ...], size: int, words: str | None) -> None:
+    from dcmharness.backends.preflight import rle_header_problem
+
+    fragment = struct.pack("<16I", *header, *([0] * (16 - len(header)))) + bytes(size - 64)
+    problem = rle_header_problem(fragment)
+    assert problem is None if words is None else (problem is not None and words in problem)
+    assert rle_header_problem(b"short") == "the first frame has 5 bytes, less than the 64 of its RLE header (PS3.5 G.5)"
+
+
 def test_rle_segment_lengths_from_the_header() -> None:
     from dcmharness.backends.preflight import rle_segment_lengths
 
@@ -480,6 +501,12 @@ REFUSALS: list[tuple[str, Any, str, str]] = [
         "decode_failed",
         "element (0008,0050) has the unknown VR '00 00': read with the 32-bit length of an unknown VR (as read by "
         "Orthanc) it declares 6291464 bytes at offset 662, past the end of the file (38544 bytes remain)",
+    ),
+    (  # seed 20261213 case 22: JPEG 2000 data relabelled RLE; Cornerstone's RLE decoder looped until the timeout
+        "jpeg-2000-relabelled-rle",
+        lambda: fuzz.make_case(22, 20261213, fuzz.load_seeds())[1],
+        "decode_failed",
+        "the RLE header of the first frame declares",
     ),
     ("frame-of-4-gigabytes", lambda: _rows(MR_SMALL, 0xFFFF, 0xFFFF), "input_too_large", "per frame"),
     ("native-data-shorter-than-a-frame", lambda: _rows(MR_SMALL, 4096, 4096), "decode_failed", "less than one frame"),
