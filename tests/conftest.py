@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ import pytest
 from dcmharness.interface.samples import find
 
 REPO = Path(__file__).resolve().parents[1]
+
+# A run started in the background of a shell without job control (`cmd &` in a script, `nohup ... &`) inherits
+# SIGINT ignored, and so would every process the tests start (an ignored signal stays ignored across exec):
+# the Ctrl-C tests would then send SIGINT to processes that cannot get it. A handler instead of SIG_IGN is
+# reset to the default at exec, so the processes under test get Ctrl-C as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
