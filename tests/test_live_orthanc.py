@@ -322,17 +322,23 @@ def _wait_gone(pid: int, seconds: float = 20.0) -> bool:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["SIGTERM", "Ctrl-C", "SIGKILL"])
-def test_the_server_dies_with_the_harness(orthanc: OrthancAdapter, sig: signal.Signals) -> None:
+def test_the_server_dies_with_the_harness(orthanc: OrthancAdapter, sig: signal.Signals, tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"  # the server's folder: a SIGKILLed harness cannot remove it, so not in /tmp
+    scratch.mkdir()
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+        [sys.executable, "-c", CHILD], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )  # fmt: skip
     try:
         assert child.stdout is not None
         pid = int(child.stdout.readline())
         assert pid_alive(pid)
+        assert len(list(scratch.glob("dcmharness-orthanc-*"))) == 1
         child.send_signal(sig)
         child.wait(timeout=30)
         assert _wait_gone(pid), f"Orthanc {pid} survived {sig.name} of the harness"
+        if sig != signal.SIGKILL:  # a harness that can still act removes the server's folder
+            assert list(scratch.glob("dcmharness-orthanc-*")) == []
     finally:
         if child.poll() is None:
             child.kill()
