@@ -585,12 +585,13 @@ def check_rle_segments(ds: Any, info: InputInfo) -> None:
     fragments = generate_fragments(ds.PixelData)
     next(fragments, None)  # the Basic Offset Table
     first = next(fragments, None)
-    problem = rle_header_problem(first) if first is not None else None
+    if first is None:
+        return
+    problem = rle_header_problem(first)
     if problem is not None:  # cornerstone's decoder looped on such a header until the timeout (seed 20261213, 22)
         raise HarnessError(ErrorCode.DECODE_FAILED, problem, "input")
-    lengths = rle_segment_lengths(first) if first else None
     wanted = info.rows * info.columns
-    for k, length in enumerate(lengths or []):
+    for k, length in enumerate(rle_segment_lengths(first) or []):
         if length * RLE_MAX_EXPANSION < wanted:
             raise HarnessError(
                 ErrorCode.DECODE_FAILED,

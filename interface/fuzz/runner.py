@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -206,7 +207,7 @@ def run_case(path: Path, options: dict[str, Any], backends: list[str], timeout: 
 
 
 @contextlib.contextmanager
-def _ctrl_c_held() -> Any:
+def _ctrl_c_held() -> Iterator[None]:
     """SIGINT blocked while a worker is forked: a Ctrl-C then reaches the new worker only once it ignores it
     (else it could land in the fork's own handlers, and be printed there), and the parent right after."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -216,10 +217,20 @@ def _ctrl_c_held() -> Any:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def _ignore_ctrl_c() -> None:
-    """In a worker: Ctrl-C is the parent's (it reports and kills the workers); one pending is discarded."""
+def _enter_worker(scratch: Path, marker: str, address_space_mb: int) -> None:
+    """A forked worker's set-up: Ctrl-C is the parent's (it reports and kills the workers; one pending is
+    discarded); every process it starts carries ``marker``; temporary folders go into ``scratch`` (removed
+    by the parent, even when the worker is killed); RLIMIT_AS is a soft safety net only (decoders reserve
+    far more address space than they touch)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if marker:
+        os.environ[CASE_ENV] = marker
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
+    if address_space_mb > 0:
+        limit = address_space_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
 def _peak_rss_mb() -> float:
@@ -266,15 +277,7 @@ def _worker(
 ) -> None:
     from dcmharness.interface import registry
 
-    _ignore_ctrl_c()
-    if marker:
-        os.environ[CASE_ENV] = marker
-    scratch = Path(path).parent / "tmp"  # removed with the case's folder, even when the worker is killed
-    scratch.mkdir(exist_ok=True)
-    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
-    if address_space_mb > 0:  # a safety net only: decoders reserve far more address space than they touch
-        limit = address_space_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    _enter_worker(Path(path).parent / "tmp", marker, address_space_mb)  # removed with the case's folder
     try:
         try:
             answers = run_case(Path(path), options, backends, timeout)
@@ -305,14 +308,7 @@ def _slot_worker(
     case whose peak resident memory went over the limit (the next case gets a fresh worker) or that raised."""
     from dcmharness.interface import registry
 
-    _ignore_ctrl_c()
-    os.environ[CASE_ENV] = marker
-    scratch = Path(folder) / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
-    if address_space_mb > 0:
-        limit = address_space_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    _enter_worker(Path(folder) / "tmp", marker, address_space_mb)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     _case_peak_mb(children_before)  # the peaks start from here
     try:
@@ -441,17 +437,11 @@ def _case_processes(marker: str) -> list[int]:
     return memory.marked(f"{CASE_ENV}={marker}".encode(), memory.parent_map()) if marker else []
 
 
-def _kill_tree(r: _Running) -> None:
+def _kill_worker(proc: Any, marker: str) -> None:
     """The worker and everything it started (a tool in its own process group, a reparented one included)."""
-    memory.kill_all(memory.descendants(r.proc.pid, memory.parent_map()))
-    memory.kill_all(_case_processes(r.marker))
-    r.proc.kill()
-
-
-def _kill_slot(slot: _Slot) -> None:
-    memory.kill_all(memory.descendants(slot.proc.pid, memory.parent_map()))
-    memory.kill_all(_case_processes(slot.marker))
-    slot.proc.kill()
+    memory.kill_all(memory.descendants(proc.pid, memory.parent_map()))
+    memory.kill_all(_case_processes(marker))
+    proc.kill()
 
 
 def leftovers(marker: str, grace: float = LEFTOVER_GRACE_S) -> list[tuple[int, str]]:
@@ -603,7 +593,7 @@ def run_fuzz(
                     mb, pids = over[r.spec.index]
                     culprit = _culprit(pids)
                     memory.kill_all(pids)
-                    _kill_tree(r)
+                    _kill_worker(r.proc, r.marker)
                     answers = [
                         Answer(
                             b,
@@ -624,7 +614,7 @@ def run_fuzz(
                         r.proc.join(5)
                         answers = [Answer(b, "crash", None, f"worker died (exit {r.proc.exitcode})") for b in usable]
                 elif now > r.deadline:
-                    _kill_tree(r)
+                    _kill_worker(r.proc, r.marker)
                     answers = [Answer(b, "hang", None, f"no answer within {deadline_s:g} s") for b in usable]
                 if answers is None:
                     continue
@@ -663,9 +653,9 @@ def run_fuzz(
         report.interrupted = True
     finally:
         for r in running:
-            _kill_tree(r)
+            _kill_worker(r.proc, r.marker)
         for slot in workers:
-            _kill_slot(slot)
+            _kill_worker(slot.proc, slot.marker)
         shutil.rmtree(root, ignore_errors=True)
     report.cases = done
     report.codes = {b: dict(sorted(c.items())) for b, c in codes.items()}
