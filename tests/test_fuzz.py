@@ -394,6 +394,15 @@ def test_what_outlives_a_reused_worker_is_a_failure_of_its_last_case(monkeypatch
     assert report.codes["python_ref"] == {"ok": 2}
 
 
+def test_keep_writes_the_input_of_the_case_a_reused_workers_leftover_is_reported_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(fuzz, "run_case", _orphaning_case)
+    report = fuzz.run_fuzz(2, ["python_ref"], seed=7, jobs=1, reuse_workers=True, keep=tmp_path)
+    assert [(f["index"], f["status"]) for f in report.failures] == [(1, "leftover")]
+    assert (tmp_path / "case_000001.dcm").read_bytes() == fuzz.make_case(1, 7, fuzz.load_seeds())[1]
+
+
 @pytest.mark.parametrize("reuse", [[], ["--reuse-workers"]])
 def test_ctrl_c_prints_the_cases_done_and_exits_130(reuse: list[str]) -> None:
     argv = [sys.executable, "-m", "dcmharness.interface.fuzz", "--cases", "100000", "--backends", "python_ref"]

@@ -394,13 +394,14 @@ class _Running:
 
 @dataclass
 class _Slot:
-    """A worker of ``--reuse-workers``: it runs case after case (``last``: the latest it was given)."""
+    """A worker of ``--reuse-workers``: it runs case after case (``last``: the latest it was given, and its
+    input, which ``--keep`` writes when a leftover is found at the worker's end)."""
 
     proc: Any
     conn: Connection
     marker: str
     folder: Path
-    last: CaseSpec | None = None
+    last: tuple[CaseSpec, bytes] | None = None
 
 
 #: How many case indices of each backend's answer (code or failure kind) the report keeps, to replay them.
@@ -563,7 +564,7 @@ def run_fuzz(
                 path.write_bytes(data)
                 if reuse_workers:
                     slot = idle.pop() if idle else new_slot()
-                    slot.last = spec
+                    slot.last = (spec, data)
                     slot.conn.send((str(path), spec.options))
                     running.append(
                         _Running(
@@ -648,7 +649,7 @@ def run_fuzz(
             slot.conn.close()
             left = leftover_answer(slot.marker)
             if slot.last is not None:
-                record(slot.last, b"", left)
+                record(*slot.last, left)
     except KeyboardInterrupt:  # Ctrl-C: the report of the cases done, no traceback
         report.interrupted = True
     finally:
